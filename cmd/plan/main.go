@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -17,7 +16,6 @@ const (
 	exitOK      = 0
 	exitFailed  = 1 // a node failed
 	exitUsage   = 2 // the plan or the command line is wrong
-	exitUnknown = 2
 )
 
 // command is one subcommand. run returns the process exit code.
@@ -74,5 +72,4 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `plan COMMAND --help` for a command's flags. Docs: docs/cli.md")
-	_ = strings.TrimSpace
 }
