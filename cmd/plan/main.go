@@ -13,9 +13,9 @@ import (
 
 // Exit codes, documented in docs/cli.md.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // a node failed
-	exitUsage   = 2 // the plan or the command line is wrong
+	exitOK     = 0
+	exitFailed = 1 // a node failed
+	exitUsage  = 2 // the plan or the command line is wrong
 )
 
 // command is one subcommand. run returns the process exit code.
