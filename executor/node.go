@@ -1,0 +1,343 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/plan-dev/plan/dsl"
+	"github.com/plan-dev/plan/hosts"
+)
+
+// nodeResult is how one node ended.
+type nodeResult struct {
+	nr       *nodeRun
+	Status   Status
+	Reason   string // skipped: why; up-to-date: from when
+	Step     string // failed: the step that failed
+	StepKind dsl.StepKind
+	ExitCode *int
+	Error    string
+	Stderr   []string // failed: last lines of the failed step's stderr
+	Repro    string   // failed: the command to reproduce it by hand
+	LogFile  string
+	Start    time.Time
+	End      time.Time
+	Changed  int // steps that changed the host
+	whenOff  bool
+}
+
+// satisfies reports whether dependents may run after this result.
+func (res *nodeResult) satisfies() bool {
+	switch res.Status {
+	case StatusOK, StatusChanged, StatusUpToDate:
+		return true
+	case StatusSkipped:
+		return res.whenOff // when = false is a decision, not a failure
+	}
+	return false
+}
+
+// stderrTailLines is how many lines of stderr a failure shows.
+const stderrTailLines = 10
+
+// execNode runs one node from evaluation to outputs. It never panics the
+// run: every problem becomes a failed result.
+func (r *run) execNode(ctx context.Context, nr *nodeRun) *nodeResult {
+	n := nr.n
+	res := &nodeResult{nr: nr, Start: time.Now()}
+	nl := &nodeLog{}
+	defer func() {
+		res.End = time.Now()
+		if res.Status != StatusUpToDate {
+			res.LogFile = r.writeLog(n, nl, res)
+		}
+	}()
+
+	ev, diags := r.g.Evaluator(n, r)
+	if diags.HasErrors() {
+		return r.fail(res, "", "", fmt.Errorf("evaluate: %s", diags.Error()))
+	}
+	r.red.Add(ev.Secrets()...)
+	fp := ev.Fingerprint()
+
+	if r.opts.State != nil && !r.opts.Force && !r.forced[n] {
+		if outs, ok, _ := r.opts.State.lookup(n.ID, fp); ok {
+			for _, v := range outs {
+				if isSensitive(v) {
+					r.red.Add(secretStrings(v)...)
+				}
+			}
+			r.setOutputs(n, outs)
+			res.Status = StatusUpToDate
+			res.Reason = "succeeded before with the same inputs"
+			return res
+		}
+	}
+	r.emit(Event{Kind: EventNodeStarted, Node: n.ID, Task: n.Task, Host: n.Host.Name})
+	if r.opts.State != nil && !r.opts.DryRun {
+		// The node is about to change the host: its old success no longer
+		// describes the host until it succeeds again.
+		_ = r.opts.State.forget(n.ID)
+	}
+
+	run, diags := ev.When()
+	if diags.HasErrors() {
+		return r.fail(res, "", "", fmt.Errorf("evaluate when: %s", diags.Error()))
+	}
+	if !run {
+		res.Status, res.Reason, res.whenOff = StatusSkipped, "when is false", true
+		nl.note("task skipped: when is false")
+		return res
+	}
+
+	nctx := ctx
+	if n.Timeout > 0 {
+		var cancel context.CancelFunc
+		nctx, cancel = context.WithTimeout(ctx, n.Timeout)
+		defer cancel()
+	}
+
+	var t hosts.Transport
+	for i := 0; i < ev.Len(); i++ {
+		step, runIt, diags := ev.Step(i)
+		r.red.Add(ev.Secrets()...)
+		name, kind := ev.StepName(i), ev.StepKind(i)
+		if diags.HasErrors() {
+			return r.fail(res, name, kind, fmt.Errorf("evaluate step: %s", diags.Error()))
+		}
+		if !runIt {
+			ev.Record(i, dsl.StepResult{Skipped: true})
+			nl.note(fmt.Sprintf("== %s %s: skipped (when is false)", kind, name))
+			r.emit(Event{Kind: EventStepFinished, Node: n.ID, Task: n.Task, Host: n.Host.Name,
+				Step: name, StepKind: string(kind), Status: StatusOK, Reason: "when is false"})
+			continue
+		}
+		if t == nil {
+			var err error
+			if t, err = r.conns.get(ctx, n.Host); err != nil {
+				return r.fail(res, name, kind, err)
+			}
+		}
+		sr, out := r.execStep(nctx, t, nr, step, nl)
+		ev.Record(i, sr.result)
+		if sr.result.Changed {
+			res.Changed++
+		}
+		if out != nil {
+			res.Stderr = tailLines(r.red.String(sr.stderr), stderrTailLines)
+			res.Repro = r.red.String(r.reproduce(n.Host, step))
+			res.ExitCode = out.exitCode
+			if out.interrupted {
+				res.Reason = "interrupted"
+			}
+			return r.fail(res, name, kind, out.err)
+		}
+	}
+	outs, diags := ev.Outputs()
+	r.red.Add(ev.Secrets()...)
+	for _, v := range outs {
+		if isSensitive(v) {
+			r.red.Add(secretStrings(v)...)
+		}
+	}
+	if diags.HasErrors() {
+		return r.fail(res, "", "", fmt.Errorf("evaluate outputs: %s", diags.Error()))
+	}
+	r.setOutputs(n, outs)
+	if r.opts.State != nil && !r.opts.DryRun {
+		if err := r.opts.State.record(n.ID, fp, outs); err != nil {
+			nl.note("warning: run state not saved: " + err.Error())
+		}
+	}
+	res.Status = StatusOK
+	if res.Changed > 0 {
+		res.Status = StatusChanged
+	}
+	return res
+}
+
+func (r *run) fail(res *nodeResult, step string, kind dsl.StepKind, err error) *nodeResult {
+	res.Status = StatusFailed
+	res.Step = step
+	res.StepKind = kind
+	res.Error = r.red.String(err.Error())
+	return res
+}
+
+// stepFailure describes why a step failed.
+type stepFailure struct {
+	err         error
+	exitCode    *int
+	interrupted bool
+}
+
+// writeLog writes the node's log file and emits its output as step_output
+// events. Both happen when the node ends, not live, so that values the node
+// only learns are sensitive at its end (its sensitive outputs, typically
+// made from a step's stdout) are redacted from them too.
+func (r *run) writeLog(n *dsl.Node, nl *nodeLog, res *nodeResult) string {
+	nl.mu.Lock()
+	entries := nl.entries
+	nl.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s on %s, started %s\n", n.Task, n.Host.Name, res.Start.Format(time.RFC3339))
+	for _, e := range entries {
+		if e.stream == "" {
+			b.WriteString(e.text)
+			b.WriteByte('\n')
+			continue
+		}
+		b.Write(e.data)
+		if len(e.data) > 0 && e.data[len(e.data)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	fmt.Fprintf(&b, "# %s after %s", res.Status, res.End.Sub(res.Start).Round(time.Millisecond))
+	if res.Error != "" {
+		fmt.Fprintf(&b, ": %s", res.Error)
+	}
+	b.WriteByte('\n')
+
+	// One step_output event per line, per step and stream, in order.
+	for _, chunk := range mergeStreams(entries) {
+		text := r.red.String(string(chunk.data))
+		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+			r.emit(Event{Kind: EventStepOutput, Node: n.ID, Task: n.Task, Host: n.Host.Name,
+				Step: chunk.step, Stream: chunk.stream, Text: line})
+		}
+	}
+
+	path := filepath.Join(r.opts.LogDir, safeName(n.Host.Name), safeName(n.Task)+".log")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return ""
+	}
+	if err := os.WriteFile(path, []byte(r.red.String(b.String())), 0o600); err != nil {
+		return ""
+	}
+	return path
+}
+
+// mergeStreams joins consecutive output of the same step and stream, so a
+// line written in several pieces becomes one event.
+func mergeStreams(entries []logEntry) []logEntry {
+	var out []logEntry
+	for _, e := range entries {
+		if e.stream == "" || len(e.data) == 0 {
+			continue
+		}
+		if k := len(out) - 1; k >= 0 && out[k].step == e.step && out[k].stream == e.stream {
+			out[k].data = append(out[k].data, e.data...)
+			continue
+		}
+		out = append(out, logEntry{step: e.step, stream: e.stream, data: append([]byte(nil), e.data...)})
+	}
+	return out
+}
+
+// safeName makes a host or task name usable as one path element.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+	if s == "" || s == "." || s == ".." {
+		s = "_" + s
+	}
+	return s
+}
+
+func tailLines(s string, n int) []string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// nodeLog collects a node's output in memory, in order, until the node
+// ends (see writeLog).
+type nodeLog struct {
+	mu      sync.Mutex
+	entries []logEntry
+	size    int
+}
+
+type logEntry struct {
+	step   string
+	stream string // "" for a note
+	text   string
+	data   []byte
+}
+
+// maxNodeLog bounds the output kept per node; beyond it the log says it
+// was cut (the step's own stdout for later expressions is kept in full).
+const maxNodeLog = 32 << 20
+
+func (nl *nodeLog) note(text string) {
+	nl.mu.Lock()
+	defer nl.mu.Unlock()
+	nl.entries = append(nl.entries, logEntry{text: text})
+}
+
+func (nl *nodeLog) writer(step, stream string) *streamWriter {
+	return &streamWriter{nl: nl, step: step, stream: stream}
+}
+
+// streamWriter appends one step's stream to the node log and keeps a copy
+// of its own for the step result.
+type streamWriter struct {
+	nl     *nodeLog
+	step   string
+	stream string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.buf = append(w.buf, p...)
+	w.mu.Unlock()
+	nl := w.nl
+	nl.mu.Lock()
+	defer nl.mu.Unlock()
+	switch {
+	case nl.size+len(p) <= maxNodeLog:
+		nl.entries = append(nl.entries, logEntry{step: w.step, stream: w.stream, data: append([]byte(nil), p...)})
+		nl.size += len(p)
+	case nl.size <= maxNodeLog:
+		nl.entries = append(nl.entries, logEntry{text: "[log cut: node output over 32 MiB]"})
+		nl.size = maxNodeLog + 1
+	}
+	return len(p), nil
+}
+
+func (w *streamWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
+}
+
+// exitCodeOf returns the remote exit code in err, if the command ran.
+func exitCodeOf(err error) (int, bool) {
+	var ee *hosts.ExitError
+	if errors.As(err, &ee) {
+		return ee.Code, true
+	}
+	return 0, false
+}
+
+var _ = cty.NilVal

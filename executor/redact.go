@@ -1,0 +1,178 @@
+package executor
+
+import (
+	"io"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Mask replaces every secret in redacted text.
+const Mask = "[REDACTED]"
+
+// Redactor replaces known secrets in text. Secrets can be added while a run
+// goes on (a node learns sensitive values as it evaluates); it is safe for
+// concurrent use.
+type Redactor struct {
+	mu       sync.RWMutex
+	set      map[string]bool
+	secrets  []string // longest first, so a secret that contains another wins
+	replacer *strings.Replacer
+}
+
+// NewRedactor returns a Redactor that knows secrets.
+func NewRedactor(secrets ...string) *Redactor {
+	r := &Redactor{set: map[string]bool{}}
+	r.Add(secrets...)
+	return r
+}
+
+// Add makes the redactor replace secrets from now on. Empty and blank
+// strings are ignored. A multi-line secret (a PEM key) is also redacted line
+// by line, so a copy with other line endings or indentation still hides its
+// body.
+func (r *Redactor) Add(secrets ...string) {
+	var add []string
+	for _, s := range secrets {
+		add = append(add, s)
+		if strings.Contains(s, "\n") {
+			for _, line := range strings.Split(s, "\n") {
+				if line = strings.TrimSpace(line); len(line) >= 8 {
+					add = append(add, line)
+				}
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	grew := false
+	for _, s := range add {
+		if strings.TrimSpace(s) == "" || r.set[s] {
+			continue
+		}
+		r.set[s] = true
+		r.secrets = append(r.secrets, s)
+		grew = true
+	}
+	if !grew {
+		return
+	}
+	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+	pairs := make([]string, 0, 2*len(r.secrets))
+	for _, s := range r.secrets {
+		pairs = append(pairs, s, Mask)
+	}
+	r.replacer = strings.NewReplacer(pairs...)
+}
+
+// String returns s with every known secret replaced by Mask.
+func (r *Redactor) String(s string) string {
+	if r == nil {
+		return s
+	}
+	r.mu.RLock()
+	rep := r.replacer
+	r.mu.RUnlock()
+	if rep == nil {
+		return s
+	}
+	return rep.Replace(s)
+}
+
+// Strings redacts each element of ss in place and returns it.
+func (r *Redactor) Strings(ss []string) []string {
+	for i := range ss {
+		ss[i] = r.String(ss[i])
+	}
+	return ss
+}
+
+// list returns the current secrets (longest first).
+func (r *Redactor) list() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.secrets
+}
+
+// Writer returns an io.Writer that redacts what passes through it into w.
+// A secret split across several Write calls is still caught: the writer
+// holds back the tail of the data that could be the beginning of a secret
+// until the next Write (or Flush/Close) settles it.
+func (r *Redactor) Writer(w io.Writer) *RedactWriter {
+	return &RedactWriter{r: r, w: w}
+}
+
+// RedactWriter is the io.Writer made by Redactor.Writer. It is not safe for
+// concurrent use by itself; wrap the callers in a lock if needed.
+type RedactWriter struct {
+	r       *Redactor
+	w       io.Writer
+	pending []byte
+}
+
+// Write redacts p and writes what is settled. It reports len(p) when the
+// underlying writer accepted everything it was given.
+func (rw *RedactWriter) Write(p []byte) (int, error) {
+	rw.pending = append(rw.pending, p...)
+	cut := settled(rw.pending, rw.r.list())
+	if cut == 0 {
+		return len(p), nil
+	}
+	out := rw.r.String(string(rw.pending[:cut]))
+	rw.pending = append(rw.pending[:0], rw.pending[cut:]...)
+	if _, err := io.WriteString(rw.w, out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes whatever is held back, redacted. Call it at the end of a
+// stream, or at a boundary where no secret can span (a whole frame).
+func (rw *RedactWriter) Flush() error {
+	if len(rw.pending) == 0 {
+		return nil
+	}
+	out := rw.r.String(string(rw.pending))
+	rw.pending = rw.pending[:0]
+	_, err := io.WriteString(rw.w, out)
+	return err
+}
+
+// Close flushes; it does not close the underlying writer.
+func (rw *RedactWriter) Close() error { return rw.Flush() }
+
+// settled returns how many leading bytes of buf can be redacted and written
+// now: everything before the longest tail that may still grow into a secret,
+// moved back further when a complete secret straddles that point.
+func settled(buf []byte, secrets []string) int {
+	n := len(buf)
+	cut := n
+	for _, s := range secrets {
+		// Longest proper prefix of s that is a suffix of buf.
+		max := len(s) - 1
+		if max > n {
+			max = n
+		}
+		for k := max; k > 0; k-- {
+			if n-k < cut && buf[n-k] == s[0] && string(buf[n-k:]) == s[:k] {
+				cut = n - k
+				break
+			}
+		}
+	}
+	for moved := true; moved; {
+		moved = false
+		for _, s := range secrets {
+			// A complete occurrence that starts before cut and ends after it.
+			from := cut - len(s) + 1
+			if from < 0 {
+				from = 0
+			}
+			if i := strings.Index(string(buf[from:]), s); i >= 0 && from+i < cut && from+i+len(s) > cut {
+				cut = from + i
+				moved = true
+			}
+		}
+	}
+	return cut
+}

@@ -1,0 +1,378 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/plan-dev/plan/dsl"
+	"github.com/plan-dev/plan/hosts"
+)
+
+// run is the state of one executor run.
+type run struct {
+	g       Graph
+	opts    Options
+	red     *Redactor
+	conns   *connPool
+	started time.Time
+
+	emitMu sync.Mutex
+
+	outMu   sync.RWMutex
+	outputs map[string]map[string]cty.Value // key: task + "\x00" + host
+
+	nodes   []*nodeRun
+	forced  map[*dsl.Node]bool
+	results chan *nodeResult
+}
+
+// nodeRun is the scheduler's view of one node.
+type nodeRun struct {
+	n          *dsl.Node
+	index      int
+	waiting    int // dependencies not yet done
+	dependents []*nodeRun
+	done       bool
+	res        *nodeResult
+}
+
+func newRun(g Graph, connect Connector, opts Options) (*run, error) {
+	red := opts.Redactor
+	if red == nil {
+		red = NewRedactor()
+	}
+	red.Add(g.Secrets()...)
+	red.Add(opts.Secrets...)
+	r := &run{
+		g:       g,
+		opts:    opts,
+		red:     red,
+		conns:   newConnPool(connect),
+		outputs: map[string]map[string]cty.Value{},
+		forced:  map[*dsl.Node]bool{},
+		results: make(chan *nodeResult),
+	}
+	all := g.Nodes()
+	selected, err := selectNodes(all, opts.Only)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.markForced(all, opts.From); err != nil {
+		return nil, err
+	}
+	byNode := map[*dsl.Node]*nodeRun{}
+	for _, n := range all {
+		if !selected[n] {
+			continue
+		}
+		nr := &nodeRun{n: n, index: len(r.nodes)}
+		r.nodes = append(r.nodes, nr)
+		byNode[n] = nr
+	}
+	for _, nr := range r.nodes {
+		for _, d := range nr.n.Deps {
+			dep, ok := byNode[d]
+			if !ok {
+				return nil, fmt.Errorf("node %s depends on %s, which is not in the graph", nr.n.ID, d.ID)
+			}
+			nr.waiting++
+			dep.dependents = append(dep.dependents, nr)
+		}
+	}
+	if err := os.MkdirAll(opts.LogDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make log directory: %w", err)
+	}
+	return r, nil
+}
+
+// selectNodes returns the nodes of the tasks in only plus everything they
+// depend on (all nodes when only is empty).
+func selectNodes(all []*dsl.Node, only []string) (map[*dsl.Node]bool, error) {
+	sel := map[*dsl.Node]bool{}
+	if len(only) == 0 {
+		for _, n := range all {
+			sel[n] = true
+		}
+		return sel, nil
+	}
+	if err := checkTasks(all, only, "--only"); err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, t := range only {
+		want[t] = true
+	}
+	var add func(n *dsl.Node)
+	add = func(n *dsl.Node) {
+		if sel[n] {
+			return
+		}
+		sel[n] = true
+		for _, d := range n.Deps {
+			add(d)
+		}
+	}
+	for _, n := range all {
+		if want[n.Task] {
+			add(n)
+		}
+	}
+	return sel, nil
+}
+
+// markForced marks the nodes of the tasks in from and all their transitive
+// dependents as to be run regardless of the state.
+func (r *run) markForced(all []*dsl.Node, from []string) error {
+	if len(from) == 0 {
+		return nil
+	}
+	if err := checkTasks(all, from, "--from"); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, t := range from {
+		want[t] = true
+	}
+	// all is topological: a node is forced when its task is wanted or one
+	// of its dependencies is forced.
+	for _, n := range all {
+		if want[n.Task] {
+			r.forced[n] = true
+			continue
+		}
+		for _, d := range n.Deps {
+			if r.forced[d] {
+				r.forced[n] = true
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func checkTasks(all []*dsl.Node, tasks []string, flag string) error {
+	known := map[string]bool{}
+	for _, n := range all {
+		known[n.Task] = true
+	}
+	var unknown []string
+	for _, t := range tasks {
+		if !known[t] {
+			unknown = append(unknown, t)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(known))
+	for t := range known {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	return fmt.Errorf("%w: %s: no task named %s (tasks: %s)", ErrUsage, flag,
+		strings.Join(unknown, ", "), strings.Join(names, ", "))
+}
+
+// run walks the graph and returns the summary.
+func (r *run) run(ctx context.Context) *Summary {
+	r.started = time.Now()
+	hostNames := []string{}
+	seen := map[string]bool{}
+	for _, nr := range r.nodes {
+		if h := nr.n.Host.Name; !seen[h] {
+			seen[h] = true
+			hostNames = append(hostNames, h)
+		}
+	}
+	r.emit(Event{Kind: EventRunStarted, Nodes: len(r.nodes), Hosts: hostNames, LogDir: r.opts.LogDir, DryRun: r.opts.DryRun})
+
+	var ready []*nodeRun
+	for _, nr := range r.nodes {
+		if nr.waiting == 0 {
+			ready = append(ready, nr)
+		}
+	}
+	inFlight := 0
+	perHost := map[string]int{}
+	stopReason := ""
+	ctxDone := ctx.Done()
+	var wg sync.WaitGroup
+
+	for {
+		if stopReason == "" {
+			// Start every ready node that fits, in topological order; a
+			// node whose host is full waits without holding back others.
+			kept := ready[:0]
+			for _, nr := range ready {
+				h := nr.n.Host.Name
+				if inFlight >= r.opts.Parallel || perHost[h] >= r.opts.PerHost {
+					kept = append(kept, nr)
+					continue
+				}
+				inFlight++
+				perHost[h]++
+				wg.Add(1)
+				go func(nr *nodeRun) {
+					defer wg.Done()
+					r.results <- r.execNode(ctx, nr)
+				}(nr)
+			}
+			ready = kept
+		}
+		if inFlight == 0 {
+			break
+		}
+		select {
+		case res := <-r.results:
+			inFlight--
+			perHost[res.nr.n.Host.Name]--
+			ready = append(ready, r.finish(res)...)
+			if res.Status == StatusFailed && r.opts.FailFast && stopReason == "" {
+				stopReason = "not started: --fail-fast after a failure"
+			}
+			sortByIndex(ready)
+		case <-ctxDone:
+			ctxDone = nil
+			if stopReason == "" {
+				stopReason = "not started: interrupted"
+			}
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil && stopReason == "" {
+		stopReason = "not started: interrupted"
+	}
+	// Whatever never started was stopped by fail-fast or an interrupt.
+	for _, nr := range r.nodes {
+		if !nr.done {
+			r.skip(nr, stopReason)
+		}
+	}
+	r.conns.closeAll()
+	sum := r.summary(ctx.Err() != nil)
+	r.emit(Event{Kind: EventRunFinished, Summary: sum, Duration: sum.Duration, DryRun: r.opts.DryRun})
+	return sum
+}
+
+func sortByIndex(nrs []*nodeRun) {
+	sort.Slice(nrs, func(i, j int) bool { return nrs[i].index < nrs[j].index })
+}
+
+// finish records a node's result and returns the dependents that became
+// ready. Dependents of a node that did not succeed are skipped, recursively.
+func (r *run) finish(res *nodeResult) []*nodeRun {
+	nr := res.nr
+	nr.done = true
+	nr.res = res
+	r.emit(Event{Kind: EventNodeFinished, Node: nr.n.ID, Task: nr.n.Task, Host: nr.n.Host.Name,
+		Status: res.Status, Reason: res.Reason, Error: res.Error, ExitCode: res.ExitCode,
+		LogFile: res.LogFile, Duration: res.End.Sub(res.Start), Step: res.Step})
+	var ready []*nodeRun
+	for _, d := range nr.dependents {
+		if d.done {
+			continue
+		}
+		if !res.satisfies() {
+			r.skip(d, fmt.Sprintf("dependency %s %s", nr.n.ID, res.Status))
+			continue
+		}
+		d.waiting--
+		if d.waiting == 0 {
+			ready = append(ready, d)
+		}
+	}
+	return ready
+}
+
+// skip marks a node that will not run, and its dependents.
+func (r *run) skip(nr *nodeRun, reason string) {
+	if nr.done {
+		return
+	}
+	now := time.Now()
+	r.finish(&nodeResult{nr: nr, Status: StatusSkipped, Reason: reason, Start: now, End: now})
+}
+
+// setOutputs publishes a node's outputs to the nodes downstream.
+func (r *run) setOutputs(n *dsl.Node, outs map[string]cty.Value) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	r.outputs[n.Task+"\x00"+n.Host.Name] = outs
+}
+
+// Outputs implements dsl.Upstream.
+func (r *run) Outputs(task, host string) (map[string]cty.Value, bool) {
+	r.outMu.RLock()
+	defer r.outMu.RUnlock()
+	outs, ok := r.outputs[task+"\x00"+host]
+	return outs, ok
+}
+
+// emit redacts an event and hands it to the sink, one at a time.
+func (r *run) emit(ev Event) {
+	if r.opts.Sink == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Reason = r.red.String(ev.Reason)
+	ev.Text = r.red.String(ev.Text)
+	ev.Error = r.red.String(ev.Error)
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.opts.Sink(ev)
+}
+
+// connPool holds one Transport per host, dialled on first use. A failed
+// dial is remembered: every later node on that host fails at once with the
+// same error instead of waiting for its own timeout.
+type connPool struct {
+	connect Connector
+	mu      sync.Mutex
+	hosts   map[string]*hostConn
+}
+
+type hostConn struct {
+	once sync.Once
+	t    hosts.Transport
+	err  error
+}
+
+func newConnPool(c Connector) *connPool {
+	return &connPool{connect: c, hosts: map[string]*hostConn{}}
+}
+
+func (p *connPool) get(ctx context.Context, h *dsl.Host) (hosts.Transport, error) {
+	p.mu.Lock()
+	hc, ok := p.hosts[h.Name]
+	if !ok {
+		hc = &hostConn{}
+		p.hosts[h.Name] = hc
+	}
+	p.mu.Unlock()
+	hc.once.Do(func() {
+		hc.t, hc.err = p.connect(ctx, h)
+		if hc.err != nil {
+			hc.err = fmt.Errorf("connect to %s: %w", h.Name, hc.err)
+		}
+	})
+	return hc.t, hc.err
+}
+
+func (p *connPool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, hc := range p.hosts {
+		if hc.t != nil {
+			_ = hc.t.Close()
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package executor
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/plan-dev/plan/dsl"
+)
+
+// stateVersion is bumped when the file format changes incompatibly; a file
+// of another version is ignored (everything runs again), never misread.
+const stateVersion = 1
+
+// stateFile is the run state on disk: the nodes that succeeded, with the
+// fingerprint of their inputs and their outputs.
+type stateFile struct {
+	Version int                   `json:"version"`
+	Nodes   map[string]*nodeState `json:"nodes"`
+}
+
+type nodeState struct {
+	Fingerprint string                 `json:"fingerprint"`
+	Finished    time.Time              `json:"finished"`
+	Outputs     map[string]storedValue `json:"outputs,omitempty"`
+}
+
+// storedValue is one output. Plain values are cty JSON with their type;
+// sensitive ones are the same JSON sealed with AES-256-GCM under the key in
+// the state key file, so the state never holds them in clear.
+type storedValue struct {
+	Value  json.RawMessage `json:"value,omitempty"`
+	Sealed string          `json:"sealed,omitempty"`
+}
+
+// State is the run state store: the JSON file at Path and its key file
+// Path+".key" (0600, made on first need). Safe for concurrent use; every
+// change is written at once, atomically (temp file + rename), so a run that
+// dies keeps the progress it made.
+type State struct {
+	path string
+	mu   sync.Mutex
+	file stateFile
+	key  []byte
+}
+
+// OpenState reads the state at path; a missing or unreadable-version file
+// gives an empty state. A corrupt file is an error (the user should see it).
+func OpenState(path string) (*State, error) {
+	s := &State{path: path, file: stateFile{Version: stateVersion, Nodes: map[string]*nodeState{}}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run state: %w", err)
+	}
+	var f stateFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("read run state %s: %w (delete it to start afresh)", path, err)
+	}
+	if f.Version == stateVersion && f.Nodes != nil {
+		s.file = f
+	}
+	return s, nil
+}
+
+// Path is where the state is kept.
+func (s *State) Path() string { return s.path }
+
+// lookup returns the outputs of node id when it succeeded earlier with
+// fingerprint fp.
+func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, ok := s.file.Nodes[id]
+	if !ok || ns.Fingerprint != fp || fp == "" {
+		return nil, false, nil
+	}
+	outs := map[string]cty.Value{}
+	for name, sv := range ns.Outputs {
+		v, err := s.decode(sv)
+		if err != nil {
+			// Unusable stored outputs: run the node again rather than fail.
+			return nil, false, nil
+		}
+		outs[name] = v
+	}
+	return outs, true, nil
+}
+
+// record stores a successful node and writes the file.
+func (s *State) record(id, fp string, outs map[string]cty.Value) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := &nodeState{Fingerprint: fp, Finished: time.Now().UTC(), Outputs: map[string]storedValue{}}
+	for name, v := range outs {
+		sv, err := s.encode(v)
+		if err != nil {
+			return fmt.Errorf("store output %s of %s: %w", name, id, err)
+		}
+		ns.Outputs[name] = sv
+	}
+	s.file.Nodes[id] = ns
+	return s.save()
+}
+
+// forget removes a node (it failed, or is about to run again).
+func (s *State) forget(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.file.Nodes[id]; !ok {
+		return nil
+	}
+	delete(s.file.Nodes, id)
+	return s.save()
+}
+
+func (s *State) save() error {
+	data, err := json.MarshalIndent(s.file, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path, data, 0o600)
+}
+
+func (s *State) encode(v cty.Value) (storedValue, error) {
+	plain, marks := v.UnmarkDeep()
+	raw, err := ctyjson.Marshal(plain, cty.DynamicPseudoType)
+	if err != nil {
+		return storedValue{}, err
+	}
+	if _, sensitive := marks[dsl.Sensitive]; !sensitive {
+		return storedValue{Value: raw}, nil
+	}
+	sealed, err := s.seal(raw)
+	if err != nil {
+		return storedValue{}, err
+	}
+	return storedValue{Sealed: sealed}, nil
+}
+
+func (s *State) decode(sv storedValue) (cty.Value, error) {
+	if sv.Sealed == "" {
+		return ctyjson.Unmarshal(sv.Value, cty.DynamicPseudoType)
+	}
+	raw, err := s.open(sv.Sealed)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	v, err := ctyjson.Unmarshal(raw, cty.DynamicPseudoType)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return v.Mark(dsl.Sensitive), nil
+}
+
+func (s *State) gcm(create bool) (cipher.AEAD, error) {
+	if s.key == nil {
+		keyPath := s.path + ".key"
+		key, err := os.ReadFile(keyPath)
+		switch {
+		case err == nil && len(key) == 32:
+		case create:
+			key = make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return nil, err
+			}
+			if err := writeFileAtomic(keyPath, key, 0o600); err != nil {
+				return nil, fmt.Errorf("write state key: %w", err)
+			}
+		default:
+			return nil, fmt.Errorf("state key %s unusable", keyPath)
+		}
+		s.key = key
+	}
+	block, err := aes.NewCipher(s.key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func (s *State) seal(plain []byte) (string, error) {
+	aead, err := s.gcm(true)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, nil)), nil
+}
+
+func (s *State) open(sealed string) ([]byte, error) {
+	aead, err := s.gcm(false)
+	if err != nil {
+		return nil, err
+	}
+	data, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil || len(data) < aead.NonceSize() {
+		return nil, errors.New("sealed value malformed")
+	}
+	return aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], nil)
+}
+
+// writeFileAtomic writes data to a temp file beside path and renames it
+// into place, so readers see the old or the new file, never half of one.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// secretStrings lists the string leaves of v (all of them: the caller
+// passes only values marked sensitive).
+func secretStrings(v cty.Value) []string {
+	var out []string
+	v, _ = v.UnmarkDeep()
+	_ = cty.Walk(v, func(_ cty.Path, leaf cty.Value) (bool, error) {
+		if leaf.IsKnown() && !leaf.IsNull() && leaf.Type() == cty.String {
+			out = append(out, leaf.AsString())
+		}
+		return true, nil
+	})
+	return out
+}
+
+// isSensitive reports whether v or anything inside it is marked sensitive.
+func isSensitive(v cty.Value) bool {
+	_, marks := v.UnmarkDeep()
+	_, ok := marks[dsl.Sensitive]
+	return ok
+}

@@ -1,0 +1,381 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/plan-dev/plan/dsl"
+	"github.com/plan-dev/plan/hosts"
+)
+
+// stepRun is what running a step (all its attempts) produced.
+type stepRun struct {
+	result dsl.StepResult
+	stderr string // of the last attempt, raw (redact before showing)
+}
+
+// execStep runs one step with its retries. A nil failure means success.
+func (r *run) execStep(ctx context.Context, t hosts.Transport, nr *nodeRun, step *dsl.Step, nl *nodeLog) (stepRun, *stepFailure) {
+	n := nr.n
+	retry := step.Retry
+	if retry.Attempts <= 0 {
+		retry = n.Retry
+	}
+	attempts := max(retry.Attempts, 1)
+	var sr stepRun
+	var fail *stepFailure
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if attempt > 1 {
+			nl.note(fmt.Sprintf("   retrying in %s (attempt %d of %d)", retry.Delay, attempt, attempts))
+			if err := sleepCtx(ctx, retry.Delay); err != nil {
+				return sr, r.stepFailure(ctx, err)
+			}
+		}
+		nl.note(fmt.Sprintf("== %s %s%s", step.Kind, step.Name, attemptNote(attempt, attempts)))
+		r.emit(Event{Kind: EventStepStarted, Node: n.ID, Task: n.Task, Host: n.Host.Name,
+			Step: step.Name, StepKind: string(step.Kind), Attempt: attempt})
+		start := time.Now()
+		sr, fail = r.attemptStep(ctx, t, n, step, nl)
+		ev := Event{Kind: EventStepFinished, Node: n.ID, Task: n.Task, Host: n.Host.Name,
+			Step: step.Name, StepKind: string(step.Kind), Attempt: attempt, Duration: time.Since(start)}
+		switch {
+		case fail != nil:
+			ev.Status, ev.Error, ev.ExitCode = StatusFailed, fail.err.Error(), fail.exitCode
+			nl.note("   failed: " + fail.err.Error())
+		case sr.result.Skipped:
+			ev.Status, ev.Reason = StatusOK, "guard: already done"
+			nl.note("   skipped by its guard")
+		case sr.result.Changed:
+			ev.Status = StatusChanged
+		default:
+			ev.Status = StatusOK
+		}
+		r.emit(ev)
+		// Never retry what the user or the run interrupted.
+		if fail == nil || fail.interrupted {
+			break
+		}
+	}
+	return sr, fail
+}
+
+func attemptNote(attempt, attempts int) string {
+	if attempts == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (attempt %d of %d)", attempt, attempts)
+}
+
+// attemptStep runs a step once: guards first, then the step's action.
+func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, step *dsl.Step, nl *nodeLog) (stepRun, *stepFailure) {
+	if step.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, step.Timeout)
+		defer cancel()
+	}
+	var sr stepRun
+	skip, err := r.guardsSayDone(ctx, t, step, nl)
+	if err != nil {
+		return sr, r.stepFailure(ctx, err)
+	}
+	if skip {
+		sr.result.Skipped = true
+		return sr, nil
+	}
+	stdout := nl.writer(step.Name, "stdout")
+	stderr := nl.writer(step.Name, "stderr")
+	defer func() {
+		sr.result.Stdout = stdout.String()
+		sr.result.Stderr = stderr.String()
+		sr.stderr = sr.result.Stderr
+	}()
+
+	switch step.Kind {
+	case dsl.StepRun, dsl.StepScript:
+		if r.opts.DryRun {
+			nl.note("   dry run: would run")
+			sr.result.Changed = true
+			return sr, nil
+		}
+		c := &hosts.Command{Cmd: step.Command, Env: step.Env, Sudo: step.Sudo, Stdout: stdout, Stderr: stderr}
+		if step.Kind == dsl.StepScript {
+			c.Cmd = interpreter(step)
+			c.Stdin = strings.NewReader(step.Script)
+		}
+		err := t.Run(ctx, c)
+		if code, ok := exitCodeOf(err); ok {
+			sr.result.ExitCode = code
+		}
+		if err != nil {
+			return sr, r.stepFailure(ctx, err)
+		}
+		// A command that ran is assumed to have changed the host; guards
+		// (creates, unless) are how a plan says it did not need to run.
+		sr.result.Changed = true
+		return sr, nil
+
+	case dsl.StepFile:
+		u := &hosts.Upload{Path: step.Destination, Mode: step.Mode, Owner: step.Owner,
+			Group: step.Group, Sudo: step.Sudo, DryRun: r.opts.DryRun}
+		switch {
+		case step.Content != nil || step.Source == "":
+			u.Content = step.Content
+			if u.Content == nil {
+				u.Content = []byte{}
+			}
+		case step.SourceFS != nil:
+			data, err := fs.ReadFile(step.SourceFS, step.Source)
+			if err != nil {
+				return sr, &stepFailure{err: fmt.Errorf("read %s: %w", step.Source, err)}
+			}
+			u.Content = data
+		default:
+			u.LocalPath = step.Source
+		}
+		u.Progress = r.progress(n, step)
+		pr, err := t.Push(ctx, u)
+		if err != nil {
+			return sr, r.stepFailure(ctx, err)
+		}
+		sr.result.Changed = pr.Changed
+		if pr.Changed {
+			verb := "pushed"
+			if r.opts.DryRun {
+				verb = "dry run: would push"
+			}
+			nl.note(fmt.Sprintf("   %s %s (sha256 %s)", verb, step.Destination, pr.SHA256))
+		} else {
+			nl.note(fmt.Sprintf("   %s already up to date (sha256 %s)", step.Destination, pr.SHA256))
+		}
+		return sr, nil
+
+	case dsl.StepFetch:
+		data, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo})
+		if err != nil {
+			return sr, r.stepFailure(ctx, err)
+		}
+		sr.result.Content = data
+		nl.note(fmt.Sprintf("   fetched %s (%d bytes)", step.Source, len(data)))
+		return sr, nil
+
+	case dsl.StepReboot:
+		if r.opts.DryRun {
+			nl.note("   dry run: would reboot")
+			sr.result.Changed = true
+			return sr, nil
+		}
+		if err := r.reboot(ctx, t, step, nl); err != nil {
+			return sr, r.stepFailure(ctx, err)
+		}
+		sr.result.Changed = true
+		return sr, nil
+	}
+	return sr, &stepFailure{err: fmt.Errorf("unknown step kind %q", step.Kind)}
+}
+
+func interpreter(step *dsl.Step) string {
+	if step.Interpreter != "" {
+		return step.Interpreter
+	}
+	return "/bin/sh -s"
+}
+
+// guardsSayDone runs the step's creates and unless guards; true means the
+// step is already done and is skipped (status ok).
+func (r *run) guardsSayDone(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog) (bool, error) {
+	if step.Creates != "" {
+		done, err := guard(ctx, t, "test -e "+shellQuote(step.Creates), nil, step.Sudo)
+		if err != nil {
+			return false, fmt.Errorf("guard creates: %w", err)
+		}
+		if done {
+			nl.note(fmt.Sprintf("   creates: %s exists", step.Creates))
+			return true, nil
+		}
+	}
+	if step.Unless != "" {
+		done, err := guard(ctx, t, step.Unless, step.Env, step.Sudo)
+		if err != nil {
+			return false, fmt.Errorf("guard unless: %w", err)
+		}
+		if done {
+			nl.note("   unless: exited 0")
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// guard runs a check command: exit 0 means true, another exit status false,
+// anything else (the command's fate unknown) an error.
+func guard(ctx context.Context, t hosts.Transport, cmd string, env map[string]string, sudo bool) (bool, error) {
+	err := t.Run(ctx, &hosts.Command{Cmd: cmd, Env: env, Sudo: sudo})
+	if err == nil {
+		return true, nil
+	}
+	if _, ok := exitCodeOf(err); ok {
+		return false, nil
+	}
+	return false, err
+}
+
+// progress returns the push progress callback, throttled so a large file
+// does not flood the renderers.
+func (r *run) progress(n *dsl.Node, step *dsl.Step) func(sent, total int64) {
+	var last time.Time
+	return func(sent, total int64) {
+		if sent < total && time.Since(last) < 200*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		r.emit(Event{Kind: EventPushProgress, Node: n.ID, Task: n.Task, Host: n.Host.Name,
+			Step: step.Name, StepKind: string(step.Kind), Sent: sent, Total: total})
+	}
+}
+
+// stepFailure classifies err, telling a timeout or an interrupt apart from
+// a command that failed.
+func (r *run) stepFailure(ctx context.Context, err error) *stepFailure {
+	f := &stepFailure{err: err}
+	if code, ok := exitCodeOf(err); ok {
+		f.exitCode = &code
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		f.err = fmt.Errorf("timed out: %w", err)
+	case ctx.Err() != nil:
+		f.err = fmt.Errorf("interrupted: %w", err)
+		f.interrupted = true
+		f.exitCode = nil
+	}
+	return f
+}
+
+// rebootPoll is how often a rebooting host is asked for its boot id.
+var rebootPoll = 2 * time.Second
+
+// reboot reboots the host and waits until it answers with a new boot id.
+func (r *run) reboot(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog) error {
+	before, err := bootID(ctx, t, step.Sudo)
+	if err != nil {
+		return fmt.Errorf("read boot id: %w", err)
+	}
+	timeout := step.Timeout
+	if timeout <= 0 {
+		timeout = r.opts.RebootTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Detached and delayed, so the command returns before the connection
+	// drops; a lost connection here is expected and ignored.
+	cmd := "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &"
+	if err := t.Run(wctx, &hosts.Command{Cmd: cmd, Sudo: step.Sudo}); err != nil {
+		if _, ok := exitCodeOf(err); ok {
+			return fmt.Errorf("reboot: %w", err)
+		}
+	}
+	nl.note("   rebooting; waiting for a new boot id (boot id before: " + before + ")")
+	for {
+		if err := sleepCtx(wctx, rebootPoll); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("host not back with a new boot id within %s: %w", timeout, hosts.ErrTimeout)
+		}
+		actx, acancel := context.WithTimeout(wctx, 20*time.Second)
+		id, err := bootID(actx, t, step.Sudo)
+		acancel()
+		if err == nil && id != before {
+			nl.note("   back up (boot id " + id + ")")
+			return nil
+		}
+	}
+}
+
+func bootID(ctx context.Context, t hosts.Transport, sudo bool) (string, error) {
+	var out strings.Builder
+	err := t.Run(ctx, &hosts.Command{Cmd: "cat /proc/sys/kernel/random/boot_id", Stdout: &out})
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(out.String())
+	if id == "" {
+		return "", errors.New("empty boot id")
+	}
+	return id, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// reproduce is the command line a person can paste to run the failed step
+// by hand (the caller redacts it).
+func (r *run) reproduce(h *dsl.Host, step *dsl.Step) string {
+	ssh := r.opts.SSHCommand(h)
+	var remote string
+	switch step.Kind {
+	case dsl.StepRun:
+		remote = step.Command
+	case dsl.StepScript:
+		remote = interpreter(step)
+	case dsl.StepFile:
+		return fmt.Sprintf("%s %s", ssh, shellQuote("ls -ld "+shellQuote(step.Destination)+" "+shellQuote(dirOf(step.Destination))))
+	case dsl.StepFetch:
+		remote = "cat " + shellQuote(step.Source)
+	case dsl.StepReboot:
+		remote = "cat /proc/sys/kernel/random/boot_id"
+	}
+	if len(step.Env) > 0 {
+		keys := make([]string, 0, len(step.Env))
+		for k := range step.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var env []string
+		for _, k := range keys {
+			env = append(env, k+"="+shellQuote(step.Env[k]))
+		}
+		remote = "export " + strings.Join(env, " ") + "; " + remote
+	}
+	if step.Sudo {
+		remote = "sudo sh -c " + shellQuote(remote)
+	}
+	line := ssh + " " + shellQuote(remote)
+	if step.Kind == dsl.StepScript {
+		line += " < SCRIPT   # the script of step " + step.Name + " (see `plan render`)"
+	}
+	return line
+}
+
+func dirOf(p string) string {
+	if i := strings.LastIndex(p, "/"); i > 0 {
+		return p[:i]
+	}
+	return "/"
+}
