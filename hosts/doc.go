@@ -13,6 +13,29 @@
 //   - the SSH transport (Dial): one connection per host, many sessions, one
 //     sftp client, a bound on concurrent channels.
 //
+// # Inventory
+//
+// A Spec is a host as the plan or -H names it: Name ("[user@]name[:port]"
+// parsed by ParseHostArg; "vagrant:NAME" for a Vagrant machine) plus the
+// plan's Address/User/Port, which override ssh_config like ssh's command
+// line options do. Resolver.Resolve turns Specs into Endpoints:
+//
+//	eps, err := (&hosts.Resolver{}).Resolve(ctx, specs)
+//	d := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: flag, Prompt: ask})
+//	t, err := d.Dial(ctx, eps[0])   // *hosts.SSH, a Transport
+//	defer t.Close()
+//	fmt.Println(eps[0].SSHCommand("uptime")) // "reproduce by hand" line
+//
+// Resolution uses `ssh -G` when an OpenSSH client is on PATH (OpenSSH's own
+// evaluation: Include, Match, tokens), else a built-in parser (Host, Match
+// host/originalhost/user/localuser/exec/all, Include, %-tokens).
+// Vagrant machines come from one `vagrant ssh-config NAME...` call for all
+// of them. ProxyJump chains are resolved hop by hop into Endpoint.Jump.
+//
+// One Dialer serves a whole run: it asks a password or passphrase at most
+// once (Options.Prompt) or takes PLAN_SSH_PASSWORD / PLAN_SUDO_PASSWORD from
+// the environment, and Dialer.Secrets lists them for redaction.
+//
 // # Errors
 //
 // Failures wrap the sentinels in errors.go (ErrAuth, ErrHostKeyUnknown,

@@ -1,0 +1,224 @@
+package hosts
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Spec is a host as the plan and the command line name it, before
+// resolution: the plan's host block or a -H argument.
+type Spec struct {
+	// Name is the host's name: looked up in ssh_config (Host/Match), or,
+	// with the prefix "vagrant:", a Vagrant machine name.
+	Name string
+	// Address, User and Port override what ssh_config says, like `ssh -o
+	// HostName=... -l USER -p PORT NAME` would. Empty/0 means unset.
+	Address string
+	User    string
+	Port    int
+}
+
+// VagrantPrefix marks a Spec.Name that names a Vagrant machine.
+const VagrantPrefix = "vagrant:"
+
+// ParseHostArg parses "[user@]name[:port]" (IPv6 as "[::1]:22").
+func ParseHostArg(s string) (Spec, error) {
+	var sp Spec
+	rest := s
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		sp.User, rest = rest[:i], rest[i+1:]
+		if sp.User == "" {
+			return Spec{}, fmt.Errorf("host %q: empty user before @", s)
+		}
+	}
+	vagrant := strings.HasPrefix(rest, VagrantPrefix)
+	if vagrant {
+		rest = strings.TrimPrefix(rest, VagrantPrefix)
+	}
+	name := rest
+	if strings.HasPrefix(rest, "[") {
+		h, p, err := net.SplitHostPort(rest)
+		if err != nil {
+			if !strings.HasSuffix(rest, "]") {
+				return Spec{}, fmt.Errorf("host %q: %w", s, err)
+			}
+			h, p = strings.Trim(rest, "[]"), ""
+		}
+		name = h
+		if p != "" {
+			n, err := parsePort(p)
+			if err != nil {
+				return Spec{}, fmt.Errorf("host %q: %w", s, err)
+			}
+			sp.Port = n
+		}
+	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 && strings.Count(rest, ":") == 1 {
+		n, err := parsePort(rest[i+1:])
+		if err != nil {
+			return Spec{}, fmt.Errorf("host %q: %w", s, err)
+		}
+		name, sp.Port = rest[:i], n
+	}
+	if name == "" {
+		return Spec{}, fmt.Errorf("host %q: empty name", s)
+	}
+	if vagrant {
+		name = VagrantPrefix + name
+	}
+	sp.Name = name
+	return sp, nil
+}
+
+func parsePort(p string) (int, error) {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("bad port %q", p)
+	}
+	return n, nil
+}
+
+// HostKeyPolicy is StrictHostKeyChecking.
+type HostKeyPolicy string
+
+const (
+	// HostKeyStrict refuses unknown keys (OpenSSH "yes"; "ask" maps here,
+	// because plan runs unattended).
+	HostKeyStrict HostKeyPolicy = "yes"
+	// HostKeyAcceptNew records unknown keys and refuses changed ones.
+	HostKeyAcceptNew HostKeyPolicy = "accept-new"
+	// HostKeyDangerousAcceptAny ("no") records unknown keys; a changed key
+	// is still refused (unlike OpenSSH, which would go on without
+	// password auth).
+	HostKeyDangerousAcceptAny HostKeyPolicy = "no"
+)
+
+// Endpoint is everything needed to reach one host, fully resolved.
+type Endpoint struct {
+	Name     string // as the plan names it (Spec.Name)
+	HostName string // address to dial
+	Port     int
+	User     string
+	// IdentityFiles are tried in order after the agent's keys.
+	IdentityFiles []string
+	// IdentitiesOnly: use only IdentityFiles, even when the agent has more.
+	IdentitiesOnly bool
+	// IdentityAgent is the agent socket ("" = $SSH_AUTH_SOCK, "none" = off).
+	IdentityAgent string
+	// ProxyJump is the raw ssh_config value ("" or "none" = direct);
+	// Jump is the hop just before this host, resolved (it may have its own).
+	ProxyJump string
+	Jump      *Endpoint
+	// HostKeyAlias, when set, is the name looked up in known_hosts.
+	HostKeyAlias          string
+	StrictHostKeyChecking HostKeyPolicy
+	UserKnownHostsFiles   []string
+	GlobalKnownHostsFiles []string
+	// PasswordAuthentication false disables the password method.
+	PasswordAuthentication bool
+	// ConnectTimeout bounds the TCP connect and the SSH handshake (0 = the
+	// transport's default).
+	ConnectTimeout      time.Duration
+	ServerAliveInterval time.Duration
+	ServerAliveCountMax int
+	// Source says where the values came from: "ssh -G", "ssh_config",
+	// "vagrant".
+	Source string
+	// explicitIdentity is false when IdentityFiles are OpenSSH's defaults.
+	explicitIdentity bool
+}
+
+// Addr is host:port for dialing.
+func (e *Endpoint) Addr() string {
+	return net.JoinHostPort(e.HostName, strconv.Itoa(e.Port))
+}
+
+// Destination is "user@host" (or "host" without a user).
+func (e *Endpoint) Destination() string {
+	h := e.HostName
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	if e.User == "" {
+		return h
+	}
+	return e.User + "@" + h
+}
+
+// SSHArgs are the arguments of the `ssh` command that reaches this host
+// without ssh_config, without the remote command.
+func (e *Endpoint) SSHArgs() []string {
+	var a []string
+	if e.Port != 0 && e.Port != 22 {
+		a = append(a, "-p", strconv.Itoa(e.Port))
+	}
+	if e.explicitIdentity {
+		for _, f := range e.IdentityFiles {
+			a = append(a, "-i", f)
+		}
+		if e.IdentitiesOnly {
+			a = append(a, "-o", "IdentitiesOnly=yes")
+		}
+	}
+	if e.Jump != nil {
+		a = append(a, "-J", e.jumpChain())
+	}
+	if e.StrictHostKeyChecking != "" && e.StrictHostKeyChecking != HostKeyStrict {
+		a = append(a, "-o", "StrictHostKeyChecking="+string(e.StrictHostKeyChecking))
+	}
+	if len(e.UserKnownHostsFiles) > 0 && !isDefaultKnownHosts(e.UserKnownHostsFiles) {
+		a = append(a, "-o", "UserKnownHostsFile="+strings.Join(e.UserKnownHostsFiles, " "))
+	}
+	if e.HostKeyAlias != "" {
+		a = append(a, "-o", "HostKeyAlias="+e.HostKeyAlias)
+	}
+	return append(a, e.Destination())
+}
+
+// jumpChain renders the hops before e as ssh -J wants them: "a,b".
+func (e *Endpoint) jumpChain() string {
+	var hops []string
+	for j := e.Jump; j != nil; j = j.Jump {
+		hop := j.Destination()
+		if j.Port != 0 && j.Port != 22 {
+			hop += ":" + strconv.Itoa(j.Port)
+		}
+		hops = append([]string{hop}, hops...)
+	}
+	return strings.Join(hops, ",")
+}
+
+// SSHCommand is the `ssh` command line a human would type to reach the host
+// and run cmd (cmd may be empty), shell-quoted.
+func (e *Endpoint) SSHCommand(cmd string) string {
+	args := append([]string{"ssh"}, e.SSHArgs()...)
+	if cmd != "" {
+		args = append(args, cmd)
+	}
+	q := make([]string, len(args))
+	for i, s := range args {
+		q[i] = ShellQuote(s)
+	}
+	return strings.Join(q, " ")
+}
+
+// ShellQuote quotes s for a POSIX shell; safe words are left alone.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune("@%_-+=:,./", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

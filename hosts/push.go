@@ -1,0 +1,269 @@
+package hosts
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkg/sftp"
+)
+
+// Push implements Transport.
+//
+// Steps: compare the remote sha256, mode, owner and group with one command
+// (with sudo when asked); when they match, return Changed=false. Otherwise
+// upload with sftp (concurrent writes) to a temp file beside the
+// destination, or, as non-root with sudo, to a private 0700 directory under
+// /tmp; then one command verifies the sha256, sets mode/owner/group
+// (`install` for sudo) and renames into place. Temp files are removed on
+// failure; the destination is only ever replaced by rename.
+func (t *SSH) Push(ctx context.Context, u *Upload) (PushResult, error) {
+	res, err := t.push(ctx, u)
+	if err != nil {
+		return res, fmt.Errorf("%s: push %s: %w", t.label(), u.Path, err)
+	}
+	return res, nil
+}
+
+func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
+	if !path.IsAbs(u.Path) {
+		return PushResult{}, errors.New("destination must be an absolute path")
+	}
+	open, size, sum, err := uploadSource(u)
+	if err != nil {
+		return PushResult{}, err
+	}
+	res := PushResult{SHA256: sum}
+	mode := u.Mode.Perm()
+	if mode == 0 {
+		mode = 0o644
+	}
+	useSudo := u.Sudo && t.ep.User != "root"
+	owner, group := u.Owner, u.Group
+	if owner == "" && useSudo {
+		owner = "root"
+	}
+
+	same, err := t.remoteMatches(ctx, u.Path, sum, mode, owner, group, u.Sudo)
+	if err != nil {
+		return res, err
+	}
+	res.Changed = !same
+	if same || u.DryRun {
+		return res, nil
+	}
+
+	c, err := t.sftpClient(ctx)
+	if err != nil {
+		return res, err
+	}
+	dir, base := path.Dir(u.Path), path.Base(u.Path)
+	tmpName := "." + base + ".plan-" + randomToken()[:12]
+	var staged, stageDir string
+	if useSudo {
+		stageDir = "/tmp/plan-push-" + randomToken()
+		if err := t.sftpOp(ctx, func() error { return c.Mkdir(stageDir) }); err != nil {
+			return res, fmt.Errorf("stage dir: %w", err)
+		}
+		if err := t.sftpOp(ctx, func() error { return c.Chmod(stageDir, 0o700) }); err != nil {
+			t.cleanup(c, stageDir, true)
+			return res, fmt.Errorf("stage dir: %w", err)
+		}
+		staged = stageDir + "/" + base
+	} else {
+		staged = dir + "/" + tmpName
+	}
+	if err := t.upload(ctx, c, open, size, staged, u.Progress); err != nil {
+		t.cleanup(c, staged, false)
+		if stageDir != "" {
+			t.cleanup(c, stageDir, true)
+		}
+		return res, err
+	}
+
+	target := dir + "/" + tmpName
+	q := ShellQuote
+	var script strings.Builder
+	script.WriteString("set -e; ")
+	if useSudo {
+		fmt.Fprintf(&script, "trap 'rm -rf %s' EXIT; ", q(stageDir))
+		fmt.Fprintf(&script, "install -m %s", strconv.FormatUint(uint64(mode), 8))
+		if owner != "" {
+			fmt.Fprintf(&script, " -o %s", q(owner))
+		}
+		if group != "" {
+			fmt.Fprintf(&script, " -g %s", q(group))
+		}
+		fmt.Fprintf(&script, " %s %s; ", q(staged), q(target))
+	} else {
+		fmt.Fprintf(&script, "chmod %s %s; ", strconv.FormatUint(uint64(mode), 8), q(target))
+		if owner != "" || group != "" {
+			fmt.Fprintf(&script, "chown %s %s; ", q(owner+optColon(group)), q(target))
+		}
+	}
+	fmt.Fprintf(&script, "sum=$(sha256sum %s); sum=${sum%%%% *}; ", q(target))
+	fmt.Fprintf(&script, "if [ \"$sum\" != %s ]; then rm -f %s; echo \"sha256 mismatch: got $sum\" >&2; exit 1; fi; ", sum, q(target))
+	fmt.Fprintf(&script, "mv -f %s %s", q(target), q(u.Path))
+
+	var stderr bytes.Buffer
+	if err := t.Run(ctx, &Command{Cmd: script.String(), Sudo: u.Sudo, Stderr: &stderr}); err != nil {
+		if ctx.Err() != nil || !errors.As(err, new(*ExitError)) {
+			// The install command may not have cleaned up: try again on a
+			// fresh, short context.
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			t.Run(cctx, &Command{Cmd: "rm -rf " + q(target) + optArg(stageDir), Sudo: u.Sudo})
+		}
+		return res, fmt.Errorf("install: %w", err)
+	}
+	return res, nil
+}
+
+func optColon(g string) string {
+	if g == "" {
+		return ""
+	}
+	return ":" + g
+}
+
+func optArg(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " " + ShellQuote(s)
+}
+
+// uploadSource gives a reader factory, the size and the hex sha256 of what
+// u uploads, streaming local files instead of loading them.
+func uploadSource(u *Upload) (func() (io.ReadCloser, error), int64, string, error) {
+	if (u.LocalPath == "") == (u.Content != nil) && u.LocalPath != "" {
+		return nil, 0, "", errors.New("set either Content or LocalPath, not both")
+	}
+	if u.LocalPath == "" {
+		sum := sha256.Sum256(u.Content)
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(u.Content)), nil },
+			int64(len(u.Content)), hex.EncodeToString(sum[:]), nil
+	}
+	f, err := os.Open(u.LocalPath)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("read %s: %w", u.LocalPath, err)
+	}
+	return func() (io.ReadCloser, error) { return os.Open(u.LocalPath) }, n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// remoteMatches reports whether the destination already has this content,
+// mode and owner (group too when given).
+func (t *SSH) remoteMatches(ctx context.Context, p, sum string, mode os.FileMode, owner, group string, sudo bool) (bool, error) {
+	cmd := "if [ -f " + ShellQuote(p) + " ]; then stat -c '%a %U %u %G %g' " + ShellQuote(p) +
+		" && sha256sum " + ShellQuote(p) + "; fi"
+	var out bytes.Buffer
+	if err := t.Run(ctx, &Command{Cmd: cmd, Sudo: sudo, Stdout: &out}); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			return false, nil // unreadable: push decides
+		}
+		return false, fmt.Errorf("check remote: %w", err)
+	}
+	f := strings.Fields(out.String())
+	if len(f) < 6 {
+		return false, nil
+	}
+	m, err := strconv.ParseUint(f[0], 8, 32)
+	if err != nil || os.FileMode(m) != mode || f[5] != sum {
+		return false, nil
+	}
+	if owner == "" {
+		owner = t.ep.User
+	}
+	if owner != f[1] && owner != f[2] {
+		return false, nil
+	}
+	if group != "" && group != f[3] && group != f[4] {
+		return false, nil
+	}
+	return true, nil
+}
+
+// upload writes the content to remote path p with sftp's concurrent
+// writes, reporting progress; cancellation closes the remote file.
+func (t *SSH) upload(ctx context.Context, c *sftp.Client, open func() (io.ReadCloser, error), size int64, p string, progress func(int64, int64)) error {
+	src, err := open()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var f *sftp.File
+	if err := t.sftpOp(ctx, func() error {
+		var err error
+		f, err = c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL)
+		return err
+	}); err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	done := make(chan error, 1)
+	var r io.Reader = src
+	if progress != nil {
+		progress(0, size)
+		r = &progressReader{r: src, total: size, fn: progress}
+	}
+	go func() {
+		_, err := f.ReadFrom(r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+		return nil
+	case <-ctx.Done():
+		f.Close()
+		return ctxError(ctx)
+	}
+}
+
+type progressReader struct {
+	r     io.Reader
+	sent  int64
+	total int64
+	fn    func(int64, int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.sent += int64(n)
+		p.fn(p.sent, p.total)
+	}
+	return n, err
+}
+
+// cleanup removes a temp file or directory best-effort, bounded.
+func (t *SSH) cleanup(c *sftp.Client, p string, dir bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t.sftpOp(ctx, func() error {
+		if dir {
+			return c.RemoveAll(p)
+		}
+		return c.Remove(p)
+	})
+}
