@@ -1,0 +1,625 @@
+package dsl
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// evalMode says what run-time values look like during an evaluation.
+type evalMode int
+
+const (
+	modeRun    evalMode = iota // real values from Record and Upstream
+	modeCheck                  // typed unknowns (the offline type check)
+	modeRender                 // placeholders naming their source (plan render)
+)
+
+// placeholder is a cty mark on values that stand in for run-time values in
+// render mode; its text names the source, e.g. "<step.make.stdout>".
+type placeholder string
+
+type evaluator struct {
+	p     *Plan
+	n     *Node
+	t     *task
+	mode  evalMode
+	up    Upstream
+	funcs funcTable
+
+	taskVal cty.Value            // the `task` variable
+	steps   map[string]cty.Value // step.NAME values recorded so far
+	env     map[string]string    // the task's env, once evaluated
+	envDone bool
+	secrets map[string]struct{}
+	reads   map[string]string
+}
+
+// Evaluator returns the late evaluator of node n, reading upstream outputs
+// from up. It fails when an output n refers to is not available in up.
+func (p *Plan) Evaluator(n *Node, up Upstream) (Evaluator, hcl.Diagnostics) {
+	if up == nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No upstream outputs",
+			Detail: "Evaluator needs an Upstream to read the outputs of the nodes this one depends on."}}
+	}
+	ev, diags := p.newEvaluator(n, up, modeRun)
+	if ev == nil {
+		return nil, diags
+	}
+	return ev, diags
+}
+
+func (p *Plan) newEvaluator(n *Node, up Upstream, mode evalMode) (*evaluator, hcl.Diagnostics) {
+	info, ok := p.info[n]
+	if !ok {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown node",
+			Detail: fmt.Sprintf("Node %q does not belong to this plan.", n.ID)}}
+	}
+	ev := &evaluator{
+		p: p, n: n, t: info.task, mode: mode, up: up,
+		steps: map[string]cty.Value{}, secrets: map[string]struct{}{}, reads: map[string]string{},
+	}
+	for s := range p.secrets {
+		ev.secrets[s] = struct{}{}
+	}
+	ev.funcs = p.functionsRec(info.task.filename, ev.recordRead)
+	diags := ev.buildTaskVal()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	switch mode {
+	case modeCheck:
+		for _, s := range ev.t.steps {
+			ev.steps[s.name] = cty.UnknownVal(stepType)
+		}
+	case modeRender:
+		for _, s := range ev.t.steps {
+			ev.steps[s.name] = renderStepValue(s.name)
+		}
+	}
+	return ev, diags
+}
+
+func (ev *evaluator) recordRead(path string, content []byte) {
+	sum := sha256.Sum256(content)
+	ev.reads[path] = hex.EncodeToString(sum[:])
+}
+
+func renderStepValue(name string) cty.Value {
+	ph := func(attr string) placeholder { return placeholder(fmt.Sprintf("<step.%s.%s>", name, attr)) }
+	str := func(attr string) cty.Value { return cty.StringVal(string(ph(attr))).Mark(ph(attr)) }
+	return cty.ObjectVal(map[string]cty.Value{
+		"stdout":    str("stdout"),
+		"stderr":    str("stderr"),
+		"content":   str("content"),
+		"exit_code": cty.UnknownVal(cty.Number).Mark(ph("exit_code")),
+		"changed":   cty.UnknownVal(cty.Bool).Mark(ph("changed")),
+		"skipped":   cty.UnknownVal(cty.Bool).Mark(ph("skipped")),
+	})
+}
+
+// buildTaskVal makes the `task` variable: for each task X this one refers
+// to, task.X.output (when X's node for this host is clear) and
+// task.X["host"].output.
+func (ev *evaluator) buildTaskVal() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	h := ev.n.Host
+	type need struct{ hosts []string }
+	needs := map[string]map[string]bool{} // task -> hosts whose outputs are read
+	defaults := map[string]string{}       // task -> host behind task.X.output
+	for _, r := range ev.t.refs {
+		if r.output == "" {
+			continue
+		}
+		x := ev.p.taskByName[r.task]
+		if needs[r.task] == nil {
+			needs[r.task] = map[string]bool{}
+		}
+		switch {
+		case r.host != "":
+			needs[r.task][r.host] = true
+		case containsHost(x.hosts, h):
+			needs[r.task][h.Name] = true
+			defaults[r.task] = h.Name
+		case len(x.hosts) == 1:
+			needs[r.task][x.hosts[0].Name] = true
+			defaults[r.task] = x.hosts[0].Name
+		}
+	}
+	tasks := map[string]cty.Value{}
+	for _, xname := range sortedKeys(needs) {
+		attrs := map[string]cty.Value{}
+		for _, hname := range sortedKeys(needs[xname]) {
+			outs, d := ev.upstreamOutputs(xname, hname)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			attrs[hname] = cty.ObjectVal(map[string]cty.Value{"output": outs})
+			if defaults[xname] == hname {
+				attrs["output"] = outs
+			}
+		}
+		tasks[xname] = objectOf(attrs)
+	}
+	ev.taskVal = objectOf(tasks)
+	return diags
+}
+
+// upstreamOutputs returns task X's outputs on host as a cty object, in the
+// evaluator's mode.
+func (ev *evaluator) upstreamOutputs(xname, hname string) (cty.Value, hcl.Diagnostics) {
+	x := ev.p.taskByName[xname]
+	un := ev.p.nodeByID[nodeID(xname, hname)]
+	var checkOuts map[string]cty.Value
+	if un != nil {
+		checkOuts = ev.p.info[un].checkOutputs
+	}
+	out := map[string]cty.Value{}
+	switch ev.mode {
+	case modeCheck:
+		for k, v := range checkOuts {
+			out[k] = v
+		}
+	case modeRender:
+		for k, v := range checkOuts {
+			src := fmt.Sprintf("<task.%s.output.%s from %s>", xname, k, hname)
+			v, _ = v.Unmark()
+			if v.Type() == cty.String {
+				out[k] = cty.StringVal(src).Mark(placeholder(src))
+			} else {
+				out[k] = cty.UnknownVal(v.Type()).Mark(placeholder(src))
+			}
+		}
+	default:
+		vals, ok := ev.up.Outputs(xname, hname)
+		if !ok {
+			return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Upstream outputs missing",
+				Detail:  fmt.Sprintf("Node %s needs the outputs of task %q on %q, which has not produced them.", ev.n.ID, xname, hname),
+				Subject: ev.t.declRange.Ptr()}}
+		}
+		for k, v := range vals {
+			if v == cty.NilVal {
+				v = cty.NullVal(cty.DynamicPseudoType)
+			}
+			// Marks do not survive run state on disk: re-mark what the
+			// plan says is sensitive.
+			if o, declared := x.outByName[k]; declared && (ev.p.outputSensitive(o, x) || isSensitive(checkOuts[k])) {
+				v = v.Mark(Sensitive)
+			}
+			collectSecrets(v, ev.secrets)
+			out[k] = v
+		}
+	}
+	return objectOf(out), nil
+}
+
+// outputSensitive evaluates an output's `sensitive` (static: var, local,
+// host, group).
+func (p *Plan) outputSensitive(o *outputDecl, t *task) bool {
+	if o.sensitive == nil {
+		return false
+	}
+	v, d := o.sensitive.Value(p.staticContext(t.filename, false))
+	if d.HasErrors() {
+		return true // err on the safe side; the type check reports it
+	}
+	b, err := asBool(v)
+	return err != nil || b
+}
+
+func (ev *evaluator) context() *hcl.EvalContext {
+	vars := map[string]cty.Value{}
+	for k, v := range ev.p.staticVars() {
+		vars[k] = v
+	}
+	vars["target"] = hostValue(ev.n.Host)
+	vars["task"] = ev.taskVal
+	vars["step"] = objectOf(ev.steps)
+	return &hcl.EvalContext{Variables: vars, Functions: ev.funcs}
+}
+
+func (ev *evaluator) Len() int                { return len(ev.t.steps) }
+func (ev *evaluator) StepName(i int) string   { return ev.t.steps[i].name }
+func (ev *evaluator) StepKind(i int) StepKind { return ev.t.steps[i].kind }
+
+// When evaluates the task's when (true when absent).
+func (ev *evaluator) When() (bool, hcl.Diagnostics) {
+	a, ok := ev.t.attrs["when"]
+	if !ok {
+		return true, nil
+	}
+	v, diags := a.Expr.Value(ev.context())
+	if diags.HasErrors() {
+		return false, diags
+	}
+	return ev.boolOf(a, v, true)
+}
+
+func (ev *evaluator) boolOf(a *hcl.Attribute, v cty.Value, unknownIs bool) (bool, hcl.Diagnostics) {
+	uv, _ := v.Unmark()
+	if uv.IsNull() {
+		return true, nil
+	}
+	if !uv.IsKnown() {
+		if ev.mode == modeRun {
+			return false, hcl.Diagnostics{attrDiag(a, "Invalid "+a.Name, fmt.Errorf("the value is not known"))}
+		}
+		if _, err := convertTo(uv, cty.Bool); err != nil {
+			return false, hcl.Diagnostics{attrDiag(a, "Invalid "+a.Name, fmt.Errorf("a bool (true or false) is required"))}
+		}
+		return unknownIs, nil
+	}
+	b, err := asBool(uv)
+	if err != nil {
+		return false, hcl.Diagnostics{attrDiag(a, "Invalid "+a.Name, err)}
+	}
+	return b, nil
+}
+
+// evalAttrs evaluates every attribute of step i (and its retry block) with
+// the steps before it in scope.
+func (ev *evaluator) evalAttrs(s *stepDecl) (map[string]cty.Value, hcl.Diagnostics) {
+	ctx := ev.context()
+	out := map[string]cty.Value{}
+	var diags hcl.Diagnostics
+	for _, a := range sortedAttrs(s.attrs) {
+		v, d := a.Expr.Value(ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			out[a.Name] = v
+			collectSecrets(v, ev.secrets)
+		}
+	}
+	return out, diags
+}
+
+// Step evaluates step i. run is false when the step's when is false; the
+// step is then recorded as skipped.
+func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
+	if i < 0 || i >= len(ev.t.steps) {
+		return nil, false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No such step",
+			Detail: fmt.Sprintf("Task %q has %d steps; step %d does not exist.", ev.t.name, len(ev.t.steps), i)}}
+	}
+	s := ev.t.steps[i]
+	st := &Step{Kind: s.kind, Name: s.name, Range: s.declRange, Sudo: ev.n.Sudo, Retry: ev.n.Retry}
+	vals, diags := ev.evalAttrs(s)
+	if diags.HasErrors() {
+		return st, false, diags
+	}
+	if a, ok := s.attrs["when"]; ok {
+		run, d := ev.boolOf(a, vals["when"], true)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			return st, false, diags
+		}
+		if !run {
+			if ev.mode == modeRun {
+				ev.Record(i, StepResult{Skipped: true})
+			}
+			return st, false, diags
+		}
+	}
+	b := stepBuilder{ev: ev, s: s, vals: vals}
+	st.Command = b.str("command")
+	st.Interpreter = b.str("interpreter")
+	st.Destination = b.str("destination")
+	st.Owner = b.str("owner")
+	st.Group = b.str("group")
+	st.Creates = b.str("creates")
+	st.Unless = b.str("unless")
+	if _, ok := vals["sudo"]; ok {
+		st.Sudo = b.boolean("sudo", st.Sudo)
+	}
+	st.Mode = b.mode("mode")
+	if a, ok := s.attrs["timeout"]; ok {
+		dur, d := durationAttr(a, ev.context())
+		b.diags = append(b.diags, d...)
+		st.Timeout = dur
+	}
+	if s.retry != nil {
+		r, d := retryValue(s.retry, ev.context())
+		b.diags = append(b.diags, d...)
+		st.Retry = r
+	}
+	st.Env = ev.taskEnv(&b.diags)
+	for k, v := range b.strMap("env") {
+		if st.Env == nil {
+			st.Env = map[string]string{}
+		}
+		st.Env[k] = v
+	}
+	switch s.kind {
+	case StepScript:
+		if st.Interpreter == "" {
+			st.Interpreter = "/bin/sh -s"
+		}
+		if _, ok := vals["content"]; ok {
+			st.Script = b.str("content")
+		} else if src := b.str("source"); src != "" {
+			body, _, err := ev.p.readRel(ev.t.filename, src)
+			if err != nil {
+				b.fail("source", err)
+			} else {
+				ev.recordRead(src, body)
+				st.Script = string(body)
+			}
+		}
+	case StepFile:
+		if _, ok := vals["content"]; ok {
+			st.Content = []byte(b.str("content"))
+		} else if src := b.str("source"); src != "" {
+			st.Source, st.SourceFS = ev.p.resolvePath(ev.t.filename, src)
+		}
+	case StepFetch:
+		st.Source = b.str("source")
+	}
+	diags = append(diags, b.diags...)
+	return st, !diags.HasErrors(), diags
+}
+
+// taskEnv evaluates the task's env once per evaluator.
+func (ev *evaluator) taskEnv(diags *hcl.Diagnostics) map[string]string {
+	if ev.envDone {
+		return copyEnv(ev.env)
+	}
+	ev.envDone = true
+	a, ok := ev.t.attrs["env"]
+	if !ok {
+		return nil
+	}
+	v, d := a.Expr.Value(ev.context())
+	*diags = append(*diags, d...)
+	if d.HasErrors() {
+		return nil
+	}
+	collectSecrets(v, ev.secrets)
+	b := stepBuilder{ev: ev, vals: map[string]cty.Value{"env": v}, attrs: ev.t.attrs}
+	ev.env = b.strMap("env")
+	*diags = append(*diags, b.diags...)
+	return copyEnv(ev.env)
+}
+
+func copyEnv(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// stepBuilder converts evaluated attribute values to Go values, collecting
+// diagnostics. Unknown values (check mode) are type-checked only.
+type stepBuilder struct {
+	ev    *evaluator
+	s     *stepDecl
+	attrs hcl.Attributes
+	vals  map[string]cty.Value
+	diags hcl.Diagnostics
+}
+
+func (b *stepBuilder) attr(name string) *hcl.Attribute {
+	if b.attrs != nil {
+		return b.attrs[name]
+	}
+	return b.s.attrs[name]
+}
+
+func (b *stepBuilder) fail(name string, err error) {
+	a := b.attr(name)
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + name, Detail: capitalize(err.Error()) + "."}
+	if a != nil {
+		d.Subject = a.Expr.Range().Ptr()
+	}
+	b.diags = append(b.diags, d)
+}
+
+// value returns the value converted to ty, unmarked; ok is false when the
+// attribute is absent, null, or (outside run mode) unknown.
+func (b *stepBuilder) value(name string, ty cty.Type) (cty.Value, bool) {
+	v, present := b.vals[name]
+	if !present {
+		return cty.NilVal, false
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() {
+		return cty.NilVal, false
+	}
+	cv, err := convertTo(v, ty)
+	if err != nil {
+		b.fail(name, fmt.Errorf("%s required: %w", typeName(ty), err))
+		return cty.NilVal, false
+	}
+	if !cv.IsWhollyKnown() {
+		if b.ev.mode == modeRun {
+			b.fail(name, fmt.Errorf("the value is not known"))
+		}
+		return cty.NilVal, false
+	}
+	return cv, true
+}
+
+func (b *stepBuilder) str(name string) string {
+	v, ok := b.value(name, cty.String)
+	if !ok {
+		return ""
+	}
+	return v.AsString()
+}
+
+func (b *stepBuilder) boolean(name string, def bool) bool {
+	v, ok := b.value(name, cty.Bool)
+	if !ok {
+		return def
+	}
+	return v.True()
+}
+
+func (b *stepBuilder) strMap(name string) map[string]string {
+	v, ok := b.value(name, cty.Map(cty.String))
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for k, ev := range v.AsValueMap() {
+		if !ev.IsNull() {
+			out[k] = ev.AsString()
+		}
+	}
+	return out
+}
+
+// mode reads a file mode: the string "0644" (octal), or a number whose
+// decimal digits are read as octal (mode = 644 means 0644).
+func (b *stepBuilder) mode(name string) fs.FileMode {
+	v, ok := b.value(name, cty.String)
+	if !ok {
+		return 0
+	}
+	m, err := strconv.ParseUint(strings.TrimPrefix(v.AsString(), "0o"), 8, 32)
+	if err != nil || m > 0o7777 {
+		b.fail(name, fmt.Errorf("%q is not an octal file mode such as \"0644\"", v.AsString()))
+		return 0
+	}
+	return fs.FileMode(m)
+}
+
+// Record stores the result of step i for the expressions after it.
+func (ev *evaluator) Record(i int, r StepResult) {
+	if i < 0 || i >= len(ev.t.steps) {
+		return
+	}
+	ev.steps[ev.t.steps[i].name] = cty.ObjectVal(map[string]cty.Value{
+		"stdout":    cty.StringVal(strings.ToValidUTF8(r.Stdout, "\uFFFD")),
+		"stderr":    cty.StringVal(strings.ToValidUTF8(r.Stderr, "\uFFFD")),
+		"content":   cty.StringVal(strings.ToValidUTF8(string(r.Content), "\uFFFD")),
+		"exit_code": cty.NumberIntVal(int64(r.ExitCode)),
+		"changed":   cty.BoolVal(r.Changed),
+		"skipped":   cty.BoolVal(r.Skipped),
+	})
+}
+
+// Outputs evaluates the task's outputs with every step in scope.
+func (ev *evaluator) Outputs() (map[string]cty.Value, hcl.Diagnostics) {
+	out := map[string]cty.Value{}
+	var diags hcl.Diagnostics
+	ctx := ev.context()
+	for _, o := range ev.t.outputs {
+		v, d := o.value.Value(ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if o.sensitive != nil {
+			sv, d := o.sensitive.Value(ctx)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				a := &hcl.Attribute{Name: "sensitive", Expr: o.sensitive, Range: o.sensitive.Range()}
+				sens, d := ev.boolOf(a, sv, true)
+				diags = append(diags, d...)
+				if sens {
+					v = v.Mark(Sensitive)
+				}
+			}
+		}
+		if ev.mode == modeRun {
+			if uv, _ := v.UnmarkDeep(); !uv.IsWhollyKnown() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid output value",
+					Detail: fmt.Sprintf("Output %q is not known after the task ran.", o.name), Subject: o.value.Range().Ptr()})
+				continue
+			}
+		}
+		collectSecrets(v, ev.secrets)
+		out[o.name] = v
+	}
+	return out, diags
+}
+
+// Secrets lists every sensitive string the node has seen, longest first.
+func (ev *evaluator) Secrets() []string { return sortedSecrets(ev.secrets) }
+
+// Fingerprint digests the task's source, the host, the static values and
+// files the task refers to, and the upstream outputs it reads.
+func (ev *evaluator) Fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "task %s\x00%s\x00", ev.t.name, ev.t.srcHash)
+	writeJSON := func(label string, v cty.Value) {
+		v, _ = v.UnmarkDeep()
+		b, err := ctyjson.Marshal(v, cty.DynamicPseudoType)
+		if err != nil {
+			b = []byte(v.GoString())
+		}
+		fmt.Fprintf(h, "%s=%s\x00", label, b)
+	}
+	writeJSON("target", hostValue(ev.n.Host))
+	statics := ev.p.staticVars()
+	refs := map[string]cty.Value{}
+	for _, tr := range ev.t.allTraversals() {
+		root := tr.RootName()
+		name, ok := attrAt(tr, 1)
+		if !ok {
+			continue
+		}
+		switch root {
+		case "var", "local", "host", "group":
+			obj := statics[root]
+			if obj.Type().IsObjectType() && obj.Type().HasAttribute(name) {
+				refs[root+"."+name] = obj.GetAttr(name)
+			}
+		}
+	}
+	for _, k := range sortedKeys(refs) {
+		writeJSON(k, refs[k])
+	}
+	writeJSON("task", ev.taskVal)
+	reads := map[string]string{}
+	for k, v := range ev.p.info[ev.n].reads {
+		reads[k] = v
+	}
+	for k, v := range ev.reads {
+		reads[k] = v
+	}
+	for _, k := range sortedKeys(reads) {
+		fmt.Fprintf(h, "file %s=%s\x00", k, reads[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// allTraversals lists every traversal in the task body, in a stable order.
+func (t *task) allTraversals() []hcl.Traversal {
+	var out []hcl.Traversal
+	add := func(attrs hcl.Attributes) {
+		for _, a := range sortedAttrs(attrs) {
+			out = append(out, a.Expr.Variables()...)
+		}
+	}
+	add(t.attrs)
+	if t.retry != nil {
+		add(t.retry.attrs)
+	}
+	for _, s := range t.steps {
+		add(s.attrs)
+		if s.retry != nil {
+			add(s.retry.attrs)
+		}
+	}
+	for _, o := range t.outputs {
+		out = append(out, o.value.Variables()...)
+		if o.sensitive != nil {
+			out = append(out, o.sensitive.Variables()...)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return false })
+	return out
+}

@@ -1,0 +1,240 @@
+package dsl
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Plan is a loaded, statically checked plan.
+type Plan struct {
+	opts      Options
+	files     map[string]*hcl.File
+	fileOrder []string
+
+	vars      []*variable
+	varByName map[string]*variable
+	varVals   map[string]cty.Value
+
+	locals    map[string]*local
+	localVals map[string]cty.Value
+
+	hosts      []*Host
+	hostByName map[string]*Host
+	hostDecl   map[string]*hostDecl
+	hostVals   map[string]cty.Value
+
+	groups      []*group
+	groupByName map[string]*group
+
+	tasks      []*task
+	taskByName map[string]*task
+
+	nodes    []*Node
+	nodeByID map[string]*Node
+	info     map[*Node]*nodeInfo
+
+	funcCache map[string]funcTable // by base directory
+	fileHash  map[string]string    // resolved path -> sha256 of files read by file()/templatefile()
+	secrets   map[string]struct{}
+}
+
+// Files returns the parsed plan files by name, for printing diagnostics.
+func (p *Plan) Files() map[string]*hcl.File { return p.files }
+
+// Hosts returns the plan's hosts in plan order, then -H order.
+func (p *Plan) Hosts() []*Host { return p.hosts }
+
+// Nodes returns every (task, host) node in a deterministic topological
+// order: a node comes after all of its dependencies.
+func (p *Plan) Nodes() []*Node { return p.nodes }
+
+// Secrets returns every sensitive string known statically (values of
+// sensitive variables and of locals derived from them), sorted.
+func (p *Plan) Secrets() []string { return sortedSecrets(p.secrets) }
+
+// Load parses the plan made of paths (files and/or directories, every *.hcl
+// in a directory, one namespace), runs the static phase and type-checks
+// every node offline. The plan is returned even when diags has errors, so
+// callers can print the diagnostics with p.Files() and p.Secrets(); it must
+// not be run then.
+func Load(paths []string, opts Options) (*Plan, hcl.Diagnostics) {
+	p := &Plan{
+		opts:        opts,
+		files:       map[string]*hcl.File{},
+		varByName:   map[string]*variable{},
+		varVals:     map[string]cty.Value{},
+		locals:      map[string]*local{},
+		localVals:   map[string]cty.Value{},
+		hostByName:  map[string]*Host{},
+		hostDecl:    map[string]*hostDecl{},
+		hostVals:    map[string]cty.Value{},
+		groupByName: map[string]*group{},
+		taskByName:  map[string]*task{},
+		nodeByID:    map[string]*Node{},
+		info:        map[*Node]*nodeInfo{},
+		funcCache:   map[string]funcTable{},
+		fileHash:    map[string]string{},
+		secrets:     map[string]struct{}{},
+	}
+	diags := p.parse(paths)
+	if diags.HasErrors() {
+		return p, diags
+	}
+	steps := []func() hcl.Diagnostics{
+		p.decodeTopLevel,
+		p.resolveVariables,
+		p.resolveStatic,
+		p.expandTasks,
+		p.buildGraph,
+		p.typeCheck,
+	}
+	for _, step := range steps {
+		diags = append(diags, step()...)
+		if diags.HasErrors() {
+			return p, diags
+		}
+	}
+	return p, diags
+}
+
+// parse reads and parses every plan file.
+func (p *Plan) parse(paths []string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(paths) == 0 {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No plan files",
+			Detail: "Give at least one plan file or directory."}}
+	}
+	for _, pth := range paths {
+		names, err := p.expandPath(pth)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read plan",
+				Detail: err.Error()})
+			continue
+		}
+		for _, name := range names {
+			if _, dup := p.files[name]; dup {
+				continue
+			}
+			src, err := p.readPlanFile(name)
+			if err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read plan file",
+					Detail: err.Error()})
+				continue
+			}
+			f, d := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+			diags = append(diags, d...)
+			if f != nil {
+				p.files[name] = f
+				p.fileOrder = append(p.fileOrder, name)
+			}
+		}
+	}
+	return diags
+}
+
+// usesFS reports whether a plan path is read through Options.FS: relative
+// paths are when an FS is set; absolute ones always come from the OS.
+func (p *Plan) usesFS(name string) bool {
+	return p.opts.FS != nil && !filepath.IsAbs(name)
+}
+
+func (p *Plan) expandPath(pth string) ([]string, error) {
+	if p.usesFS(pth) {
+		clean := path.Clean(strings.TrimPrefix(filepath.ToSlash(pth), "./"))
+		st, err := fs.Stat(p.opts.FS, clean)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", pth, err)
+		}
+		if !st.IsDir() {
+			return []string{clean}, nil
+		}
+		ents, err := fs.ReadDir(p.opts.FS, clean)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", pth, err)
+		}
+		var out []string
+		for _, e := range ents {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".hcl") {
+				out = append(out, path.Join(clean, e.Name()))
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%s: directory has no *.hcl files", pth)
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	st, err := os.Stat(pth)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{filepath.Clean(pth)}, nil
+	}
+	matches, err := filepath.Glob(filepath.Join(pth, "*.hcl"))
+	if err != nil {
+		return nil, err
+	}
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("%s: directory has no *.hcl files", pth)
+	}
+	sort.Strings(matches)
+	return matches, nil
+}
+
+func (p *Plan) readPlanFile(name string) ([]byte, error) {
+	if p.usesFS(name) {
+		return fs.ReadFile(p.opts.FS, name)
+	}
+	return os.ReadFile(name)
+}
+
+// planDir is the directory of a plan file, the base of relative paths in
+// file(), templatefile() and file step sources.
+func (p *Plan) planDir(filename string) string {
+	if p.usesFS(filename) {
+		return path.Dir(filename)
+	}
+	return filepath.Dir(filename)
+}
+
+// resolvePath resolves a path written in the plan file `from` and says
+// where to read it: through Options.FS (fsys non-nil) or the OS.
+func (p *Plan) resolvePath(from, rel string) (resolved string, fsys fs.FS) {
+	if filepath.IsAbs(rel) {
+		return filepath.Clean(rel), nil
+	}
+	if p.usesFS(from) {
+		return path.Join(path.Dir(from), filepath.ToSlash(rel)), p.opts.FS
+	}
+	joined := filepath.Join(filepath.Dir(from), rel)
+	if abs, err := filepath.Abs(joined); err == nil {
+		joined = abs
+	}
+	return joined, nil
+}
+
+// readRel reads a file named relative to the plan file `from`.
+func (p *Plan) readRel(from, rel string) ([]byte, string, error) {
+	resolved, fsys := p.resolvePath(from, rel)
+	var b []byte
+	var err error
+	if fsys != nil {
+		b, err = fs.ReadFile(fsys, resolved)
+	} else {
+		b, err = os.ReadFile(resolved)
+	}
+	if err != nil {
+		return nil, resolved, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	return b, resolved, nil
+}

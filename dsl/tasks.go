@@ -1,0 +1,482 @@
+package dsl
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var taskSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "on", Required: true}, {Name: "depends_on"}, {Name: "sudo"}, {Name: "env"},
+		{Name: "timeout"}, {Name: "when"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "retry"},
+		{Type: "run", LabelNames: []string{"name"}},
+		{Type: "script", LabelNames: []string{"name"}},
+		{Type: "file", LabelNames: []string{"name"}},
+		{Type: "fetch", LabelNames: []string{"name"}},
+		{Type: "reboot", LabelNames: []string{"name"}},
+		{Type: "output", LabelNames: []string{"name"}},
+	},
+}
+
+var retrySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "attempts"}, {Name: "delay"}}}
+
+var outputSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "value", Required: true}, {Name: "sensitive"}, {Name: "description"},
+}}
+
+// commonStepAttrs are accepted by every step kind.
+var commonStepAttrs = []hcl.AttributeSchema{
+	{Name: "when"}, {Name: "creates"}, {Name: "unless"}, {Name: "sudo"}, {Name: "env"}, {Name: "timeout"},
+}
+
+var stepSchemas = map[StepKind]*hcl.BodySchema{
+	StepRun:    stepSchema(hcl.AttributeSchema{Name: "command", Required: true}),
+	StepScript: stepSchema(hcl.AttributeSchema{Name: "content"}, hcl.AttributeSchema{Name: "source"}, hcl.AttributeSchema{Name: "interpreter"}),
+	StepFile: stepSchema(hcl.AttributeSchema{Name: "destination", Required: true}, hcl.AttributeSchema{Name: "content"},
+		hcl.AttributeSchema{Name: "source"}, hcl.AttributeSchema{Name: "mode"}, hcl.AttributeSchema{Name: "owner"},
+		hcl.AttributeSchema{Name: "group"}),
+	StepFetch:  stepSchema(hcl.AttributeSchema{Name: "source", Required: true}),
+	StepReboot: stepSchema(),
+}
+
+func stepSchema(own ...hcl.AttributeSchema) *hcl.BodySchema {
+	return &hcl.BodySchema{
+		Attributes: append(append([]hcl.AttributeSchema{}, commonStepAttrs...), own...),
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "retry"}},
+	}
+}
+
+type task struct {
+	name       string
+	declRange  hcl.Range // `task "name"` header
+	typeRange  hcl.Range
+	filename   string
+	attrs      hcl.Attributes
+	retry      *retryDecl
+	steps      []*stepDecl
+	stepByName map[string]*stepDecl
+	outputs    []*outputDecl
+	outByName  map[string]*outputDecl
+	dependsOn  []taskRef
+	srcHash    string
+
+	hosts    []*Host   // from `on`
+	refs     []taskRef // every reference to another task, in source order
+	index    int       // declaration order
+	onFailed bool      // `on` could not be evaluated: its hosts are unknown
+}
+
+type stepDecl struct {
+	kind      StepKind
+	name      string
+	index     int
+	attrs     hcl.Attributes
+	retry     *retryDecl
+	declRange hcl.Range
+}
+
+type retryDecl struct {
+	attrs hcl.Attributes
+	rng   hcl.Range
+}
+
+type outputDecl struct {
+	name      string
+	value     hcl.Expression
+	sensitive hcl.Expression
+	declRange hcl.Range
+}
+
+// taskRef is a reference from a task body to another task.
+type taskRef struct {
+	task     string
+	host     string // task.X["host"]: the host named, else ""
+	output   string // the output read, "" for a bare task.X (depends_on)
+	explicit bool   // from depends_on
+	rng      hcl.Range
+}
+
+func (p *Plan) decodeTask(b *hcl.Block) hcl.Diagnostics {
+	name := b.Labels[0]
+	if prev, dup := p.taskByName[name]; dup {
+		return hcl.Diagnostics{dupDiag("task", name, prev.declRange, b)}
+	}
+	content, diags := b.Body.Content(taskSchema)
+	t := &task{
+		name: name, declRange: b.DefRange, typeRange: b.TypeRange, filename: b.DefRange.Filename,
+		attrs: content.Attributes, stepByName: map[string]*stepDecl{}, outByName: map[string]*outputDecl{},
+		index: len(p.tasks),
+	}
+	if f, ok := p.files[t.filename]; ok {
+		if syn, ok := b.Body.(interface{ Range() hcl.Range }); ok {
+			r := hcl.RangeBetween(b.DefRange, syn.Range())
+			if r.End.Byte <= len(f.Bytes) && r.Start.Byte <= r.End.Byte {
+				sum := sha256.Sum256(f.Bytes[r.Start.Byte:r.End.Byte])
+				t.srcHash = hex.EncodeToString(sum[:])
+			}
+		}
+	}
+	if _, ok := t.attrs["on"]; !ok {
+		t.attrs["on"] = &hcl.Attribute{Name: "on", Expr: hcl.StaticExpr(cty.NullVal(cty.DynamicPseudoType), b.DefRange), Range: b.DefRange}
+	}
+	names := map[string]hcl.Range{}
+	for _, sb := range content.Blocks {
+		if len(sb.Labels) > 0 && !validName(sb.Labels[0]) {
+			diags = append(diags, labelDiag(sb.Type, sb))
+			continue
+		}
+		switch sb.Type {
+		case "retry":
+			if t.retry != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate retry block",
+					Detail: fmt.Sprintf("A task has at most one retry block; the first is at %s.", t.retry.rng), Subject: sb.DefRange.Ptr()})
+				continue
+			}
+			rc, d := sb.Body.Content(retrySchema)
+			diags = append(diags, d...)
+			t.retry = &retryDecl{attrs: rc.Attributes, rng: sb.DefRange}
+		case "output":
+			oc, d := sb.Body.Content(outputSchema)
+			diags = append(diags, d...)
+			oname := sb.Labels[0]
+			if prev, dup := t.outByName[oname]; dup {
+				diags = append(diags, dupDiag("output", oname, prev.declRange, sb))
+				continue
+			}
+			if d.HasErrors() {
+				continue
+			}
+			o := &outputDecl{name: oname, value: oc.Attributes["value"].Expr, declRange: sb.DefRange}
+			if a, ok := oc.Attributes["sensitive"]; ok {
+				o.sensitive = a.Expr
+			}
+			t.outputs = append(t.outputs, o)
+			t.outByName[oname] = o
+		default:
+			kind := StepKind(sb.Type)
+			sname := sb.Labels[0]
+			if prev, dup := names[sname]; dup {
+				diags = append(diags, dupDiag("step", sname, prev, sb))
+				continue
+			}
+			names[sname] = sb.DefRange
+			sc, d := sb.Body.Content(stepSchemas[kind])
+			diags = append(diags, d...)
+			s := &stepDecl{kind: kind, name: sname, index: len(t.steps), attrs: sc.Attributes, declRange: sb.DefRange}
+			for _, rb := range sc.Blocks {
+				rc, d := rb.Body.Content(retrySchema)
+				diags = append(diags, d...)
+				s.retry = &retryDecl{attrs: rc.Attributes, rng: rb.DefRange}
+			}
+			diags = append(diags, checkStepShape(s)...)
+			t.steps = append(t.steps, s)
+			t.stepByName[sname] = s
+		}
+	}
+	if a, ok := t.attrs["depends_on"]; ok {
+		exprs, d := hcl.ExprList(a.Expr)
+		if d.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid depends_on",
+				Detail: "depends_on is a list of tasks, as in [task.a, task.b].", Subject: a.Expr.Range().Ptr()})
+		}
+		for _, e := range exprs {
+			tr, d := hcl.AbsTraversalForExpr(e)
+			if d.HasErrors() || tr.RootName() != "task" || len(tr) != 2 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid depends_on",
+					Detail: "Each element of depends_on must be a task, as in task.NAME.", Subject: e.Range().Ptr()})
+				continue
+			}
+			name, _ := attrAt(tr, 1)
+			t.dependsOn = append(t.dependsOn, taskRef{task: name, explicit: true, rng: tr.SourceRange()})
+		}
+	}
+	p.tasks = append(p.tasks, t)
+	p.taskByName[name] = t
+	return diags
+}
+
+// checkStepShape checks the attributes a step kind needs together.
+func checkStepShape(s *stepDecl) hcl.Diagnostics {
+	_, hasContent := s.attrs["content"]
+	_, hasSource := s.attrs["source"]
+	switch s.kind {
+	case StepScript, StepFile:
+		if hasContent == hasSource {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Invalid %s step", s.kind),
+				Detail:  fmt.Sprintf("A %s step needs exactly one of content (the text itself) and source (a local file).", s.kind),
+				Subject: s.declRange.Ptr()}}
+		}
+	}
+	return nil
+}
+
+// expandTasks evaluates every task's `on` and checks every reference in
+// every task body.
+func (p *Plan) expandTasks() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, t := range p.tasks {
+		on := t.attrs["on"]
+		okRefs := true
+		for _, tr := range on.Expr.Variables() {
+			d, _ := p.checkStaticRef(tr)
+			if d.HasErrors() {
+				okRefs = false
+				for _, di := range d {
+					if di.Summary == "Invalid reference" {
+						di.Detail = fmt.Sprintf("on must be known before anything runs, so it may refer only to var, local, host and group, not %s.", tr.RootName())
+					}
+				}
+			}
+			diags = append(diags, d...)
+		}
+		t.onFailed = true
+		if !okRefs {
+			continue
+		}
+		v, d := on.Expr.Value(p.staticContext(t.filename, false))
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		hs, d := p.hostsFromValue(v, on.Expr.Range(), "on")
+		diags = append(diags, d...)
+		t.hosts = hs
+		t.onFailed = d.HasErrors()
+	}
+	for _, t := range p.tasks {
+		diags = append(diags, p.checkTaskRefs(t)...)
+	}
+	return diags
+}
+
+// refScope says which roots an expression may use.
+type refScope struct {
+	what      string // for messages: "on", "when", "step \"x\"", ...
+	target    bool
+	late      bool // task.* allowed
+	stepsUpTo int  // step.* allowed for steps with index < stepsUpTo; -1 none
+}
+
+// checkTaskRefs checks every reference in t's body and records the
+// references to other tasks.
+func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	check := func(e hcl.Expression, sc refScope) {
+		for _, tr := range e.Variables() {
+			diags = append(diags, p.checkTaskRef(t, tr, sc)...)
+		}
+	}
+	nodeStatic := func(what string) refScope { return refScope{what: what, target: true, stepsUpTo: -1} }
+	for _, name := range []string{"sudo", "timeout", "when"} {
+		if a, ok := t.attrs[name]; ok {
+			check(a.Expr, nodeStatic(name))
+		}
+	}
+	if a, ok := t.attrs["env"]; ok {
+		check(a.Expr, refScope{what: "env", target: true, late: true, stepsUpTo: -1})
+	}
+	if t.retry != nil {
+		for _, a := range sortedAttrs(t.retry.attrs) {
+			check(a.Expr, nodeStatic("retry"))
+		}
+	}
+	for _, s := range t.steps {
+		sc := refScope{what: fmt.Sprintf("%s %q", s.kind, s.name), target: true, late: true, stepsUpTo: s.index}
+		for _, a := range sortedAttrs(s.attrs) {
+			check(a.Expr, sc)
+		}
+		if s.retry != nil {
+			for _, a := range sortedAttrs(s.retry.attrs) {
+				check(a.Expr, sc)
+			}
+		}
+	}
+	for _, o := range t.outputs {
+		sc := refScope{what: fmt.Sprintf("output %q", o.name), target: true, late: true, stepsUpTo: len(t.steps)}
+		check(o.value, sc)
+		if o.sensitive != nil {
+			check(o.sensitive, nodeStatic("sensitive"))
+		}
+	}
+	for _, r := range t.dependsOn {
+		if _, ok := p.taskByName[r.task]; !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared task",
+				Detail:  fmt.Sprintf("The plan declares no task named %q.%s", r.task, didYouMean(r.task, sortedKeys(p.taskByName))),
+				Subject: r.rng.Ptr()})
+			continue
+		}
+		if r.task == t.name {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Task depends on itself",
+				Detail: fmt.Sprintf("Task %q lists itself in depends_on.", t.name), Subject: r.rng.Ptr()})
+			continue
+		}
+		t.refs = append(t.refs, r)
+	}
+	return diags
+}
+
+var allRoots = []string{"var", "local", "host", "group", "target", "step", "task"}
+
+func (p *Plan) checkTaskRef(t *task, tr hcl.Traversal, sc refScope) hcl.Diagnostics {
+	root := tr.RootName()
+	notHere := func(why string) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid reference",
+			Detail: fmt.Sprintf("%s is not available in %s: %s", root, sc.what, why), Subject: tr.SourceRange().Ptr()}}
+	}
+	switch root {
+	case "var", "local", "host", "group":
+		d, _ := p.checkStaticRef(tr)
+		return d
+	case "target":
+		if !sc.target {
+			return notHere("it is evaluated before hosts are bound to nodes.")
+		}
+		if len(tr) < 2 {
+			return nil
+		}
+		attr, ok := attrAt(tr, 1)
+		if ok && !hostType.HasAttribute(attr) {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported attribute",
+				Detail:  fmt.Sprintf("target has no attribute %q; it has name, address, user, port and vars.%s", attr, didYouMean(attr, sortedKeys(hostType.AttributeTypes()))),
+				Subject: tr.SourceRange().Ptr()}}
+		}
+		return nil
+	case "step":
+		if sc.stepsUpTo < 0 {
+			return notHere("step results exist only inside steps and outputs.")
+		}
+		name, ok := attrAt(tr, 1)
+		if !ok {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid reference",
+				Detail: "A step reference names the step, as in step.NAME.stdout.", Subject: tr.SourceRange().Ptr()}}
+		}
+		s, ok := t.stepByName[name]
+		if !ok {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared step",
+				Detail:  fmt.Sprintf("Task %q has no step named %q.%s", t.name, name, didYouMean(name, sortedKeys(t.stepByName))),
+				Subject: tr.SourceRange().Ptr()}}
+		}
+		if s.index >= sc.stepsUpTo {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to a later step",
+				Detail:  fmt.Sprintf("%s cannot use step.%s: steps run in order and %q runs at or after this point.", sc.what, name, name),
+				Subject: tr.SourceRange().Ptr()}}
+		}
+		if attr, ok := attrAt(tr, 2); ok && !stepType.HasAttribute(attr) {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported attribute",
+				Detail: fmt.Sprintf("step.%s has no attribute %q; steps give stdout, stderr, exit_code, content, changed and skipped.%s",
+					name, attr, didYouMean(attr, sortedKeys(stepType.AttributeTypes()))),
+				Subject: tr.SourceRange().Ptr()}}
+		}
+		return nil
+	case "task":
+		if !sc.late {
+			return notHere("it must be known before anything runs (use depends_on to order tasks).")
+		}
+		return p.checkTaskOutputRef(t, tr)
+	}
+	return hcl.Diagnostics{unknownRootDiag(tr, allRoots)}
+}
+
+// checkTaskOutputRef checks task.X, task.X.output.Y and
+// task.X["host"].output.Y and records the reference.
+func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
+	bad := func(summary, detail string) hcl.Diagnostics {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: tr.SourceRange().Ptr()}}
+	}
+	name, ok := attrAt(tr, 1)
+	if !ok {
+		return bad("Invalid reference", "A task reference names the task, as in task.NAME.output.VALUE.")
+	}
+	if d := p.checkDeclared("task", name, tr); d != nil {
+		return hcl.Diagnostics{d}
+	}
+	if name == t.name {
+		return bad("Task refers to itself", fmt.Sprintf("Task %q cannot read its own outputs; use step.NAME inside the task.", name))
+	}
+	x := p.taskByName[name]
+	ref := taskRef{task: name, rng: tr.SourceRange()}
+	rest := tr[2:]
+	if len(rest) > 0 {
+		if ix, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
+			hostName, ok := attrAt(tr, 2)
+			if !ok {
+				_ = ix
+				return bad("Invalid reference", fmt.Sprintf("Index task.%s with a host name, as in task.%s[\"cp1\"].output.VALUE.", name, name))
+			}
+			if !containsHostName(x.hosts, hostName) && !x.onFailed {
+				return bad("Task does not run on this host",
+					fmt.Sprintf("task %q does not run on host %q (it runs on: %s).%s", name, hostName, hostNames(x.hosts), didYouMean(hostName, hostNamesList(x.hosts))))
+			}
+			ref.host = hostName
+			rest = rest[1:]
+		}
+	}
+	if len(rest) > 0 {
+		if a, ok := rest[0].(hcl.TraverseAttr); !ok || a.Name != "output" {
+			what := "this"
+			if ok {
+				what = fmt.Sprintf("%q", a.Name)
+			}
+			return bad("Unsupported attribute", fmt.Sprintf("A task gives only its outputs: use task.%s.output.NAME, not %s.", name, what))
+		}
+		if len(rest) > 1 {
+			out, ok := stepName(rest[1])
+			if !ok {
+				return bad("Invalid reference", fmt.Sprintf("Name the output, as in task.%s.output.NAME.", name))
+			}
+			if _, declared := x.outByName[out]; !declared {
+				return bad("Reference to undeclared output",
+					fmt.Sprintf("Task %q has no output named %q.%s", name, out, didYouMean(out, sortedKeys(x.outByName))))
+			}
+			ref.output = out
+		} else {
+			ref.output = "*"
+		}
+	}
+	t.refs = append(t.refs, ref)
+	return nil
+}
+
+func stepName(s hcl.Traverser) (string, bool) {
+	switch s := s.(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.IsKnown() && !s.Key.IsNull() && s.Key.Type().FriendlyName() == "string" {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
+}
+
+func containsHostName(hs []*Host, name string) bool {
+	for _, h := range hs {
+		if h.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hostNamesList(hs []*Host) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Name
+	}
+	return out
+}
+
+func hostNames(hs []*Host) string {
+	if len(hs) == 0 {
+		return "no host"
+	}
+	return strings.Join(hostNamesList(hs), ", ")
+}
