@@ -350,8 +350,9 @@ func (l *Lab) Close() error {
 				errs = append(errs, err)
 			}
 		}
+		// Deleting the netns usually takes the veth pair with it, a moment later.
 		if linkExists(h.Veth) {
-			if err := run(context.Background(), "ip", "link", "del", h.Veth); err != nil {
+			if err := run(context.Background(), "ip", "link", "del", h.Veth); err != nil && linkExists(h.Veth) {
 				errs = append(errs, err)
 			}
 		}
