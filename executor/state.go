@@ -4,7 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +88,7 @@ func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ns, ok := s.file.Nodes[id]
-	if !ok || ns.Fingerprint != fp || fp == "" {
+	if !ok || fp == "" || ns.Fingerprint != digest(fp) {
 		return nil, false, nil
 	}
 	outs := map[string]cty.Value{}
@@ -105,7 +107,7 @@ func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
 func (s *State) record(id, fp string, outs map[string]cty.Value) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ns := &nodeState{Fingerprint: fp, Finished: time.Now().UTC(), Outputs: map[string]storedValue{}}
+	ns := &nodeState{Fingerprint: digest(fp), Finished: time.Now().UTC(), Outputs: map[string]storedValue{}}
 	for name, v := range outs {
 		sv, err := s.encode(v)
 		if err != nil {
@@ -215,6 +217,14 @@ func (s *State) open(sealed string) ([]byte, error) {
 		return nil, errors.New("sealed value malformed")
 	}
 	return aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], nil)
+}
+
+// digest hashes a fingerprint before it is stored: the evaluator's
+// fingerprint is meant to be a digest already, but the state must not
+// depend on that to keep sensitive inputs out of the file.
+func digest(fp string) string {
+	sum := sha256.Sum256([]byte(fp))
+	return hex.EncodeToString(sum[:])
 }
 
 // writeFileAtomic writes data to a temp file beside path and renames it

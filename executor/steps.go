@@ -72,13 +72,14 @@ func attemptNote(attempt, attempts int) string {
 }
 
 // attemptStep runs a step once: guards first, then the step's action.
-func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, step *dsl.Step, nl *nodeLog) (stepRun, *stepFailure) {
-	if step.Timeout > 0 {
+func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, step *dsl.Step, nl *nodeLog) (sr stepRun, fail *stepFailure) {
+	// A reboot's timeout bounds the wait for the host to come back (see
+	// reboot), not the whole attempt.
+	if step.Timeout > 0 && step.Kind != dsl.StepReboot {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, step.Timeout)
 		defer cancel()
 	}
-	var sr stepRun
 	skip, err := r.guardsSayDone(ctx, t, step, nl)
 	if err != nil {
 		return sr, r.stepFailure(ctx, err)
