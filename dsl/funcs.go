@@ -60,7 +60,7 @@ func baseFunctions() funcTable {
 		"jsondecode":      stdlib.JSONDecodeFunc,
 		"jsonencode":      stdlib.JSONEncodeFunc,
 		"keys":            stdlib.KeysFunc,
-		"length":          stdlib.LengthFunc,
+		"length":          lengthFunc,
 		"log":             stdlib.LogFunc,
 		"lookup":          stdlib.LookupFunc,
 		"lower":           stdlib.LowerFunc,
@@ -468,3 +468,33 @@ func yamlKey(k string) string {
 	}
 	return strconv.Quote(k)
 }
+
+// lengthFunc is the stdlib length, extended to strings (as in Terraform):
+// the number of characters.
+var lengthFunc = function.New(&function.Spec{
+	Description: "Returns the number of elements of a collection, or of characters of a string.",
+	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType,
+		AllowDynamicType: true, AllowUnknown: true, AllowMarked: true}},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		ty := args[0].Type()
+		if ty == cty.String || ty == cty.DynamicPseudoType {
+			return cty.Number, nil
+		}
+		return stdlib.LengthFunc.ReturnType([]cty.Type{ty})
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v, marks := args[0].Unmark()
+		if v.Type() == cty.String {
+			if !v.IsKnown() {
+				return cty.UnknownVal(cty.Number).WithMarks(marks), nil
+			}
+			r, err := stdlib.Strlen(v)
+			return r.WithMarks(marks), err
+		}
+		if v.Type() == cty.DynamicPseudoType {
+			return cty.UnknownVal(cty.Number).WithMarks(marks), nil
+		}
+		r, err := stdlib.Length(v)
+		return r.WithMarks(marks), err
+	},
+})

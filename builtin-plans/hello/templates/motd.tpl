@@ -1,0 +1,1 @@
+${motd}: ${host} runs ${kernel}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	builtinplans "github.com/plan-dev/plan/builtin-plans"
+	"github.com/plan-dev/plan/dsl"
+	"github.com/spf13/pflag"
+)
+
+// planArgs are the flags shared by every command that loads a plan (run,
+// validate, graph, render, hosts). Usage in a command:
+//
+//	fl := newFlagSet("render", stderr)
+//	var pa planArgs
+//	pa.addFlags(fl)
+//	if err := fl.Parse(args); err != nil { ... return exitUsage }
+//	p := pa.load(fl.Args(), stderr)
+//	if p == nil {
+//		return exitUsage // diagnostics already printed
+//	}
+type planArgs struct {
+	Hosts    []string // -H/--host "[GROUP=]HOST[,HOST...]", repeatable
+	Vars     []string // --var NAME=VALUE, repeatable
+	VarFiles []string // --var-file FILE, repeatable
+}
+
+// addFlags registers -H/--host, --var and --var-file on fl.
+func (a *planArgs) addFlags(fl *pflag.FlagSet) {
+	fl.StringArrayVarP(&a.Hosts, "host", "H", nil, "bind hosts to a group: [GROUP=]HOST[,HOST...], HOST is [user@]name[:port] (repeatable)")
+	fl.StringArrayVar(&a.Vars, "var", nil, "set a variable: NAME=VALUE (repeatable; beats --var-file and PLAN_VAR_NAME)")
+	fl.StringArrayVar(&a.VarFiles, "var-file", nil, "read variables from an HCL file of NAME = value lines (repeatable)")
+}
+
+// load resolves the PLAN arguments (files, directories, or names of
+// built-in plans such as "scratch.hcl" or "scratch" when no such path
+// exists, saying "using built-in plan NAME" on stderr), loads the plan with
+// the flags and the process environment (PLAN_VAR_name), and prints every
+// diagnostic on stderr. It returns nil when the plan has errors; the caller
+// then exits with exitUsage (2).
+func (a *planArgs) load(paths []string, stderr io.Writer) *dsl.Plan {
+	p, diags := a.loadDiags(paths, stderr)
+	if diags.HasErrors() {
+		printPlanDiagnostics(stderr, diags, p)
+		return nil
+	}
+	if len(diags) > 0 {
+		printPlanDiagnostics(stderr, diags, p)
+	}
+	return p
+}
+
+// loadDiags is load without printing: the plan (possibly partial) and the
+// diagnostics.
+func (a *planArgs) loadDiags(paths []string, stderr io.Writer) (*dsl.Plan, hcl.Diagnostics) {
+	resolved, fsys, err := resolvePlanPaths(paths, stderr)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot find the plan", Detail: err.Error()}}
+	}
+	return dsl.Load(resolved, dsl.Options{
+		Vars:     a.Vars,
+		VarFiles: a.VarFiles,
+		Environ:  os.Environ(),
+		Hosts:    a.Hosts,
+		FS:       fsys,
+	})
+}
+
+// resolvePlanPaths maps PLAN arguments to dsl.Load paths. When any names a
+// built-in plan, the built-in tree becomes the FS and OS paths are made
+// absolute (dsl reads absolute paths from the OS).
+func resolvePlanPaths(paths []string, stderr io.Writer) ([]string, fs.FS, error) {
+	if len(paths) == 0 {
+		return nil, nil, errors.New("no PLAN given: name plan files, a directory of *.hcl files, or a built-in plan (see `plan builtin list`)")
+	}
+	out := make([]string, len(paths))
+	isBuiltin := make([]bool, len(paths))
+	builtin := false
+	for i, pth := range paths {
+		if _, err := os.Stat(pth); err == nil {
+			out[i] = pth
+			continue
+		}
+		bp, ok := builtinplans.Lookup(filepath.Base(pth))
+		if !ok || strings.Contains(strings.TrimSuffix(pth, "/"), "/") {
+			return nil, nil, fmt.Errorf("%s: no such file or directory, and no built-in plan of that name (built-ins: %s)", pth, builtinNames())
+		}
+		fmt.Fprintf(stderr, "using built-in plan %s\n", bp.Name)
+		out[i] = bp.Name
+		isBuiltin[i] = true
+		builtin = true
+	}
+	if !builtin {
+		return out, nil, nil
+	}
+	for i, pth := range paths {
+		if !isBuiltin[i] {
+			abs, err := filepath.Abs(pth)
+			if err != nil {
+				return nil, nil, err
+			}
+			out[i] = abs
+		}
+	}
+	return out, builtinplans.FS(), nil
+}
+
+func builtinNames() string {
+	var names []string
+	for _, p := range builtinplans.List() {
+		names = append(names, p.Name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// newFlagSet makes a pflag set that reports errors instead of exiting and
+// accepts flags after positional arguments.
+func newFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
+	fl := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.SetInterspersed(true)
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "usage: plan %s [flags]\n\nFlags:\n%s", name, fl.FlagUsages())
+	}
+	return fl
+}
+
+// parseFlags parses args; it returns (exit code, false) when the command
+// must stop: -h/--help (0) or a bad flag (2, message printed).
+func parseFlags(fl *pflag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		fmt.Fprintf(stderr, "plan %s: %v (see `plan %s --help`)\n", fl.Name(), err, fl.Name())
+		return exitUsage, false
+	}
+	return 0, true
+}
