@@ -631,3 +631,10 @@ func (l *Lab) tail(h *Host) string {
 	}
 	return s
 }
+
+// SSHAnswers reports whether addr answers with an SSH banner within timeout.
+func SSHAnswers(addr string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return sshBanner(ctx, addr)
+}

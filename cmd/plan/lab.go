@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/plan-dev/plan/integration/lab"
+)
+
+func init() {
+	register(&command{
+		name:    "lab",
+		summary: "local test hosts (netns + sshd, optionally systemd): up, down, status, ssh-config",
+		run:     runLab,
+	})
+}
+
+const labUsage = `usage: plan lab up [N] [--systemd] [--name NAME]   bring up N hosts (default 3)
+       plan lab down [--name NAME | --all]          tear a lab down
+       plan lab status                              list labs and whether their hosts answer
+       plan lab ssh-config [--name NAME]            print the lab's ssh_config (for ssh -F / Include)
+
+Labs need root. Details: docs/lab.md.
+`
+
+func runLab(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, labUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "up":
+		return labUp(rest, stdout, stderr)
+	case "down":
+		return labDown(rest, stdout, stderr)
+	case "status":
+		return labStatus(rest, stdout, stderr)
+	case "ssh-config":
+		return labSSHConfig(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "plan lab: unknown subcommand %q\n\n%s", sub, labUsage)
+	return exitUsage
+}
+
+// labFlags parses a subcommand's flags; done is set when --help was asked.
+func labFlags(name string, args []string, stderr io.Writer, define func(*pflag.FlagSet)) (fs *pflag.FlagSet, code int, done bool) {
+	fs = pflag.NewFlagSet("plan lab "+name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	define(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return fs, exitOK, true
+		}
+		fmt.Fprintf(stderr, "plan lab %s: %v\n", name, err)
+		return fs, exitUsage, true
+	}
+	return fs, 0, false
+}
+
+// findLab returns the registered lab with the given name.
+func findLab(name string) (*lab.Lab, error) {
+	labs, err := lab.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range labs {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("no lab named %q (plan lab status lists them; plan lab up makes one)", name)
+}
+
+func needRoot(stderr io.Writer, what string) bool {
+	if os.Geteuid() != 0 {
+		fmt.Fprintf(stderr, "plan lab %s: needs root (network namespaces, mounts)\n", what)
+		return false
+	}
+	return true
+}
+
+func labUp(args []string, stdout, stderr io.Writer) int {
+	var systemd bool
+	var name string
+	var timeout time.Duration
+	fs, code, done := labFlags("up", args, stderr, func(fs *pflag.FlagSet) {
+		fs.BoolVar(&systemd, "systemd", false, "boot each host with systemd-nspawn (systemd as PID 1); default: sshd only")
+		fs.StringVar(&name, "name", "default", "the lab's name, for down/status/ssh-config")
+		fs.DurationVar(&timeout, "timeout", 20*time.Minute, "bound on the whole bring-up, including a first rootfs build")
+	})
+	if done {
+		return code
+	}
+	n := 3
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "plan lab up: one host count at most\n%s", labUsage)
+		return exitUsage
+	}
+	if fs.NArg() == 1 {
+		v, err := strconv.Atoi(fs.Arg(0))
+		if err != nil || v < 1 || v > lab.MaxHosts {
+			fmt.Fprintf(stderr, "plan lab up: host count must be 1..%d, got %q\n", lab.MaxHosts, fs.Arg(0))
+			return exitUsage
+		}
+		n = v
+	}
+	if !needRoot(stderr, "up") {
+		return exitFailed
+	}
+	if existing, err := findLab(name); err == nil {
+		fmt.Fprintf(stderr, "plan lab up: a lab named %q is already up (id %d); `plan lab down --name %s` first, or pick another --name\n", name, existing.ID, name)
+		return exitFailed
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	l, err := lab.Up(ctx, lab.Options{
+		Hosts: n, Systemd: systemd, Name: name, Persistent: true,
+		Logf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "plan lab up: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "lab %q (id %d, %s) up in %s:\n", l.Name, l.ID, variantName(l), time.Since(start).Round(10*time.Millisecond))
+	printHosts(stdout, l, false)
+	fmt.Fprintf(stdout, "\nssh -F %s %s\n", l.SSHConfig, l.Hosts[0].Alias)
+	fmt.Fprintf(stdout, "plan lab ssh-config --name %s   # how to reach it from plan run -H\n", l.Name)
+	fmt.Fprintf(stdout, "plan lab down --name %s\n", l.Name)
+	return exitOK
+}
+
+func labDown(args []string, stdout, stderr io.Writer) int {
+	var name string
+	var all bool
+	_, code, done := labFlags("down", args, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&name, "name", "default", "the lab to tear down")
+		fs.BoolVar(&all, "all", false, "tear down every lab on this machine, test labs included")
+	})
+	if done {
+		return code
+	}
+	if !needRoot(stderr, "down") {
+		return exitFailed
+	}
+	var targets []*lab.Lab
+	if all {
+		labs, err := lab.List()
+		if err != nil {
+			fmt.Fprintf(stderr, "plan lab down: %v\n", err)
+			return exitFailed
+		}
+		targets = labs
+	} else {
+		l, err := findLab(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "plan lab down: %v\n", err)
+			return exitFailed
+		}
+		targets = []*lab.Lab{l}
+	}
+	status := exitOK
+	for _, l := range targets {
+		start := time.Now()
+		if err := l.Close(); err != nil {
+			fmt.Fprintf(stderr, "plan lab down: lab %q (id %d): %v\n", l.Name, l.ID, err)
+			status = exitFailed
+			continue
+		}
+		fmt.Fprintf(stdout, "lab %q (id %d) down in %s\n", l.Name, l.ID, time.Since(start).Round(10*time.Millisecond))
+	}
+	return status
+}
+
+func labStatus(args []string, stdout, stderr io.Writer) int {
+	_, code, done := labFlags("status", args, stderr, func(*pflag.FlagSet) {})
+	if done {
+		return code
+	}
+	labs, err := lab.List()
+	if err != nil {
+		fmt.Fprintf(stderr, "plan lab status: %v\n", err)
+		return exitFailed
+	}
+	if len(labs) == 0 {
+		fmt.Fprintln(stdout, "no labs")
+		return exitOK
+	}
+	for i, l := range labs {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		kind := "persistent"
+		if !l.Persistent {
+			kind = fmt.Sprintf("owned by pid %d", l.Owner.PID)
+			if !l.Owner.Alive() {
+				kind += " (gone: stale, the next lab up reclaims it)"
+			}
+		}
+		fmt.Fprintf(stdout, "lab %q id %d, %s, %s, dir %s\n", l.Name, l.ID, variantName(l), kind, l.Dir)
+		printHosts(stdout, l, true)
+	}
+	return exitOK
+}
+
+func labSSHConfig(args []string, stdout, stderr io.Writer) int {
+	var name string
+	_, code, done := labFlags("ssh-config", args, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&name, "name", "default", "the lab")
+	})
+	if done {
+		return code
+	}
+	l, err := findLab(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "plan lab ssh-config: %v\n", err)
+		return exitFailed
+	}
+	cfg, err := os.ReadFile(l.SSHConfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "plan lab ssh-config: %v\n", err)
+		return exitFailed
+	}
+	aliases := make([]string, 0, len(l.Hosts))
+	for _, h := range l.Hosts {
+		aliases = append(aliases, h.Alias)
+	}
+	fmt.Fprintf(stdout, "# ssh_config:  %s\n# known_hosts: %s\n# client key:  %s\n", l.SSHConfig, l.KnownHosts, l.ClientKey)
+	fmt.Fprintf(stdout, "# users: root (key), plan (key; sudo password in %s), nopw (passwordless sudo)\n", l.PasswordFile)
+	fmt.Fprintf(stdout, "# use:   ssh -F %s %s\n", l.SSHConfig, aliases[0])
+	fmt.Fprintf(stdout, "#        or put 'Include %s' at the top of ~/.ssh/config, then\n", l.SSHConfig)
+	fmt.Fprintf(stdout, "#        plan run PLAN -H %s\n", strings.Join(aliases, ","))
+	_, _ = stdout.Write(cfg)
+	return exitOK
+}
+
+func variantName(l *lab.Lab) string {
+	if l.Systemd {
+		return "systemd"
+	}
+	return "light"
+}
+
+// printHosts lists a lab's hosts; with probe, whether each one's process
+// runs and its sshd answers.
+func printHosts(w io.Writer, l *lab.Lab, probe bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, h := range l.Hosts {
+		line := fmt.Sprintf("  %s\t%s\t%s\tnetns %s", h.Alias, h.Name, h.Address, h.Netns)
+		if probe {
+			state := "down"
+			switch {
+			case !h.Proc.Alive():
+				state = "down (host process gone)"
+			case lab.SSHAnswers(h.Addr(), 2*time.Second):
+				state = "ssh up"
+			default:
+				state = "ssh not answering"
+			}
+			line += "\t" + state
+		}
+		fmt.Fprintln(tw, line)
+	}
+	_ = tw.Flush()
+}
