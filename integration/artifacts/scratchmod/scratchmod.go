@@ -2,6 +2,7 @@ package scratchmod
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -213,4 +214,33 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// DownloadGoMod fetches module@version's go.mod through the module proxy into GOMODCACHE and
+// returns its path.
+func (env Env) DownloadGoMod(ctx context.Context, module, version string) (string, error) {
+	dir, err := os.MkdirTemp("", "scratchmod-download-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	var out strings.Builder
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOCACHE="+env.GoCache, "GOMODCACHE="+env.GoModCache, "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd.Stdout = &out
+	if env.Log != nil {
+		cmd.Stderr = env.Log
+	}
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+	}
+	var info struct{ GoMod, Error string }
+	if err := json.Unmarshal([]byte(out.String()), &info); err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+	}
+	if info.Error != "" || info.GoMod == "" {
+		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	}
+	return info.GoMod, nil
 }
