@@ -51,9 +51,11 @@ type Event struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Nodes    int           `json:"nodes,omitempty"`
 	Hosts    []string      `json:"hosts,omitempty"`
-	LogDir   string        `json:"log_dir,omitempty"`
-	DryRun   bool          `json:"dry_run,omitempty"`
-	Summary  *Summary      `json:"summary,omitempty"`
+	// HostNodes counts the nodes of each host (run_started).
+	HostNodes map[string]int `json:"host_nodes,omitempty"`
+	LogDir    string         `json:"log_dir,omitempty"`
+	DryRun    bool           `json:"dry_run,omitempty"`
+	Summary   *Summary       `json:"summary,omitempty"`
 }
 
 // Sink receives events. The executor never calls it concurrently.

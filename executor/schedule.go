@@ -184,14 +184,16 @@ func checkTasks(all []*dsl.Node, tasks []string, flag string) error {
 func (r *run) run(ctx context.Context) *Summary {
 	r.started = time.Now()
 	hostNames := []string{}
-	seen := map[string]bool{}
+	perHostNodes := map[string]int{}
 	for _, nr := range r.nodes {
-		if h := nr.n.Host.Name; !seen[h] {
-			seen[h] = true
+		h := nr.n.Host.Name
+		if perHostNodes[h] == 0 {
 			hostNames = append(hostNames, h)
 		}
+		perHostNodes[h]++
 	}
-	r.emit(Event{Kind: EventRunStarted, Nodes: len(r.nodes), Hosts: hostNames, LogDir: r.opts.LogDir, DryRun: r.opts.DryRun})
+	r.emit(Event{Kind: EventRunStarted, Nodes: len(r.nodes), Hosts: hostNames, HostNodes: perHostNodes,
+		LogDir: r.opts.LogDir, DryRun: r.opts.DryRun})
 
 	var ready []*nodeRun
 	for _, nr := range r.nodes {
