@@ -1,0 +1,113 @@
+package dsl
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// GraphFormat is an output format of WriteGraph.
+type GraphFormat string
+
+// GraphLevel says what the graph's nodes are.
+type GraphLevel string
+
+const (
+	GraphDot     GraphFormat = "dot"
+	GraphMermaid GraphFormat = "mermaid"
+
+	GraphTasks GraphLevel = "tasks" // one node per task
+	GraphHosts GraphLevel = "hosts" // one node per (task, host)
+)
+
+type graphEdge struct{ from, to int }
+
+// WriteGraph writes the plan's graph. Edges point from a node to the nodes
+// that wait for it (the order things run in).
+func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) error {
+	var labels []string
+	var edges []graphEdge
+	switch level {
+	case GraphTasks:
+		index := map[string]int{}
+		order := p.taskOrder()
+		for i, t := range order {
+			index[t.name] = i
+			label := t.name
+			switch len(t.hosts) {
+			case 0:
+				label += " (no host)"
+			case 1:
+				label += " (" + t.hosts[0].Name + ")"
+			default:
+				label += fmt.Sprintf(" (%d hosts)", len(t.hosts))
+			}
+			labels = append(labels, label)
+		}
+		for _, t := range order {
+			seen := map[string]bool{}
+			for _, r := range t.refs {
+				if !seen[r.task] {
+					seen[r.task] = true
+					edges = append(edges, graphEdge{index[r.task], index[t.name]})
+				}
+			}
+		}
+	case GraphHosts:
+		index := map[*Node]int{}
+		for i, n := range p.nodes {
+			index[n] = i
+			labels = append(labels, n.ID)
+		}
+		for _, n := range p.nodes {
+			for _, d := range n.Deps {
+				edges = append(edges, graphEdge{index[d], index[n]})
+			}
+		}
+	default:
+		return fmt.Errorf("unknown graph level %q (want tasks or hosts)", level)
+	}
+	var b strings.Builder
+	switch format {
+	case GraphDot:
+		b.WriteString("digraph plan {\n  rankdir=LR;\n  node [shape=box];\n")
+		for i, l := range labels {
+			fmt.Fprintf(&b, "  n%d [label=%q];\n", i, l)
+		}
+		for _, e := range edges {
+			fmt.Fprintf(&b, "  n%d -> n%d;\n", e.from, e.to)
+		}
+		b.WriteString("}\n")
+	case GraphMermaid:
+		b.WriteString("flowchart LR\n")
+		for i, l := range labels {
+			fmt.Fprintf(&b, "  n%d[\"%s\"]\n", i, strings.ReplaceAll(l, `"`, "#quot;"))
+		}
+		for _, e := range edges {
+			fmt.Fprintf(&b, "  n%d --> n%d\n", e.from, e.to)
+		}
+	default:
+		return fmt.Errorf("unknown graph format %q (want dot or mermaid)", format)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// taskOrder returns the tasks in the order of their first node, then the
+// tasks without nodes in declaration order.
+func (p *Plan) taskOrder() []*task {
+	var out []*task
+	seen := map[string]bool{}
+	for _, n := range p.nodes {
+		if !seen[n.Task] {
+			seen[n.Task] = true
+			out = append(out, p.taskByName[n.Task])
+		}
+	}
+	for _, t := range p.tasks {
+		if !seen[t.name] {
+			out = append(out, t)
+		}
+	}
+	return out
+}

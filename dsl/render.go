@@ -1,0 +1,341 @@
+package dsl
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// Render writes, for every node in graph order, the host, the task and
+// every step's command, script or file content as it would be sent.
+// Run-time values appear as placeholders naming their source, such as
+// "<step.make.stdout>" or "<task.ca.output.ca_crt from cp1>"; a value
+// computed from them at run time shows as "<computed at run time from
+// ...>". Sensitive values show as "(sensitive)". The output is
+// deterministic. Diagnostics are returned for what could not be rendered.
+func Render(p *Plan, w io.Writer) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var buf bytes.Buffer
+	nodes := p.Nodes()
+	fmt.Fprintf(&buf, "# %d nodes, in the order they may run\n", len(nodes))
+	secrets := map[string]struct{}{}
+	for s := range p.secrets {
+		secrets[s] = struct{}{}
+	}
+	for i, n := range nodes {
+		d := p.renderNode(&buf, n, i+1, len(nodes), secrets)
+		diags = append(diags, d...)
+	}
+	out := redact(buf.String(), sortedSecrets(secrets))
+	if _, err := io.WriteString(w, out); err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot write render output", Detail: err.Error()})
+	}
+	return diags
+}
+
+func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[string]struct{}) hcl.Diagnostics {
+	h := n.Host
+	t := p.info[n].task
+	fmt.Fprintf(w, "\n=== %s (node %d of %d)\n", n.ID, i, total)
+	fmt.Fprintf(w, "host:  %s%s\n", h.Name, hostDetails(h))
+	fmt.Fprintf(w, "task:  %s (%s:%d)\n", t.name, t.declRange.Filename, t.declRange.Start.Line)
+	if len(n.Deps) > 0 {
+		ids := make([]string, len(n.Deps))
+		for j, d := range n.Deps {
+			ids[j] = d.ID
+		}
+		fmt.Fprintf(w, "after: %s\n", strings.Join(ids, ", "))
+	}
+	var opts []string
+	if n.Sudo {
+		opts = append(opts, "sudo")
+	}
+	if n.Timeout > 0 {
+		opts = append(opts, "timeout "+n.Timeout.String())
+	}
+	if n.Retry.Attempts > 1 {
+		opts = append(opts, fmt.Sprintf("retry %d times, %s apart", n.Retry.Attempts, n.Retry.Delay))
+	}
+	if len(opts) > 0 {
+		fmt.Fprintf(w, "with:  %s\n", strings.Join(opts, ", "))
+	}
+
+	ev, diags := p.newEvaluator(n, nil, modeRender)
+	if ev == nil {
+		return diags
+	}
+	check, _ := p.newEvaluator(n, nil, modeCheck)
+	defer func() {
+		for s := range ev.secrets {
+			secrets[s] = struct{}{}
+		}
+	}()
+	if ok, d := ev.When(); d.HasErrors() {
+		return append(diags, d...)
+	} else if !ok {
+		fmt.Fprintf(w, "skipped: the task's when is false\n")
+		return diags
+	}
+	if a, ok := t.attrs["env"]; ok {
+		v, d := a.Expr.Value(ev.context())
+		if d.HasErrors() {
+			fmt.Fprintf(w, "env:   %s\n", computedFrom(a.Expr, nil))
+		} else {
+			writeEnv(w, v)
+		}
+	}
+	for _, s := range t.steps {
+		vals, d := ev.evalAttrs(s)
+		if d.HasErrors() {
+			// A function may reject a placeholder (jsondecode of
+			// "<step.x.stdout>"): fall back to the type-check values.
+			cvals, cd := check.evalAttrs(s)
+			if cd.HasErrors() {
+				diags = append(diags, cd...)
+			}
+			for k, v := range cvals {
+				if _, ok := vals[k]; !ok {
+					vals[k] = v
+				}
+			}
+		}
+		renderStep(w, s, vals)
+	}
+	outs, d := ev.Outputs()
+	if d.HasErrors() {
+		outs, _ = check.Outputs()
+	}
+	for _, o := range t.outputs {
+		v, ok := outs[o.name]
+		text := "<not known>"
+		if ok {
+			text = renderValue(v, o.value)
+		}
+		fmt.Fprintf(w, "--- output %s = %s\n", o.name, oneLine(text))
+	}
+	return diags
+}
+
+func hostDetails(h *Host) string {
+	var parts []string
+	if h.Address != "" && h.Address != h.Name {
+		parts = append(parts, "address "+h.Address)
+	}
+	if h.User != "" {
+		parts = append(parts, "user "+h.User)
+	}
+	if h.Port != 0 {
+		parts = append(parts, fmt.Sprintf("port %d", h.Port))
+	}
+	if len(h.Groups) > 0 {
+		parts = append(parts, "groups "+strings.Join(h.Groups, ","))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+func writeEnv(w *bytes.Buffer, v cty.Value) {
+	if isSensitive(v) && v.HasMark(Sensitive) {
+		fmt.Fprintf(w, "env:   (sensitive)\n")
+		return
+	}
+	uv, _ := v.Unmark()
+	if uv.IsNull() || !uv.IsKnown() || !uv.CanIterateElements() {
+		fmt.Fprintf(w, "env:   %s\n", renderValue(v, nil))
+		return
+	}
+	m := uv.AsValueMap()
+	for _, k := range sortedKeys(m) {
+		fmt.Fprintf(w, "env:   %s=%s\n", k, oneLine(renderValue(m[k], nil)))
+	}
+}
+
+func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value) {
+	text := func(name string) string { return renderValue(vals[name], exprOf(s.attrs, name)) }
+	has := func(name string) bool {
+		v, ok := vals[name]
+		if !ok {
+			_, declared := s.attrs[name]
+			return declared
+		}
+		uv, _ := v.Unmark()
+		return !uv.IsNull()
+	}
+	header := fmt.Sprintf("--- %s %s", s.kind, s.name)
+	switch s.kind {
+	case StepFile:
+		header += " -> " + oneLine(text("destination"))
+	case StepFetch:
+		header += " <- " + oneLine(text("source"))
+	case StepScript:
+		interp := "/bin/sh -s"
+		if has("interpreter") {
+			interp = oneLine(text("interpreter"))
+		}
+		header += " (stdin of " + interp + ")"
+	}
+	fmt.Fprintln(w, header)
+	if has("when") {
+		if v, ok := vals["when"]; ok {
+			if uv, _ := v.Unmark(); uv.IsKnown() && !uv.IsNull() && uv.Type() == cty.Bool && uv.False() {
+				fmt.Fprintln(w, "skipped: when is false")
+				return
+			}
+		}
+		fmt.Fprintf(w, "when:    %s\n", oneLine(text("when")))
+	}
+	for _, g := range []string{"creates", "unless", "sudo", "timeout", "mode", "owner", "group"} {
+		if has(g) {
+			fmt.Fprintf(w, "%-8s %s\n", g+":", oneLine(text(g)))
+		}
+	}
+	if has("env") {
+		writeEnv(w, vals["env"])
+	}
+	body := ""
+	switch s.kind {
+	case StepRun:
+		body = text("command")
+	case StepScript, StepFile:
+		if has("content") {
+			body = text("content")
+		} else if has("source") {
+			fmt.Fprintf(w, "source:  %s (local file, sent as is)\n", oneLine(text("source")))
+			return
+		}
+	case StepReboot:
+		body = "(reboot, then wait for the host to come back)"
+	case StepFetch:
+		return
+	}
+	if body != "" {
+		fmt.Fprint(w, body)
+		if !strings.HasSuffix(body, "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func exprOf(attrs hcl.Attributes, name string) hcl.Expression {
+	if a, ok := attrs[name]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	if strings.Contains(s, "\n") {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}
+
+// renderValue shows a value for render: sensitive values as
+// "(sensitive)", placeholders inline when the value still contains them
+// verbatim, else "<computed at run time from ...>".
+func renderValue(v cty.Value, expr hcl.Expression) string {
+	if v == cty.NilVal {
+		if expr != nil {
+			return computedFrom(expr, nil)
+		}
+		return "<not known>"
+	}
+	if isSensitive(v) {
+		return "(sensitive)"
+	}
+	uv, pvm := v.UnmarkDeepWithPaths()
+	var sources []string
+	seen := map[string]bool{}
+	for _, pm := range pvm {
+		for m := range pm.Marks {
+			if ph, ok := m.(placeholder); ok && !seen[string(ph)] {
+				seen[string(ph)] = true
+				sources = append(sources, string(ph))
+			}
+		}
+	}
+	sort.Strings(sources)
+	if !uv.IsWhollyKnown() {
+		return computedFrom(expr, sources)
+	}
+	if uv.IsNull() {
+		return "null"
+	}
+	if uv.Type() == cty.String {
+		s := uv.AsString()
+		for _, src := range sources {
+			if !strings.Contains(s, src) {
+				return computedFrom(expr, sources)
+			}
+		}
+		return s
+	}
+	if len(sources) > 0 {
+		return computedFrom(expr, sources)
+	}
+	if uv.Type() == cty.Number || uv.Type() == cty.Bool {
+		sv, err := convertTo(uv, cty.String)
+		if err == nil {
+			return sv.AsString()
+		}
+	}
+	b, err := ctyjson.Marshal(uv, cty.DynamicPseudoType)
+	if err != nil {
+		return "<value>"
+	}
+	return string(b)
+}
+
+// computedFrom names the run-time sources of a value: the placeholders it
+// was made from, or the step/task references of its expression.
+func computedFrom(expr hcl.Expression, sources []string) string {
+	var names []string
+	for _, s := range sources {
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">"))
+	}
+	if len(names) == 0 && expr != nil {
+		seen := map[string]bool{}
+		for _, tr := range expr.Variables() {
+			if root := tr.RootName(); root == "step" || root == "task" {
+				s := traversalString(tr)
+				if !seen[s] {
+					seen[s] = true
+					names = append(names, s)
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "<computed at run time>"
+	}
+	return "<computed at run time from " + strings.Join(names, ", ") + ">"
+}
+
+func traversalString(tr hcl.Traversal) string {
+	var b strings.Builder
+	for _, s := range tr {
+		switch s := s.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(s.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + s.Name)
+		case hcl.TraverseIndex:
+			if s.Key.Type() == cty.String {
+				fmt.Fprintf(&b, "[%q]", s.Key.AsString())
+			} else {
+				b.WriteString("[" + s.Key.GoString() + "]")
+			}
+		case hcl.TraverseSplat:
+			b.WriteString("[*]")
+		}
+	}
+	return b.String()
+}
