@@ -1,0 +1,129 @@
+# Phase 1: users and the PKI (seed step 2). Everything is made with openssl on the first
+# master; the other masters get only what three masters must share.
+
+# The seed's service users: kube-apiserver, controller-manager and scheduler run as
+# "kubernetes", etcd as "etcd"; "kube-admin" owns the admin key.
+task "users" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.kernel]
+
+  run "kubernetes" {
+    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin kubernetes"
+    unless  = "id -u kubernetes >/dev/null 2>&1"
+  }
+  run "etcd" {
+    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin etcd"
+    unless  = "id -u etcd >/dev/null 2>&1"
+  }
+  run "kube_admin" {
+    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin kube-admin"
+    unless  = "id -u kube-admin >/dev/null 2>&1"
+  }
+}
+
+# Three CAs (kubernetes, front-proxy, etcd), the client certificates, the service-account
+# key pair and the encryption key, on the first master. Keys never appear in the plan:
+# they are made on the node and stay there, except the bundle the other masters get.
+task "pki" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.users]
+
+  script "certificates" {
+    content = join("\n", [
+      "CURVE='${var.key_curve}'",
+      "CA_DAYS='${var.ca_days}'",
+      "CERT_DAYS='${var.cert_days}'",
+      "ENC_PROVIDER='${var.encryption_provider}'",
+      file("templates/pki-lib.sh"),
+      file("templates/pki-ca.sh"),
+    ])
+  }
+
+  fetch "ca_crt" {
+    source = "/etc/kubernetes/pki/ca.crt"
+  }
+  fetch "kube_proxy_crt" {
+    source = "/etc/kubernetes/pki/kube-proxy.crt"
+  }
+  fetch "kube_proxy_key" {
+    source = "/etc/kubernetes/pki/kube-proxy.key"
+  }
+  fetch "bundle" {
+    source = "/etc/kubernetes/pki/bundle.tgz.b64"
+  }
+
+  output "ca_crt" {
+    value = step.ca_crt.content
+  }
+  output "kube_proxy_crt" {
+    value = step.kube_proxy_crt.content
+  }
+  output "kube_proxy_key" {
+    value     = step.kube_proxy_key.content
+    sensitive = true
+  }
+  output "bundle" {
+    value     = step.bundle.content
+    sensitive = true
+  }
+  # The address workers (and the certificates) use for the API: api_endpoint, else the
+  # first master's own address.
+  output "api_address" {
+    value = var.api_endpoint != "" ? var.api_endpoint : task.facts.output.ip
+  }
+  output "first_ip" {
+    value = task.facts.output.ip
+  }
+}
+
+# Three masters: every other master unpacks the first master's bundle.
+task "pki_share" {
+  on   = local.other_masters
+  sudo = true
+
+  run "dirs" {
+    command = "mkdir -p /etc/kubernetes/pki /etc/kubernetes/manifests"
+    unless  = "test -d /etc/kubernetes/pki && test -d /etc/kubernetes/manifests"
+  }
+
+  file "bundle" {
+    destination = "/etc/kubernetes/pki-bundle.tgz.b64"
+    content     = task.pki.output.bundle
+    mode        = "0600"
+  }
+
+  run "unpack" {
+    command = "base64 -d /etc/kubernetes/pki-bundle.tgz.b64 | tar -xzf - -C /etc/kubernetes && cp /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied"
+    unless  = "cmp -s /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied"
+  }
+}
+
+# Every master's own server certificates: kube-apiserver, etcd server and etcd peer, for
+# its own address and name; then the owners and modes of the whole PKI.
+task "server_certs" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.pki, task.pki_share]
+
+  script "certificates" {
+    content = join("\n", [
+      "NAME='${target.name}'",
+      "IP='${task.facts.output.ip}'",
+      "HOST='${task.facts.output.hostname}'",
+      "API_ENDPOINT='${task.pki.output.api_address}'",
+      "SERVICE_IP='${local.api_service_ip}'",
+      "CLUSTER_DOMAIN='${var.cluster_domain}'",
+      "CURVE='${var.key_curve}'",
+      "CA_DAYS='${var.ca_days}'",
+      "CERT_DAYS='${var.cert_days}'",
+      file("templates/pki-lib.sh"),
+      file("templates/pki-server.sh"),
+    ])
+  }
+
+  script "permissions" {
+    content = file("templates/pki-perms.sh")
+  }
+}

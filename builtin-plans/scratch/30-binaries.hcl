@@ -1,0 +1,208 @@
+# Phase 2: binaries (seed step 3 and the binary half of steps 5 and 8). hyperkube is gone:
+# one binary per component. Offline (artifacts_dir set) every file is pushed from the
+# artifacts directory; otherwise each node downloads it and checks its sha256.
+
+locals {
+  control_plane_bins = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
+  node_bins          = ["kubelet", "kube-proxy"]
+  checksum_lines     = join("\n", [for f, sum in var.checksums : "${f} ${sum}"])
+  installed          = "/var/lib/scratch/installed"
+}
+
+task "control_plane_binaries" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.kernel]
+
+  # offline: push from the artifacts directory (a file whose sha256 already matches is skipped)
+  file "kube_apiserver" {
+    when        = local.offline
+    source      = "${local.k8s_dir}/kube-apiserver"
+    destination = "/usr/local/bin/kube-apiserver"
+    mode        = "0755"
+  }
+  file "kube_controller_manager" {
+    when        = local.offline
+    source      = "${local.k8s_dir}/kube-controller-manager"
+    destination = "/usr/local/bin/kube-controller-manager"
+    mode        = "0755"
+  }
+  file "kube_scheduler" {
+    when        = local.offline
+    source      = "${local.k8s_dir}/kube-scheduler"
+    destination = "/usr/local/bin/kube-scheduler"
+    mode        = "0755"
+  }
+  file "kubectl" {
+    when        = local.offline
+    source      = "${local.k8s_dir}/kubectl"
+    destination = "/usr/local/bin/kubectl"
+    mode        = "0755"
+  }
+  file "etcd" {
+    when        = local.offline
+    source      = "${local.etcd_dir}/etcd"
+    destination = "/usr/local/bin/etcd"
+    mode        = "0755"
+  }
+  file "etcdctl" {
+    when        = local.offline
+    source      = "${local.etcd_dir}/etcdctl"
+    destination = "/usr/local/bin/etcdctl"
+    mode        = "0755"
+  }
+
+  # online: download on the node
+  script "download_kubernetes" {
+    when    = !local.offline
+    creates = "${local.installed}/kubernetes-control-plane-${var.kubernetes_version}"
+    content = join("\n", [
+      "COMPONENT=kubernetes VERSION='${var.kubernetes_version}' ARCH='${var.arch}'",
+      "BINS='${join(" ", local.control_plane_bins)}'",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/kubernetes-control-plane-${var.kubernetes_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+  script "download_etcd" {
+    when    = !local.offline
+    creates = "${local.installed}/etcd-${var.etcd_version}"
+    content = join("\n", [
+      "COMPONENT=etcd VERSION='${var.etcd_version}' ARCH='${var.arch}' BINS=''",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/etcd-${var.etcd_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+}
+
+task "node_binaries" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.kernel]
+
+  run "dirs" {
+    command = "mkdir -p /usr/local/bin /usr/local/sbin /opt/cni/bin"
+    unless  = "test -d /usr/local/sbin && test -d /opt/cni/bin"
+  }
+
+  file "kubelet" {
+    when        = local.offline
+    source      = "${local.k8s_dir}/kubelet"
+    destination = "/usr/local/bin/kubelet"
+    mode        = "0755"
+  }
+  file "kube_proxy" {
+    when        = local.offline
+    source      = "${local.k8s_dir}/kube-proxy"
+    destination = "/usr/local/bin/kube-proxy"
+    mode        = "0755"
+  }
+  file "containerd" {
+    when        = local.offline
+    source      = "${local.containerd_dir}/containerd"
+    destination = "/usr/local/bin/containerd"
+    mode        = "0755"
+  }
+  file "containerd_shim" {
+    when        = local.offline
+    source      = "${local.containerd_dir}/containerd-shim-runc-v2"
+    destination = "/usr/local/bin/containerd-shim-runc-v2"
+    mode        = "0755"
+  }
+  file "ctr" {
+    when        = local.offline
+    source      = "${local.containerd_dir}/ctr"
+    destination = "/usr/local/bin/ctr"
+    mode        = "0755"
+  }
+  file "runc" {
+    when        = local.offline
+    source      = "${local.runc_dir}/runc"
+    destination = "/usr/local/sbin/runc"
+    mode        = "0755"
+  }
+  # CNI plugins, flannel's included (the flannel image carries only flanneld)
+  file "cni_bridge" {
+    when        = local.offline
+    source      = "${local.cni_dir}/bridge"
+    destination = "/opt/cni/bin/bridge"
+    mode        = "0755"
+  }
+  file "cni_host_local" {
+    when        = local.offline
+    source      = "${local.cni_dir}/host-local"
+    destination = "/opt/cni/bin/host-local"
+    mode        = "0755"
+  }
+  file "cni_loopback" {
+    when        = local.offline
+    source      = "${local.cni_dir}/loopback"
+    destination = "/opt/cni/bin/loopback"
+    mode        = "0755"
+  }
+  file "cni_portmap" {
+    when        = local.offline
+    source      = "${local.cni_dir}/portmap"
+    destination = "/opt/cni/bin/portmap"
+    mode        = "0755"
+  }
+  file "cni_flannel" {
+    when        = local.offline
+    source      = "${local.cni_dir}/flannel"
+    destination = "/opt/cni/bin/flannel"
+    mode        = "0755"
+  }
+
+  script "download_kubernetes" {
+    when    = !local.offline
+    creates = "${local.installed}/kubernetes-node-${var.kubernetes_version}"
+    content = join("\n", [
+      "COMPONENT=kubernetes VERSION='${var.kubernetes_version}' ARCH='${var.arch}'",
+      "BINS='${join(" ", local.node_bins)}'",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/kubernetes-node-${var.kubernetes_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+  script "download_containerd" {
+    when    = !local.offline
+    creates = "${local.installed}/containerd-${var.containerd_version}"
+    content = join("\n", [
+      "COMPONENT=containerd VERSION='${var.containerd_version}' ARCH='${var.arch}' BINS=''",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/containerd-${var.containerd_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+  script "download_runc" {
+    when    = !local.offline
+    creates = "${local.installed}/runc-${var.runc_version}"
+    content = join("\n", [
+      "COMPONENT=runc VERSION='${var.runc_version}' ARCH='${var.arch}' BINS=''",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/runc-${var.runc_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+  script "download_cni_plugins" {
+    when    = !local.offline
+    creates = "${local.installed}/cni-plugins-${var.cni_plugins_version}"
+    content = join("\n", [
+      "COMPONENT=cni-plugins VERSION='${var.cni_plugins_version}' ARCH='${var.arch}' BINS=''",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/cni-plugins-${var.cni_plugins_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+  script "download_flannel_cni_plugin" {
+    when    = !local.offline
+    creates = "${local.installed}/flannel-cni-plugin-${var.flannel_cni_plugin_version}"
+    content = join("\n", [
+      "COMPONENT=flannel-cni-plugin VERSION='${var.flannel_cni_plugin_version}' ARCH='${var.arch}' BINS=''",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MARKER='${local.installed}/flannel-cni-plugin-${var.flannel_cni_plugin_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+}

@@ -1,0 +1,51 @@
+# Phase 3: kubeconfigs of the master components and of kubectl (seed step 4). On a master
+# they talk to their own API server on 127.0.0.1 and read the certificates in
+# /etc/kubernetes/pki; the seed's `kubectl config set-*` lines become one template.
+
+task "kubeconfigs" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.pki, task.pki_share]
+
+  file "controller_manager" {
+    destination = "/etc/kubernetes/kube-controller-manager.kubeconfig"
+    content = templatefile("templates/kubeconfig.yaml", {
+      cluster = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
+      user = "system:kube-controller-manager", token = "", cert_data = "", key_data = "",
+      cert_file = "kube-controller-manager",
+    })
+    owner = "kubernetes"
+    group = "kubernetes"
+    mode  = "0600"
+  }
+
+  file "scheduler" {
+    destination = "/etc/kubernetes/kube-scheduler.kubeconfig"
+    content = templatefile("templates/kubeconfig.yaml", {
+      cluster = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
+      user = "system:kube-scheduler", token = "", cert_data = "", key_data = "",
+      cert_file = "kube-scheduler",
+    })
+    owner = "kubernetes"
+    group = "kubernetes"
+    mode  = "0600"
+  }
+
+  file "admin" {
+    destination = "/etc/kubernetes/admin.kubeconfig"
+    content = templatefile("templates/kubeconfig.yaml", {
+      cluster = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
+      user = "kubernetes-admin", token = "", cert_data = "", key_data = "",
+      cert_file = "admin",
+    })
+    owner = "kube-admin"
+    group = "kube-admin"
+    mode  = "0600"
+  }
+
+  # root's kubectl uses the admin kubeconfig (the seed's ~/.kube/config link)
+  run "root_kubeconfig" {
+    command = "mkdir -p /root/.kube && ln -sfn /etc/kubernetes/admin.kubeconfig /root/.kube/config"
+    unless  = "test \"$(readlink /root/.kube/config)\" = /etc/kubernetes/admin.kubeconfig"
+  }
+}

@@ -1,0 +1,66 @@
+# Phase 4: etcd (seed step 5) on every master, with TLS for clients and peers, client
+# certificate authentication, as the etcd user. Three masters make a three-member cluster.
+
+task "etcd" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.control_plane_binaries, task.server_certs]
+
+  run "data_dir" {
+    command = "install -d -o etcd -g etcd -m 0700 /var/lib/etcd"
+    unless  = "test \"$(stat -c %U:%a /var/lib/etcd 2>/dev/null)\" = etcd:700"
+  }
+
+  file "unit" {
+    destination = "/etc/systemd/system/etcd.service"
+    content = templatefile("templates/etcd.service", {
+      name          = target.name
+      ip            = task.facts.output.ip
+      cluster_token = "${var.cluster_name}-etcd-${substr(sha256(local.first_master[0].name), 0, 10)}"
+      cipher_suites = join(",", local.tls_cipher_suites)
+    })
+    mode = "0644"
+  }
+
+  # The first master starts a new cluster; the others join it one after another.
+  script "membership" {
+    content = join("\n", [
+      "NAME='${target.name}'",
+      "IP='${task.facts.output.ip}'",
+      "FIRST='${target.name == local.first_master[0].name ? 1 : 0}'",
+      "FIRST_IP='${task.pki.output.first_ip}'",
+      file("templates/etcd-cluster.sh"),
+    ])
+  }
+
+  # Start without blocking and wait for health below (a joining member needs its peers).
+  run "restart" {
+    when    = step.unit.changed
+    command = "systemctl daemon-reload && systemctl enable etcd && systemctl restart --no-block etcd"
+  }
+  run "start" {
+    command = "systemctl enable etcd && systemctl start --no-block etcd"
+    unless  = "systemctl is-active -q etcd"
+  }
+
+  script "wait_healthy" {
+    content = <<-EOT
+      set -eu
+      i=0
+      until etcdctl --endpoints=https://127.0.0.1:2379 \
+          --cacert=/etc/kubernetes/pki/etcd-ca.crt \
+          --cert=/etc/kubernetes/pki/etcd-client.crt \
+          --key=/etc/kubernetes/pki/etcd-client.key \
+          endpoint health >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ "$i" -ge 90 ]; then
+          echo "etcd is not healthy after 180s" >&2
+          systemctl status --no-pager etcd >&2 || true
+          exit 1
+        fi
+        sleep 2
+      done
+      echo "etcd healthy"
+    EOT
+  }
+}

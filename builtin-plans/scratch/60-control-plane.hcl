@@ -1,0 +1,118 @@
+# Phase 5: kube-apiserver, kube-controller-manager and kube-scheduler (seed step 6) on
+# every master, as the kubernetes user.
+
+task "kube_apiserver" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.etcd, task.kubeconfigs]
+
+  run "log_dir" {
+    command = "install -d -o kubernetes -g kubernetes -m 0700 /var/log/kubernetes"
+    unless  = "test \"$(stat -c %U:%a /var/log/kubernetes 2>/dev/null)\" = kubernetes:700"
+  }
+
+  file "audit_policy" {
+    destination = "/etc/kubernetes/audit-policy.yaml"
+    content     = file("templates/audit-policy.yaml")
+    mode        = "0644"
+  }
+
+  file "unit" {
+    destination = "/etc/systemd/system/kube-apiserver.service"
+    content = templatefile("templates/kube-apiserver.service", {
+      ip             = task.facts.output.ip
+      etcd_servers   = "https://127.0.0.1:2379" # its own member, as kubeadm's stacked etcd
+      service_cidr   = var.service_cidr
+      cluster_domain = var.cluster_domain
+      cipher_suites  = join(",", local.tls_cipher_suites)
+      kubelet_ca     = var.kubelet_server_tls_bootstrap
+    })
+    mode = "0644"
+  }
+
+  run "restart" {
+    when    = step.unit.changed || step.audit_policy.changed
+    command = "systemctl daemon-reload && systemctl enable kube-apiserver && systemctl restart kube-apiserver"
+  }
+  run "start" {
+    command = "systemctl enable --now kube-apiserver"
+    unless  = "systemctl is-active -q kube-apiserver"
+  }
+
+  # /readyz with the admin certificate (anonymous requests are refused)
+  script "wait_ready" {
+    content = <<-EOT
+      set -eu
+      i=0
+      until curl -fsS --cacert /etc/kubernetes/pki/ca.crt \
+          --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key \
+          https://127.0.0.1:6443/readyz >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ "$i" -ge 90 ]; then
+          echo "kube-apiserver is not ready after 180s" >&2
+          systemctl status --no-pager kube-apiserver >&2 || true
+          exit 1
+        fi
+        sleep 2
+      done
+      echo "kube-apiserver ready"
+    EOT
+  }
+}
+
+task "kube_controller_manager" {
+  on   = group.masters.hosts
+  sudo = true
+  depends_on = [task.kube_apiserver]
+
+  file "unit" {
+    destination = "/etc/systemd/system/kube-controller-manager.service"
+    content = templatefile("templates/kube-controller-manager.service", {
+      pod_cidr                 = var.pod_cidr
+      node_cidr_mask_size      = var.node_cidr_mask_size
+      cluster_name             = var.cluster_name
+      service_cidr             = var.service_cidr
+      cluster_signing_duration = var.cluster_signing_duration
+      cipher_suites            = join(",", local.tls_cipher_suites)
+    })
+    mode = "0644"
+  }
+
+  run "restart" {
+    when    = step.unit.changed
+    command = "systemctl daemon-reload && systemctl enable kube-controller-manager && systemctl restart kube-controller-manager"
+  }
+  run "start" {
+    command = "systemctl enable --now kube-controller-manager"
+    unless  = "systemctl is-active -q kube-controller-manager"
+  }
+}
+
+task "kube_scheduler" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.kube_apiserver]
+
+  file "config" {
+    destination = "/etc/kubernetes/kube-scheduler.yaml"
+    content     = file("templates/kube-scheduler.yaml")
+    mode        = "0644"
+  }
+
+  file "unit" {
+    destination = "/etc/systemd/system/kube-scheduler.service"
+    content = templatefile("templates/kube-scheduler.service", {
+      cipher_suites = join(",", local.tls_cipher_suites)
+    })
+    mode = "0644"
+  }
+
+  run "restart" {
+    when    = step.unit.changed || step.config.changed
+    command = "systemctl daemon-reload && systemctl enable kube-scheduler && systemctl restart kube-scheduler"
+  }
+  run "start" {
+    command = "systemctl enable --now kube-scheduler"
+    unless  = "systemctl is-active -q kube-scheduler"
+  }
+}

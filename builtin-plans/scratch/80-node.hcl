@@ -1,0 +1,187 @@
+# Phase 7: every node, masters included (the seed's master also runs kubelet): containerd
+# with runc and the systemd cgroup driver (the seed's Docker is gone since 1.24), the CNI
+# configuration, the kubelet joining by TLS bootstrapping, kube-proxy (seed steps 8, 9.1).
+
+task "containerd" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.node_binaries, task.kernel]
+
+  run "dirs" {
+    command = "mkdir -p /etc/containerd /etc/cni/net.d /var/lib/scratch/images"
+    unless  = "test -d /etc/containerd && test -d /etc/cni/net.d && test -d /var/lib/scratch/images"
+  }
+
+  file "config" {
+    destination = "/etc/containerd/config.toml"
+    content = templatefile("templates/containerd-config.toml", {
+      pause_image            = local.pause_image
+      enable_selinux         = task.facts.output.os_family == "rhel" && var.selinux_mode == "enforcing"
+      restrict_oom_score_adj = var.containerd_restrict_oom_score_adj
+    })
+    mode = "0644"
+  }
+
+  file "unit" {
+    destination = "/etc/systemd/system/containerd.service"
+    content     = file("templates/containerd.service")
+    mode        = "0644"
+  }
+
+  # flannel's CNI configuration, written here because the flannel image carries only flanneld
+  file "cni_conf" {
+    destination = "/etc/cni/net.d/10-flannel.conflist"
+    content     = file("templates/10-flannel.conflist")
+    mode        = "0644"
+  }
+
+  run "restart" {
+    when    = step.config.changed || step.unit.changed
+    command = "systemctl daemon-reload && systemctl enable containerd && systemctl restart containerd"
+  }
+  run "start" {
+    command = "systemctl enable --now containerd"
+    unless  = "systemctl is-active -q containerd"
+  }
+  run "wait_ready" {
+    command = "i=0; until ctr version >/dev/null 2>&1; do i=$((i + 1)); [ \"$i\" -lt 30 ] || exit 1; sleep 1; done"
+  }
+
+  # Offline: the images the cluster runs, tagged with the names the manifests use, imported
+  # into the k8s.io namespace the CRI sees. Online, containerd pulls them.
+  file "image_pause" {
+    when        = local.offline
+    source      = "${local.images_dir}/pause-${var.pause_version}.tar"
+    destination = "/var/lib/scratch/images/pause-${var.pause_version}.tar"
+    mode        = "0644"
+  }
+  run "import_pause" {
+    when    = local.offline
+    command = "ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/pause-${var.pause_version}.tar"
+    unless  = "ctr -n k8s.io images ls -q | grep -qxF '${local.pause_image}'"
+  }
+  file "image_flannel" {
+    when        = local.offline
+    source      = "${local.images_dir}/flannel-${var.flannel_version}.tar"
+    destination = "/var/lib/scratch/images/flannel-${var.flannel_version}.tar"
+    mode        = "0644"
+  }
+  run "import_flannel" {
+    when    = local.offline
+    command = "ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/flannel-${var.flannel_version}.tar"
+    unless  = "ctr -n k8s.io images ls -q | grep -qxF '${local.flannel_image}'"
+  }
+  file "image_coredns" {
+    when        = local.offline
+    source      = "${local.images_dir}/coredns-${var.coredns_version}.tar"
+    destination = "/var/lib/scratch/images/coredns-${var.coredns_version}.tar"
+    mode        = "0644"
+  }
+  run "import_coredns" {
+    when    = local.offline
+    command = "ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/coredns-${var.coredns_version}.tar"
+    unless  = "ctr -n k8s.io images ls -q | grep -qxF '${local.coredns_image}'"
+  }
+}
+
+task "kubelet" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.containerd, task.node_kubeconfigs]
+
+  run "dirs" {
+    command = "mkdir -p /var/lib/kubelet/pki /etc/kubernetes/manifests"
+    unless  = "test -d /var/lib/kubelet/pki && test -d /etc/kubernetes/manifests"
+  }
+
+  # Everything the seed passed as flags, in a KubeletConfiguration: anonymous auth off,
+  # webhook authentication and authorization, client CA, certificate rotation, TLS 1.2
+  # with the ECDHE-GCM suites, cluster DNS.
+  file "config" {
+    destination = "/var/lib/kubelet/config.yaml"
+    content = templatefile("templates/kubelet-config.yaml", {
+      cluster_dns          = local.dns_service_ip
+      cluster_domain       = var.cluster_domain
+      resolv_conf          = var.kubelet_resolv_conf
+      server_tls_bootstrap = var.kubelet_server_tls_bootstrap
+      cipher_suites        = local.tls_cipher_suites
+      fail_cgroup_v1       = var.kubelet_fail_cgroup_v1
+      taints               = var.taint_masters && contains([for m in group.masters.hosts : m.name], target.name) ? [{ key = "node-role.kubernetes.io/control-plane", effect = "NoSchedule" }] : []
+      extra                = var.kubelet_extra_config
+    })
+    mode = "0644"
+  }
+
+  file "unit" {
+    destination = "/etc/systemd/system/kubelet.service"
+    content = templatefile("templates/kubelet.service", {
+      node_ip   = task.facts.output.ip
+      node_name = task.facts.output.node_name
+    })
+    mode = "0644"
+  }
+
+  run "restart" {
+    when    = step.config.changed || step.unit.changed
+    command = "systemctl daemon-reload && systemctl enable kubelet && systemctl restart kubelet"
+  }
+  run "start" {
+    command = "systemctl enable --now kubelet"
+    unless  = "systemctl is-active -q kubelet"
+  }
+
+  # The kubelet joined once its client certificate was issued (the CSR approved through
+  # the auto-approval binding) and it wrote its kubeconfig.
+  script "wait_joined" {
+    content = <<-EOT
+      set -eu
+      i=0
+      until [ -s /etc/kubernetes/kubelet.kubeconfig ] && [ -s /var/lib/kubelet/pki/kubelet-client-current.pem ]; do
+        i=$((i + 1))
+        if [ "$i" -ge 90 ]; then
+          echo "the kubelet has no client certificate after 180s (bootstrap CSR not approved?)" >&2
+          systemctl status --no-pager kubelet >&2 || true
+          exit 1
+        fi
+        sleep 2
+      done
+      echo "kubelet joined"
+    EOT
+  }
+}
+
+task "kube_proxy" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.node_kubeconfigs, task.node_binaries]
+
+  run "dirs" {
+    command = "mkdir -p /var/lib/kube-proxy"
+    unless  = "test -d /var/lib/kube-proxy"
+  }
+
+  file "config" {
+    destination = "/var/lib/kube-proxy/config.yaml"
+    content = templatefile("templates/kube-proxy-config.yaml", {
+      mode      = var.kube_proxy_mode
+      pod_cidr  = var.pod_cidr
+      node_name = task.facts.output.node_name
+    })
+    mode = "0644"
+  }
+
+  file "unit" {
+    destination = "/etc/systemd/system/kube-proxy.service"
+    content     = file("templates/kube-proxy.service")
+    mode        = "0644"
+  }
+
+  run "restart" {
+    when    = step.config.changed || step.unit.changed
+    command = "systemctl daemon-reload && systemctl enable kube-proxy && systemctl restart kube-proxy"
+  }
+  run "start" {
+    command = "systemctl enable --now kube-proxy"
+    unless  = "systemctl is-active -q kube-proxy"
+  }
+}

@@ -1,0 +1,40 @@
+# bootstrap-token.sh: the bootstrap token kubelets join with (seed step 7.1), made here on
+# the first master and kept in /etc/kubernetes/bootstrap-token (root, 0600). A token
+# whose Secret is gone (the tokencleaner removes expired ones) is replaced.
+# Input (set above by the plan): TTL_HOURS.
+set -eu
+umask 077
+export KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+file=/etc/kubernetes/bootstrap-token
+
+if [ -s "$file" ]; then
+  id=$(cut -d. -f1 "$file")
+  if kubectl -n kube-system get secret "bootstrap-token-$id" >/dev/null 2>&1; then
+    echo "bootstrap token $id kept"
+    exit 0
+  fi
+fi
+
+# [a-z0-9]{6}.[a-z0-9]{16}, from the kernel's random source; never printed
+id=$(openssl rand -hex 3)
+secret=$(openssl rand -hex 8)
+expiration=$(date -u -d "+$TTL_HOURS hours" +%Y-%m-%dT%H:%M:%SZ)
+kubectl -n kube-system apply -f - >/dev/null <<SECRET
+apiVersion: v1
+kind: Secret
+metadata:
+  name: bootstrap-token-$id
+  namespace: kube-system
+type: bootstrap.kubernetes.io/token
+stringData:
+  description: "scratch plan: kubelet TLS bootstrapping"
+  token-id: "$id"
+  token-secret: "$secret"
+  expiration: "$expiration"
+  usage-bootstrap-authentication: "true"
+  usage-bootstrap-signing: "true"
+  auth-extra-groups: "system:bootstrappers:worker"
+SECRET
+printf '%s.%s\n' "$id" "$secret" > "$file.new"
+mv "$file.new" "$file"
+echo "bootstrap token $id made, expires $expiration"

@@ -1,0 +1,75 @@
+# pki-ca.sh: the three CAs, the client certificates, the service-account key pair and the
+# encryption key, with openssl, on the first master (seed step 2). Idempotent: an existing
+# key or certificate is kept. The functions come from pki-lib.sh, prepended by the plan.
+#
+# Inputs (set above by the plan): CURVE, CA_DAYS, CERT_DAYS, ENC_PROVIDER.
+#
+# Layout (as in the seed, plus sa.key/sa.pub):
+#   /etc/kubernetes/pki/{ca,front-proxy-ca,etcd-ca}.{key,crt}           the three CAs
+#   /etc/kubernetes/pki/{apiserver-kubelet-client,admin,kube-controller-manager,
+#     kube-scheduler,kube-proxy,front-proxy-client,etcd-client}.{key,crt} clients
+#   /etc/kubernetes/pki/sa.{key,pub}                                     service-account keys
+#   /etc/kubernetes/encryption-config.yaml                               encryption at rest
+#   /etc/kubernetes/pki/bundle.tgz.b64                                   what other masters get
+# --- the three CAs (seed 2.2, 2.8, 2.10) -------------------------------------------
+ca ca kubernetes-ca
+ca front-proxy-ca front-proxy-ca
+ca etcd-ca etcd-ca
+
+# --- client certificates, the same on every master (seed 2.4-2.7, 2.9, 2.12) -------
+cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" ca v3_req_client
+cert admin "/O=system:masters/CN=kubernetes-admin" ca v3_req_client
+cert kube-controller-manager "/CN=system:kube-controller-manager" ca v3_req_client
+cert kube-scheduler "/CN=system:kube-scheduler" ca v3_req_client
+cert kube-proxy "/O=system:node-proxier/CN=system:kube-proxy" ca v3_req_client
+cert front-proxy-client "/CN=front-proxy-client" front-proxy-ca v3_req_client
+cert etcd-client "/O=system:masters/CN=kube-apiserver-etcd-client" etcd-ca v3_req_client
+
+# --- service-account key pair (the seed reused the controller-manager key; since 1.20
+# the API server also needs the private key to issue tokens) --------------------------
+key sa.key
+if [ ! -f sa.pub ]; then
+  openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
+fi
+
+# --- encryption at rest: a random 32-byte key, made here once, never in the plan -------
+enc=/etc/kubernetes/encryption-config.yaml
+if [ ! -f "$enc" ]; then
+  secret=$(head -c 32 /dev/urandom | base64)
+  cat > "$enc" <<ENC
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources:
+      - secrets
+    providers:
+      - $ENC_PROVIDER:
+          keys:
+            - name: key1
+              secret: $secret
+      - identity: {}
+ENC
+  unset secret
+fi
+chmod 0600 "$enc"
+
+# --- the bundle for the other masters (three masters): the kubernetes CA key (every
+# controller-manager signs kubelet certificates), the etcd CA key (each master signs its own
+# etcd server and peer certificates), the service-account keys, the encryption
+# configuration and the client certificates. The front-proxy CA key stays here.
+# Deterministic (sorted, numeric owners, no gzip timestamp), so a re-run pushes nothing.
+b=$PKI/bundle
+mkdir -p "$b/pki"
+for f in ca.crt ca.key etcd-ca.crt etcd-ca.key front-proxy-ca.crt sa.key sa.pub; do
+  cp -p "$f" "$b/pki/$f"
+done
+for c in apiserver-kubelet-client admin kube-controller-manager kube-scheduler kube-proxy front-proxy-client etcd-client; do
+  cp -p "$c.crt" "$b/pki/$c.crt"
+  cp -p "$c.key" "$b/pki/$c.key"
+done
+cp -p "$enc" "$b/encryption-config.yaml"
+tar -C "$b" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . | gzip -n | base64 > bundle.tgz.b64.new
+if cmp -s bundle.tgz.b64.new bundle.tgz.b64; then rm -f bundle.tgz.b64.new; else mv bundle.tgz.b64.new bundle.tgz.b64; fi
+
+for f in ./*.crt; do chmod 0644 "$f"; done
+chmod 0644 sa.pub
