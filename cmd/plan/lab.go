@@ -29,7 +29,11 @@ func init() {
 const labUsage = `usage: plan lab up [N] [--systemd] [--name NAME]   bring up N hosts (default 3)
        plan lab down [--name NAME | --all]          tear a lab down
        plan lab status                              list labs and whether their hosts answer
-       plan lab ssh-config [--name NAME]            print the lab's ssh_config (for ssh -F / Include)
+       plan lab hosts [--name NAME]                 print the lab's ssh host names, one a line
+       plan lab ssh-config [--name NAME] [--install]
+                                                    print the lab's ssh_config (for ssh -F), or
+                                                    add an Include of every lab's to ~/.ssh/config
+       plan lab prepare                             build the cached rootfs now (else the first up does)
 
 Labs need root. Details: docs/lab.md.
 `
@@ -52,6 +56,10 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 		return labStatus(rest, stdout, stderr)
 	case "ssh-config":
 		return labSSHConfig(rest, stdout, stderr)
+	case "hosts":
+		return labHosts(rest, stdout, stderr)
+	case "prepare":
+		return labPrepare(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "plan lab: unknown subcommand %q\n\n%s", sub, labUsage)
 	return exitUsage
@@ -222,11 +230,26 @@ func labStatus(args []string, stdout, stderr io.Writer) int {
 
 func labSSHConfig(args []string, stdout, stderr io.Writer) int {
 	var name string
+	var install bool
 	_, code, done := labFlags("ssh-config", args, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&name, "name", "default", "the lab")
+		fs.BoolVar(&install, "install", false, "add 'Include DATA/lab*/ssh_config' to the top of ~/.ssh/config (once), so ssh and plan run -H reach every lab host by name")
 	})
 	if done {
 		return code
+	}
+	if install {
+		path, added, err := lab.InstallSSHInclude()
+		if err != nil {
+			fmt.Fprintf(stderr, "plan lab ssh-config: %v\n", err)
+			return exitFailed
+		}
+		if added {
+			fmt.Fprintf(stdout, "added an Include of every lab's ssh_config to %s\n", path)
+		} else {
+			fmt.Fprintf(stdout, "%s already includes every lab's ssh_config\n", path)
+		}
+		return exitOK
 	}
 	l, err := findLab(name)
 	if err != nil {
@@ -279,4 +302,48 @@ func printHosts(w io.Writer, l *lab.Lab, probe bool) {
 		fmt.Fprintln(tw, line)
 	}
 	_ = tw.Flush()
+}
+
+func labHosts(args []string, stdout, stderr io.Writer) int {
+	var name string
+	_, code, done := labFlags("hosts", args, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&name, "name", "default", "the lab")
+	})
+	if done {
+		return code
+	}
+	l, err := findLab(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "plan lab hosts: %v\n", err)
+		return exitFailed
+	}
+	for _, h := range l.Hosts {
+		fmt.Fprintln(stdout, h.Alias)
+	}
+	return exitOK
+}
+
+func labPrepare(args []string, stdout, stderr io.Writer) int {
+	var timeout time.Duration
+	_, code, done := labFlags("prepare", args, stderr, func(fs *pflag.FlagSet) {
+		fs.DurationVar(&timeout, "timeout", 30*time.Minute, "bound on the build")
+	})
+	if done {
+		return code
+	}
+	if !needRoot(stderr, "prepare") {
+		return exitFailed
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	base, err := lab.EnsureBase(ctx, lab.CacheDir(), func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })
+	if err != nil {
+		fmt.Fprintf(stderr, "plan lab prepare: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "lab rootfs ready in %s: %s\n", time.Since(start).Round(time.Second), base)
+	return exitOK
 }
