@@ -261,3 +261,13 @@ func cut(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// Suspend takes the live block off the screen, runs fn (a password prompt,
+// say) with the terminal to itself, then resumes drawing.
+func (t *TTY) Suspend(fn func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clear()
+	fn()
+	t.redraw(nil)
+}

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"golang.org/x/term"
+
+	"github.com/plan-dev/plan/dsl"
+	"github.com/plan-dev/plan/executor"
+	"github.com/plan-dev/plan/executor/render"
+	"github.com/plan-dev/plan/hosts"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "run a plan on its hosts over SSH",
+		run:     runRun,
+	})
+}
+
+// Where a run keeps its files by default, relative to the working directory.
+const (
+	defaultStatePath = ".plan/state.json"
+	defaultRunsDir   = ".plan/runs"
+)
+
+type runFlags struct {
+	parallel  int
+	perHost   int
+	only      []string
+	from      []string
+	force     bool
+	dryRun    bool
+	failFast  bool
+	output    string
+	logDir    string
+	statePath string
+	noState   bool
+	acceptNew bool
+	verbose   bool
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fl := newFlagSet("run", stderr)
+	var pa planArgs
+	pa.addFlags(fl)
+	var f runFlags
+	fl.IntVar(&f.parallel, "parallel", 64, "nodes in flight across all hosts")
+	fl.IntVar(&f.perHost, "per-host", 8, "nodes in flight on one host (keep below sshd's MaxSessions, 10 by default)")
+	fl.StringArrayVar(&f.only, "only", nil, "run only this task and what it depends on (repeatable)")
+	fl.StringArrayVar(&f.from, "from", nil, "run this task and everything after it again, even if up to date (repeatable)")
+	fl.BoolVar(&f.force, "force", false, "ignore the run state: run every node")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "connect, check guards and files, report what would change; change nothing")
+	fl.BoolVar(&f.failFast, "fail-fast", false, "start no new node after the first failure")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json (one event per line)")
+	fl.StringVar(&f.logDir, "log-dir", "", "directory for the per-node logs (default "+defaultRunsDir+"/TIMESTAMP)")
+	fl.StringVar(&f.statePath, "state", defaultStatePath, "run state file (its key is FILE.key)")
+	fl.BoolVar(&f.noState, "no-state", false, "neither read nor write the run state")
+	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown host keys (changed keys are still refused)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "plain output: also step starts and every output line")
+	if code, ok := parseFlags(fl, args, stderr); !ok {
+		return code
+	}
+	if f.output != "text" && f.output != "json" {
+		fmt.Fprintf(stderr, "plan run: --output must be text or json, not %q\n", f.output)
+		return exitUsage
+	}
+	if f.parallel < 1 || f.perHost < 1 {
+		fmt.Fprintln(stderr, "plan run: --parallel and --per-host must be at least 1")
+		return exitUsage
+	}
+	p := pa.load(fl.Args(), stderr)
+	if p == nil {
+		return exitUsage
+	}
+
+	logDir := f.logDir
+	if logDir == "" {
+		var err error
+		if logDir, err = newRunDir(defaultRunsDir, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "plan run: %v\n", err)
+			return exitUsage
+		}
+	}
+	var state *executor.State
+	if !f.noState { // a dry run reads it (to report what is up to date) but never writes it
+		var err error
+		if state, err = executor.OpenState(f.statePath); err != nil {
+			fmt.Fprintf(stderr, "plan run: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	red := executor.NewRedactor(p.Secrets()...)
+	out := &flushingRedactor{rw: red.Writer(stdout)}
+	var rend render.Renderer
+	var suspend func(func()) = func(fn func()) { fn() }
+	switch {
+	case f.output == "json":
+		rend = render.NewJSON(out)
+	case isTerminal(stdout):
+		tty := render.NewTTY(out, func() int { return termWidth(stdout) })
+		rend, suspend = tty, tty.Suspend
+	default:
+		rend = render.NewPlain(out, f.verbose)
+	}
+
+	dialer := hosts.NewDialer(hosts.Options{
+		AcceptNewHostKeys: f.acceptNew,
+		Prompt:            terminalPrompt(suspend, red),
+		MaxSessions:       f.perHost + 2, // sftp and cancellation use channels of their own
+	})
+	red.Add(dialer.Secrets()...)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	endpoints, err := resolveHosts(ctx, p)
+	if err != nil {
+		rend.Close()
+		fmt.Fprintf(stderr, "plan run: %s\n", red.String(err.Error()))
+		return exitUsage
+	}
+	connect := func(ctx context.Context, h *dsl.Host) (hosts.Transport, error) {
+		t, err := dialer.Dial(ctx, endpoints[h.Name])
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+
+	stopSignals := handleInterrupts(cancel, stderr)
+	defer stopSignals()
+
+	sum, err := executor.Run(ctx, p, connect, executor.Options{
+		Parallel: f.parallel,
+		PerHost:  f.perHost,
+		FailFast: f.failFast,
+		DryRun:   f.dryRun,
+		Only:     f.only,
+		From:     f.from,
+		Force:    f.force,
+		LogDir:   logDir,
+		State:    state,
+		Secrets:  dialer.Secrets(),
+		Redactor: red,
+		Sink:     rend.Event,
+		SSHCommand: func(h *dsl.Host) string {
+			if ep := endpoints[h.Name]; ep != nil {
+				return ep.SSHCommand("")
+			}
+			return "ssh " + h.Name
+		},
+	})
+	rend.Close()
+	out.flush()
+	if err != nil {
+		// Nothing ran: bad --only/--from, or no log directory.
+		fmt.Fprintf(stderr, "plan run: %s\n", red.String(err.Error()))
+		return exitUsage
+	}
+	return sum.ExitCode()
+}
+
+// newRunDir makes a fresh per-run log directory under base, named by the
+// start time, and points base/latest at it.
+func newRunDir(base string, now time.Time) (string, error) {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", fmt.Errorf("make %s: %w", base, err)
+	}
+	name := now.Format("20060102-150405")
+	dir := filepath.Join(base, name)
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("make log directory: %w", err)
+		}
+		name = fmt.Sprintf("%s-%d", now.Format("20060102-150405"), i)
+		dir = filepath.Join(base, name)
+	}
+	// base/latest -> the newest run; best effort.
+	tmp := filepath.Join(base, ".latest.tmp")
+	_ = os.Remove(tmp)
+	if os.Symlink(name, tmp) == nil {
+		_ = os.Rename(tmp, filepath.Join(base, "latest"))
+	}
+	return dir, nil
+}
+
+// resolveHosts turns every host the plan runs on into an ssh Endpoint
+// (ssh_config, Vagrant), before anything runs.
+func resolveHosts(ctx context.Context, p *dsl.Plan) (map[string]*hosts.Endpoint, error) {
+	var specs []hosts.Spec
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range p.Nodes() {
+		h := n.Host
+		if seen[h.Name] {
+			continue
+		}
+		seen[h.Name] = true
+		names = append(names, h.Name)
+		specs = append(specs, hosts.Spec{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port})
+	}
+	var r hosts.Resolver
+	eps, err := r.Resolve(ctx, specs)
+	if err != nil {
+		return nil, fmt.Errorf("resolve hosts: %w", err)
+	}
+	out := map[string]*hosts.Endpoint{}
+	for i, name := range names {
+		out[name] = eps[i]
+	}
+	return out, nil
+}
+
+// handleInterrupts makes the first SIGINT/SIGTERM cancel the run (no new
+// nodes, running ones ended, state saved, summary printed) and a second
+// one exit at once with 130.
+func handleInterrupts(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "\nplan: interrupted: stopping running nodes and saving state (interrupt again to exit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "plan: interrupted twice: exiting now")
+			os.Exit(executor.ExitInterrupted)
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+		})
+	}
+}
+
+// terminalPrompt asks for passwords on the controlling terminal, with the
+// live view suspended; every answer is redacted from then on. Without a
+// terminal it returns nil (the environment is the only source).
+func terminalPrompt(suspend func(func()), red *executor.Redactor) hosts.PromptFunc {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(ctx context.Context, question string, secret bool) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var answer []byte
+		var err error
+		suspend(func() {
+			fmt.Fprint(tty, question+" ")
+			if secret {
+				answer, err = term.ReadPassword(int(tty.Fd()))
+				fmt.Fprintln(tty)
+				return
+			}
+			var s string
+			_, err = fmt.Fscanln(tty, &s)
+			answer = []byte(s)
+		})
+		if err != nil {
+			return "", err
+		}
+		if secret {
+			red.Add(string(answer))
+		}
+		return string(answer), nil
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func termWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil {
+			return width
+		}
+	}
+	return 80
+}
+
+// flushingRedactor redacts everything a renderer writes to the terminal or
+// pipe, as a last line of defence behind the executor's own redaction. It
+// flushes after each write: renderers write whole lines and frames, so no
+// secret spans two writes.
+type flushingRedactor struct {
+	mu sync.Mutex
+	rw *executor.RedactWriter
+}
+
+func (f *flushingRedactor) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.rw.Write(p)
+	if err != nil {
+		return n, err
+	}
+	return n, f.rw.Flush()
+}
+
+func (f *flushingRedactor) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_ = f.rw.Flush()
+}
