@@ -46,12 +46,11 @@ func (p *Plan) typeCheck() hcl.Diagnostics {
 			if !ok {
 				v = cty.DynamicVal
 			}
-			uv, marks := v.UnmarkDeep()
+			uv, _ := v.UnmarkDeep()
 			unknown := cty.UnknownVal(uv.Type())
 			if isSensitive(v) {
 				unknown = unknown.Mark(Sensitive)
 			}
-			_ = marks
 			info.checkOutputs[o.name] = unknown
 		}
 		for k, v := range ev.reads {

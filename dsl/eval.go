@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -112,7 +111,6 @@ func renderStepValue(name string) cty.Value {
 func (ev *evaluator) buildTaskVal() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	h := ev.n.Host
-	type need struct{ hosts []string }
 	needs := map[string]map[string]bool{} // task -> hosts whose outputs are read
 	defaults := map[string]string{}       // task -> host behind task.X.output
 	for _, r := range ev.t.refs {
@@ -620,6 +618,5 @@ func (t *task) allTraversals() []hcl.Traversal {
 			out = append(out, o.sensitive.Variables()...)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return false })
 	return out
 }

@@ -118,6 +118,8 @@ func FunctionNames() []string {
 // `from` (file paths are relative to its directory).
 func (p *Plan) functions(from string) funcTable {
 	dir := p.planDir(from)
+	p.funcMu.Lock()
+	defer p.funcMu.Unlock()
 	if t, ok := p.funcCache[dir]; ok {
 		return t
 	}
@@ -224,7 +226,8 @@ func (p *Plan) templateFileFunc(from string, rec readRecorder, table funcTable, 
 			for k, f := range table {
 				inner[k] = f
 			}
-			inner["templatefile"] = p.templateFileFunc(resolvedFrom(from, rel, resolved), rec, inner, depth+1)
+			// Paths in a nested templatefile stay relative to the plan file.
+			inner["templatefile"] = p.templateFileFunc(from, rec, inner, depth+1)
 			out, diags := tmpl.Value(&hcl.EvalContext{Variables: ctxVars, Functions: inner})
 			if diags.HasErrors() {
 				return cty.NilVal, fmt.Errorf("%s: %s", rel, diagsText(diags))
@@ -243,14 +246,6 @@ func (p *Plan) templateFileFunc(from string, rec readRecorder, table funcTable, 
 			return out.WithMarks(marks, outMarks), nil
 		},
 	})
-}
-
-// resolvedFrom is the "plan file" a nested template's paths are relative to:
-// the template itself.
-func resolvedFrom(from, rel, resolved string) string {
-	_ = from
-	_ = rel
-	return resolved
 }
 
 func diagsText(diags hcl.Diagnostics) string {

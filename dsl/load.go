@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -42,7 +43,9 @@ type Plan struct {
 	nodeByID map[string]*Node
 	info     map[*Node]*nodeInfo
 
+	funcMu    sync.Mutex           // guards funcCache: evaluators run concurrently
 	funcCache map[string]funcTable // by base directory
+	static    map[string]cty.Value // var, local, host, group once resolveStatic is done
 	fileHash  map[string]string    // resolved path -> sha256 of files read by file()/templatefile()
 	secrets   map[string]struct{}
 }
@@ -56,6 +59,17 @@ func (p *Plan) Hosts() []*Host { return p.hosts }
 // Nodes returns every (task, host) node in a deterministic topological
 // order: a node comes after all of its dependencies.
 func (p *Plan) Nodes() []*Node { return p.nodes }
+
+// Groups returns the names of the plan's groups in declaration order.
+func (p *Plan) Groups() []string { return p.groupNames() }
+
+// GroupHosts returns the hosts of a group (declared ones, then -H ones).
+func (p *Plan) GroupHosts(name string) []*Host {
+	if g, ok := p.groupByName[name]; ok {
+		return g.hosts
+	}
+	return nil
+}
 
 // Secrets returns every sensitive string known statically (values of
 // sensitive variables and of locals derived from them), sorted.

@@ -207,6 +207,7 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 			h.Groups = append(h.Groups, g.name)
 		}
 	}
+	p.static = p.staticVars()
 	return diags
 }
 
@@ -478,7 +479,16 @@ func (p *Plan) staticContext(filename string, _ bool) *hcl.EvalContext {
 	return &hcl.EvalContext{Variables: p.staticVars(), Functions: p.functions(filename)}
 }
 
+// staticVars returns a fresh map of the static variables; once the static
+// phase is done it copies the frozen values instead of rebuilding them.
 func (p *Plan) staticVars() map[string]cty.Value {
+	if p.static != nil {
+		out := make(map[string]cty.Value, len(p.static)+3)
+		for k, v := range p.static {
+			out[k] = v
+		}
+		return out
+	}
 	groups := map[string]cty.Value{}
 	for _, g := range p.groups {
 		groups[g.name] = cty.ObjectVal(map[string]cty.Value{
