@@ -284,17 +284,25 @@ func (f *Fake) push(ctx context.Context, u *Upload) (PushResult, error) {
 		return res, fmt.Errorf("push %s: %s cannot give a file to %s without sudo", u.Path, user, want.Owner)
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ensure()
 	have, ok := f.files[u.Path]
+	f.mu.Unlock()
 	res.Changed = !ok || !bytes.Equal(have.Data, want.Data) || have.Mode != want.Mode ||
 		have.Owner != want.Owner || have.Group != want.Group
-	if res.Changed && !u.DryRun {
-		f.files[u.Path] = want
+	if !res.Changed || u.DryRun {
+		return res, nil
 	}
-	if u.Progress != nil && res.Changed && !u.DryRun {
+	// Progress runs before the commit point, so a caller that cancels
+	// from it sees an interrupted push, as with a real host.
+	if u.Progress != nil {
 		u.Progress(int64(len(data)), int64(len(data)))
 	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("push %s: %w", u.Path, ctxError(ctx))
+	}
+	f.mu.Lock()
+	f.ensure()
+	f.files[u.Path] = want
+	f.mu.Unlock()
 	return res, nil
 }
 

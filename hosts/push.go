@@ -145,7 +145,7 @@ func optArg(s string) string {
 // uploadSource gives a reader factory, the size and the hex sha256 of what
 // u uploads, streaming local files instead of loading them.
 func uploadSource(u *Upload) (func() (io.ReadCloser, error), int64, string, error) {
-	if (u.LocalPath == "") == (u.Content != nil) && u.LocalPath != "" {
+	if u.LocalPath != "" && u.Content != nil {
 		return nil, 0, "", errors.New("set either Content or LocalPath, not both")
 	}
 	if u.LocalPath == "" {
@@ -187,10 +187,9 @@ func (t *SSH) remoteMatches(ctx context.Context, p, sum string, mode os.FileMode
 	if err != nil || os.FileMode(m) != mode || f[5] != sum {
 		return false, nil
 	}
-	if owner == "" {
-		owner = t.ep.User
-	}
-	if owner != f[1] && owner != f[2] {
+	// Owner "" without sudo: a non-root user cannot choose, so ownership
+	// is not compared.
+	if owner != "" && owner != f[1] && owner != f[2] {
 		return false, nil
 	}
 	if group != "" && group != f[3] && group != f[4] {

@@ -122,6 +122,13 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	select {
 	case werr = <-waited:
 	case <-ctx.Done():
+		// stdout may run ahead of the stderr marker: give it a moment.
+		select {
+		case <-filter.started:
+		case e := <-waited:
+			waited <- e // still wanted below
+		case <-time.After(2 * time.Second):
+		}
 		t.kill(filter.pgid(), useSudo, password)
 		s.Signal(ssh.SIGKILL)
 		s.Close()
