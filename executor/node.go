@@ -66,7 +66,9 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) *nodeResult {
 		return r.fail(res, "", "", fmt.Errorf("evaluate: %s", diags.Error()))
 	}
 	r.red.Add(ev.Secrets()...)
-	fp := ev.Fingerprint()
+	// The host's identity joins the fingerprint, so a plan pointed at other
+	// machines under the same names does not take them for up to date.
+	fp := fmt.Sprintf("%s|%s|%s@%s:%d", ev.Fingerprint(), n.Host.Name, n.Host.User, n.Host.Address, n.Host.Port)
 
 	if r.opts.State != nil && !r.opts.Force && !r.forced[n] {
 		if outs, ok, _ := r.opts.State.lookup(n.ID, fp); ok {

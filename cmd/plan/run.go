@@ -49,6 +49,7 @@ type runFlags struct {
 	noState   bool
 	acceptNew bool
 	verbose   bool
+	sshConfig string
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +69,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&f.statePath, "state", defaultStatePath, "run state file (its key is FILE.key)")
 	fl.BoolVar(&f.noState, "no-state", false, "neither read nor write the run state")
 	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown host keys (changed keys are still refused)")
+	fl.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh_config file to use instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "plain output: also step starts and every output line")
 	if code, ok := parseFlags(fl, args, stderr); !ok {
 		return code
@@ -125,7 +127,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	endpoints, err := resolveHosts(ctx, p)
+	endpoints, err := resolveHosts(ctx, p, f.sshConfig)
 	if err != nil {
 		rend.Close()
 		fmt.Fprintf(stderr, "plan run: %s\n", red.String(err.Error()))
@@ -202,7 +204,7 @@ func newRunDir(base string, now time.Time) (string, error) {
 
 // resolveHosts turns every host the plan runs on into an ssh Endpoint
 // (ssh_config, Vagrant), before anything runs.
-func resolveHosts(ctx context.Context, p *dsl.Plan) (map[string]*hosts.Endpoint, error) {
+func resolveHosts(ctx context.Context, p *dsl.Plan, sshConfig string) (map[string]*hosts.Endpoint, error) {
 	var specs []hosts.Spec
 	var names []string
 	seen := map[string]bool{}
@@ -213,9 +215,15 @@ func resolveHosts(ctx context.Context, p *dsl.Plan) (map[string]*hosts.Endpoint,
 		}
 		seen[h.Name] = true
 		names = append(names, h.Name)
-		specs = append(specs, hosts.Spec{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port})
+		spec := hosts.Spec{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port}
+		if spec.Address == h.Name {
+			// A -H host's address is its name: let ssh_config say where
+			// that name points (HostName), as ssh itself would.
+			spec.Address = ""
+		}
+		specs = append(specs, spec)
 	}
-	var r hosts.Resolver
+	r := hosts.Resolver{ConfigFile: sshConfig}
 	eps, err := r.Resolve(ctx, specs)
 	if err != nil {
 		return nil, fmt.Errorf("resolve hosts: %w", err)
