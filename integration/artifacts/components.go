@@ -84,11 +84,11 @@ func buildKubernetes(ctx context.Context, bc buildContext, stage string) ([]stri
 // kubernetesStagingModules reads k8s.io/kubernetes' go.mod from the module proxy and returns
 // every module it redirects to ./staging.
 func kubernetesStagingModules(ctx context.Context, bc buildContext) ([]string, error) {
-	goMod, err := bc.env.DownloadGoMod(ctx, "k8s.io/kubernetes", KubernetesVersion)
+	dl, err := bc.env.Download(ctx, "k8s.io/kubernetes", KubernetesVersion)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(goMod)
+	data, err := os.ReadFile(dl.GoMod)
 	if err != nil {
 		return nil, fmt.Errorf("read k8s.io/kubernetes go.mod: %w", err)
 	}

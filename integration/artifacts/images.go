@@ -103,8 +103,21 @@ func flannelComponent() Component {
 
 func buildFlannel(ctx context.Context, bc buildContext, stage string) ([]string, error) {
 	const m = "github.com/flannel-io/flannel"
-	mains := []string{m, m + "/cmd/install_conf"}
-	mod := scratchmod.Module{Path: "plan-artifacts/flannel", GoVersion: goDirective, Require: map[string]string{m: FlannelVersion}, Mains: mains}
+	// flanneld's main package imports the Tencent VPC backend, whose SDK module the module
+	// proxy here does not serve; the scratch module builds flannel's main.go without that one
+	// import (the backend is for Tencent Cloud only; vxlan, host-gw, wireguard are intact).
+	dl, err := bc.env.Download(ctx, m, FlannelVersion)
+	if err != nil {
+		return nil, err
+	}
+	upstreamMain, err := os.ReadFile(filepath.Join(dl.Dir, "main.go"))
+	if err != nil {
+		return nil, fmt.Errorf("read flannel main.go: %w", err)
+	}
+	flanneldMain, dropped := DropImports(string(upstreamMain), FlannelDroppedImports)
+	mains := []string{"plan-artifacts/flannel/cmd/flanneld", m + "/cmd/install_conf"}
+	mod := scratchmod.Module{Path: "plan-artifacts/flannel", GoVersion: goDirective, Require: map[string]string{m: FlannelVersion}, Mains: mains,
+		Files: map[string]string{"cmd/flanneld/main.go": flanneldMain}}
 	if err := mod.Prepare(ctx, bc.env, bc.workDir); err != nil {
 		return nil, err
 	}
@@ -113,7 +126,7 @@ func buildFlannel(ctx context.Context, bc buildContext, stage string) ([]string,
 		return nil, err
 	}
 	ld := "-s -w -X " + m + "/pkg/version.Version=" + FlannelVersion
-	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{m}, Out: filepath.Join(root, "opt/bin/flanneld"), LDFlags: ld}); err != nil {
+	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{mains[0]}, Out: filepath.Join(root, "opt/bin/flanneld"), LDFlags: ld}); err != nil {
 		return nil, err
 	}
 	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{m + "/cmd/install_conf"}, Out: filepath.Join(root, "opt/bin/install-conf"), LDFlags: ld}); err != nil {
@@ -133,7 +146,7 @@ func buildFlannel(ctx context.Context, bc buildContext, stage string) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	notes := []string{"iptables uses the nf_tables backend (iptables-nft); Debian packages: " + strings.Join(debs, " ")}
+	notes := []string{fmt.Sprintf("flanneld built without the import(s) %v (module not on the proxy)", dropped), "iptables uses the nf_tables backend (iptables-nft); Debian packages: " + strings.Join(debs, " ")}
 	return notes, saveImage(stage, flannelComponent(), ociimage.Spec{Files: files, Env: []string{defaultPath}})
 }
 
@@ -185,4 +198,29 @@ func saveImage(stage string, c Component, s ociimage.Spec) error {
 		return err
 	}
 	return ociimage.Save(filepath.Join(stage, c.Files[0]), s.Ref, img)
+}
+
+// FlannelDroppedImports are the imports of flannel's main.go the build leaves out: blank
+// imports of backends whose dependencies the module proxy does not serve.
+var FlannelDroppedImports = []string{"github.com/flannel-io/flannel/pkg/backend/tencentvpc"}
+
+// DropImports removes the import lines of the given paths from Go source and returns the new
+// source and which paths it found.
+func DropImports(src string, paths []string) (string, []string) {
+	var out []string
+	var dropped []string
+	for _, line := range strings.Split(src, "\n") {
+		keep := true
+		for _, p := range paths {
+			f := strings.Fields(line)
+			if len(f) >= 1 && strings.Trim(f[len(f)-1], "\"") == p && strings.HasSuffix(f[len(f)-1], "\"") {
+				keep = false
+				dropped = append(dropped, p)
+			}
+		}
+		if keep {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n"), dropped
 }

@@ -169,3 +169,12 @@ replace k8s.io/cri-api => ./staging/src/k8s.io/cri-api
 		t.Errorf("ParseStagingReplaces = %v, want %v", got, want)
 	}
 }
+
+func TestDropImports(t *testing.T) {
+	src := "package main\n\nimport (\n\t\"os\"\n\t_ \"example.com/x/backend/tencentvpc\"\n\t_ \"example.com/x/backend/vxlan\"\n)\n"
+	got, dropped := DropImports(src, []string{"example.com/x/backend/tencentvpc"})
+	want := "package main\n\nimport (\n\t\"os\"\n\t_ \"example.com/x/backend/vxlan\"\n)\n"
+	if got != want || len(dropped) != 1 {
+		t.Errorf("DropImports =\n%s\ndropped %v", got, dropped)
+	}
+}

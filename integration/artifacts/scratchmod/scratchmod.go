@@ -216,12 +216,17 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// DownloadGoMod fetches module@version's go.mod through the module proxy into GOMODCACHE and
-// returns its path.
-func (env Env) DownloadGoMod(ctx context.Context, module, version string) (string, error) {
+// Downloaded tells where `go mod download` put a module.
+type Downloaded struct {
+	// Dir is the unpacked module source, GoMod its go.mod file.
+	Dir, GoMod string
+}
+
+// Download fetches module@version through the module proxy into GOMODCACHE.
+func (env Env) Download(ctx context.Context, module, version string) (Downloaded, error) {
 	dir, err := os.MkdirTemp("", "scratchmod-download-")
 	if err != nil {
-		return "", err
+		return Downloaded{}, err
 	}
 	defer os.RemoveAll(dir)
 	var out strings.Builder
@@ -233,14 +238,14 @@ func (env Env) DownloadGoMod(ctx context.Context, module, version string) (strin
 		cmd.Stderr = env.Log
 	}
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+		return Downloaded{}, fmt.Errorf("go mod download %s@%s: %w", module, version, err)
 	}
-	var info struct{ GoMod, Error string }
+	var info struct{ Dir, GoMod, Error string }
 	if err := json.Unmarshal([]byte(out.String()), &info); err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+		return Downloaded{}, fmt.Errorf("go mod download %s@%s: %w", module, version, err)
 	}
-	if info.Error != "" || info.GoMod == "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	if info.Error != "" || info.GoMod == "" || info.Dir == "" {
+		return Downloaded{}, fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
 	}
-	return info.GoMod, nil
+	return Downloaded{Dir: info.Dir, GoMod: info.GoMod}, nil
 }
