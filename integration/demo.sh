@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The main job end to end on this machine (README, command 1): build plan, fill the offline
+# artifact cache, bring up a local lab of systemd hosts and run the built-in scratch plan on it
+# (one master, the other hosts workers). Needs root. Re-running starts a fresh lab.
+#
+#   sudo ./integration/demo.sh            # 3 hosts
+#   sudo HOSTS=1 ./integration/demo.sh    # a single-node cluster
+#
+# Environment: HOSTS (default 3), LAB_NAME (default demo), PLAN_ARTIFACTS_DIR (default
+# /var/cache/plan-artifacts), KEEP_LAB=0 to tear the lab down at the end (default: keep it so
+# you can look at the cluster; `plan lab down --name demo` removes it). Extra arguments go to
+# `plan run` (e.g. --var kubernetes_version=...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+hosts=${HOSTS:-3}
+name=${LAB_NAME:-demo}
+artifacts=${PLAN_ARTIFACTS_DIR:-/var/cache/plan-artifacts}
+plan=$PWD/bin/plan
+
+step() { echo; echo "== $* ($(date -u +%H:%M:%S))"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: needs root (the lab makes network namespaces and mounts)" >&2
+	exit 2
+fi
+
+step "build plan"
+mkdir -p bin
+go build -o "$plan" ./cmd/plan
+
+step "artifact cache in $artifacts (built only when missing; the first time ~20 min)"
+go run ./integration/artifacts/cmd/build-artifacts -dir "$artifacts"
+
+step "lab: $hosts systemd hosts"
+"$plan" lab down --name "$name" >/dev/null 2>&1 || true
+"$plan" lab up "$hosts" --systemd --name "$name"
+mapfile -t lab_hosts < <("$plan" lab hosts --name "$name")
+if [ "${KEEP_LAB:-1}" = 0 ]; then
+	trap '"$plan" lab down --name "$name"' EXIT
+fi
+
+# plan resolves -H names through ssh_config: make the lab's aliases known. A plan run that
+# takes an ssh_config file directly gets the lab's own; otherwise ~/.ssh/config gets an
+# Include of every lab's ssh_config (once).
+ssh_config=$("$plan" lab ssh-config --name "$name" | sed -n 's/^# ssh_config: *//p')
+ssh_args=()
+if "$plan" run --help 2>&1 | grep -q -- '--ssh-config'; then
+	ssh_args=(--ssh-config "$ssh_config")
+else
+	"$plan" lab ssh-config --install
+fi
+
+host_args=(-H "masters=${lab_hosts[0]}")
+if [ "${#lab_hosts[@]}" -gt 1 ]; then
+	host_args+=(-H "workers=$(IFS=,; echo "${lab_hosts[*]:1}")")
+fi
+
+step "plan run scratch.hcl ${host_args[*]}"
+# The lab's hosts are cgroup v1 containers on a shared kernel, not VMs: kubelet must accept
+# cgroup v1 and containerd must not ask for negative oom_score_adj (docs/lab.md).
+"$plan" run scratch.hcl "${host_args[@]}" "${ssh_args[@]}" \
+	--var artifacts_dir="$artifacts" \
+	--var node_interface=eth0 \
+	--var kubelet_fail_cgroup_v1=false \
+	--var containerd_restrict_oom_score_adj=true \
+	"$@"
+
+step "done"
+echo "the cluster runs on lab \"$name\": ssh -F $ssh_config ${lab_hosts[0]} kubectl get nodes"
+echo "tear it down with: $plan lab down --name $name"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's test command (see README.md): checks the tree, prepares the caches the lab and
+# the Kubernetes proof use (each built only when missing), then runs every test. As root, the
+# lab tests run against real sshd/systemd hosts; otherwise they skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { echo "== $* ($(date -u +%H:%M:%S))"; }
+
+step "go build, go vet"
+go build ./...
+go vet ./...
+unformatted=$(gofmt -l . 2>/dev/null | grep -v '^vendor/' || true)
+[ -z "$unformatted" ] || echo "warning: not gofmt'ed: $unformatted"
+
+if [ "$(id -u)" -eq 0 ]; then
+	step "lab rootfs cache"
+	go run ./cmd/plan lab prepare
+	if [ -z "${PLAN_SKIP_ARTIFACTS:-}" ]; then
+		step "artifact cache (Kubernetes, etcd, containerd, runc, CNI, images)"
+		# A failed component is reported here and again by the tests that need it.
+		go run ./integration/artifacts/cmd/build-artifacts ||
+			echo "warning: the artifact cache is incomplete; tests that need it will say so"
+	fi
+fi
+
+step "go test"
+exec go test -timeout 60m -count=1 ./...
