@@ -40,6 +40,10 @@ const maxID = 250
 // ClusterIPs only after a route lookup succeeds.
 const ServiceRange = "10.96.0.0/12"
 
+// testHookHostMade, when set by a test, runs after a host's namespace and
+// root filesystem exist and before its process starts.
+var testHookHostMade func(*Lab, *Host)
+
 // Options shape a lab.
 type Options struct {
 	// Hosts is the number of hosts (default 1).
@@ -198,6 +202,9 @@ func (l *Lab) up(ctx context.Context, opts Options) error {
 	for _, h := range l.Hosts {
 		if err := l.makeHost(ctx, h, hash); err != nil {
 			return fmt.Errorf("lab: host %s: %w", h.Name, err)
+		}
+		if testHookHostMade != nil {
+			testHookHostMade(l, h)
 		}
 		if err := l.start(ctx, h); err != nil {
 			return fmt.Errorf("lab: host %s: %w", h.Name, err)
