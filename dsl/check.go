@@ -1,8 +1,6 @@
 package dsl
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -26,6 +24,7 @@ func (p *Plan) typeCheck() hcl.Diagnostics {
 		}
 	}
 	for _, n := range p.nodes {
+		add(p.nodeSettings(n, p.info[n].task))
 		ev, d := p.newEvaluator(n, nil, modeCheck)
 		add(d)
 		if ev == nil {
@@ -46,23 +45,13 @@ func (p *Plan) typeCheck() hcl.Diagnostics {
 			if !ok {
 				v = cty.DynamicVal
 			}
-			uv, _ := v.UnmarkDeep()
-			unknown := cty.UnknownVal(uv.Type())
-			if isSensitive(v) {
-				unknown = unknown.Mark(Sensitive)
-			}
-			info.checkOutputs[o.name] = unknown
+			// A value known here does not depend on anything run-time, so
+			// it is exactly what the run will produce: keeping it lets
+			// the check of downstream nodes catch more type errors.
+			info.checkOutputs[o.name] = v
 		}
 		for k, v := range ev.reads {
 			info.reads[k] = v
-		}
-	}
-	if len(diags) > 0 && !diags.HasErrors() {
-		return diags
-	}
-	for _, d := range diags {
-		if d.Subject == nil {
-			d.Detail = fmt.Sprintf("%s (found by the offline type check)", d.Detail)
 		}
 	}
 	return diags

@@ -436,7 +436,7 @@ func (b *stepBuilder) value(name string, ty cty.Type) (cty.Value, bool) {
 	}
 	cv, err := convertTo(v, ty)
 	if err != nil {
-		b.fail(name, fmt.Errorf("%s required: %w", typeName(ty), err))
+		b.fail(name, err)
 		return cty.NilVal, false
 	}
 	if !cv.IsWhollyKnown() {

@@ -49,7 +49,6 @@ func (p *Plan) buildGraph() hcl.Diagnostics {
 			n := &Node{ID: nodeID(t.name, h.Name), Task: t.name, Host: h, Range: t.declRange}
 			n.Deps = p.nodeDeps(t, h)
 			diags = append(diags, p.checkOutputRefsOn(t, h)...)
-			diags = append(diags, p.nodeSettings(n, t)...)
 			p.nodes = append(p.nodes, n)
 			p.nodeByID[n.ID] = n
 			p.info[n] = &nodeInfo{task: t, reads: map[string]string{}}

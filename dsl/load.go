@@ -114,10 +114,28 @@ func Load(paths []string, opts Options) (*Plan, hcl.Diagnostics) {
 	for _, step := range steps {
 		diags = append(diags, step()...)
 		if diags.HasErrors() {
-			return p, diags
+			break
 		}
 	}
-	return p, diags
+	return p, sortDiags(diags)
+}
+
+// sortDiags orders diagnostics by file and position (those without a
+// location first), keeping the order of equal ones, so that output is
+// deterministic and reads top to bottom.
+func sortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		default:
+			return a.Start.Byte < b.Start.Byte
+		}
+	})
+	return diags
 }
 
 // parse reads and parses every plan file.

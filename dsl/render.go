@@ -185,7 +185,7 @@ func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value) {
 	fmt.Fprintln(w, header)
 	if has("when") {
 		if v, ok := vals["when"]; ok {
-			if uv, _ := v.Unmark(); uv.IsKnown() && !uv.IsNull() && uv.Type() == cty.Bool && uv.False() {
+			if uv, _ := v.Unmark(); !hasPlaceholder(v) && uv.IsKnown() && !uv.IsNull() && uv.Type() == cty.Bool && uv.False() {
 				fmt.Fprintln(w, "skipped: when is false")
 				return
 			}
@@ -238,6 +238,20 @@ func oneLine(s string) string {
 	return s
 }
 
+// hasPlaceholder reports whether v was computed from a render
+// placeholder, so that its value says nothing about the real run.
+func hasPlaceholder(v cty.Value) bool {
+	_, pvm := v.UnmarkDeepWithPaths()
+	for _, pm := range pvm {
+		for m := range pm.Marks {
+			if _, ok := m.(placeholder); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // renderValue shows a value for render: sensitive values as
 // "(sensitive)", placeholders inline when the value still contains them
 // verbatim, else "<computed at run time from ...>".
@@ -269,7 +283,7 @@ func renderValue(v cty.Value, expr hcl.Expression) string {
 	if uv.IsNull() {
 		return "null"
 	}
-	if uv.Type() == cty.String {
+	if uv.Type() == cty.String && len(sources) > 0 {
 		s := uv.AsString()
 		for _, src := range sources {
 			if !strings.Contains(s, src) {
@@ -280,6 +294,9 @@ func renderValue(v cty.Value, expr hcl.Expression) string {
 	}
 	if len(sources) > 0 {
 		return computedFrom(expr, sources)
+	}
+	if uv.Type() == cty.String {
+		return uv.AsString()
 	}
 	if uv.Type() == cty.Number || uv.Type() == cty.Bool {
 		sv, err := convertTo(uv, cty.String)

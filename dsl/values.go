@@ -73,7 +73,7 @@ func convertTo(v cty.Value, ty cty.Type) (cty.Value, error) {
 	if err != nil {
 		var pe cty.PathError
 		if errors.As(err, &pe) && len(pe.Path) > 0 {
-			return cty.NilVal, fmt.Errorf("%s: %w", pathString(pe.Path), err)
+			return cty.NilVal, fmt.Errorf("at %s: %w", pathString(pe.Path), err)
 		}
 		return cty.NilVal, err
 	}

@@ -81,9 +81,6 @@ func (p *Plan) resolveVariables() hcl.Diagnostics {
 		}
 		inputs[name] = inputValue{raw: raw, source: "--var " + name, rng: cliRange("--var " + name)}
 	}
-	if diags.HasErrors() {
-		return diags
-	}
 
 	for _, v := range p.vars {
 		val := v.def
@@ -156,7 +153,7 @@ func (p *Plan) inputToValue(v *variable, in inputValue) (cty.Value, hcl.Diagnost
 			return cty.NilVal, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid value for variable",
-				Detail:   fmt.Sprintf("%s: the value of variable %q must be a constant expression.", in.source, v.name),
+				Detail:   fmt.Sprintf("%s: variable %q needs a constant of type %s, such as %s.", in.source, v.name, typeName(v.typ), exampleFor(v.typ)),
 			}}
 		}
 	}
@@ -211,8 +208,10 @@ func (p *Plan) checkValidations() hcl.Diagnostics {
 	for _, v := range p.vars {
 		for _, val := range v.validations {
 			ctx := p.staticContext(val.rng.Filename, false)
+			refsOK := true
 			for _, tr := range val.condition.Variables() {
 				if tr.RootName() != "var" {
+					refsOK = false
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  "Invalid reference in variable validation",
@@ -221,7 +220,7 @@ func (p *Plan) checkValidations() hcl.Diagnostics {
 					})
 				}
 			}
-			if diags.HasErrors() {
+			if !refsOK {
 				continue
 			}
 			cond, d := val.condition.Value(ctx)

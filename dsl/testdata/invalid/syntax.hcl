@@ -1,0 +1,3 @@
+task "a" {
+  on = [
+  run "x" { command = "echo }
