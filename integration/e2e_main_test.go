@@ -106,6 +106,15 @@ func writePlan(t *testing.T, dir, hcl string) string {
 	return p
 }
 
+func readPlan(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // plan runs `plan run --output json ARGS... -F ... -H ...` in dir.
 func plan(t *testing.T, dir string, args ...string) *planRun {
 	t.Helper()
