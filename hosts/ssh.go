@@ -310,7 +310,10 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 			return nil, nil, nil, ctxError(ctx)
 		}
 	}
-	for attempt := 0; ; attempt++ {
+	redialed := false
+	backoff := 20 * time.Millisecond
+	deadline := time.Now().Add(t.d.opts.OpTimeout)
+	for {
 		c, err := t.client(ctx)
 		if err != nil {
 			release()
@@ -320,12 +323,28 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 		if err == nil {
 			return s, c, release, nil
 		}
-		if ctx.Err() != nil || attempt == 1 {
+		var oce *ssh.OpenChannelError
+		switch {
+		case ctx.Err() != nil:
 			release()
-			return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), err)
+			return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), ctxError(ctx))
+		case errors.As(err, &oce) && time.Now().Before(deadline):
+			// sshd refused the channel (MaxSessions counts channels that
+			// are still closing): the connection is fine, try again soon.
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(2*backoff, 500*time.Millisecond)
+			continue
+		case !redialed && !errors.As(err, &oce):
+			// The connection is dead or wedged: re-dial once.
+			redialed = true
+			t.markDead(c)
+			continue
 		}
-		// The connection is dead or wedged: re-dial once.
-		t.markDead(c)
+		release()
+		return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), err)
 	}
 }
 
@@ -343,6 +362,10 @@ func (t *SSH) newSession(ctx context.Context, c *conn) (*ssh.Session, error) {
 	defer timer.Stop()
 	select {
 	case r := <-ch:
+		var oce *ssh.OpenChannelError
+		if errors.As(r.err, &oce) {
+			return nil, r.err
+		}
 		if r.err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConnLost, r.err)
 		}
