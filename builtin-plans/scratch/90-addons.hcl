@@ -1,0 +1,104 @@
+# Phase 9: what runs on the cluster itself (seed steps 8.4-8.5 and 9.2-9.3): masters
+# labelled, kubelet serving certificates approved, flannel, CoreDNS.
+
+# A master's node gets the control-plane role label (a kubelet may not set it itself).
+task "node_roles" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.kubelet]
+
+  run "label" {
+    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig label node ${task.facts.output.node_name} node-role.kubernetes.io/control-plane= --overwrite"
+    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get node ${task.facts.output.node_name} -o jsonpath='{.metadata.labels}' | grep -q node-role.kubernetes.io/control-plane"
+  }
+}
+
+# Kubelets ask for serving certificates (serverTLSBootstrap); no built-in controller
+# approves those, so the plan approves each node's own request, after checking it.
+task "kubelet_serving" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.kubelet, task.addon_files]
+  when       = var.kubelet_server_tls_bootstrap
+
+  script "approve" {
+    content = <<-EOT
+      set -eu
+      want=${length(local.all_hosts)}
+      i=0
+      while :; do
+        sh -s < /etc/kubernetes/addons/approve-serving.sh
+        have=$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null |
+          awk '$0 ~ /kubelet-serving/ && $0 ~ /Approved,Issued/ {print $0}' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)
+        [ "$have" -lt "$want" ] || break
+        i=$((i + 1))
+        if [ "$i" -ge 60 ]; then
+          echo "only $have of $want kubelets have an approved serving certificate after 120s" >&2
+          exit 1
+        fi
+        sleep 2
+      done
+      echo "$have kubelet serving certificates approved"
+    EOT
+    unless  = "test \"$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep -c Pending)\" -eq 0 && test \"$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep 'Approved,Issued' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)\" -ge ${length(local.all_hosts)}"
+  }
+}
+
+# The approval script lives on the first master (also for a manual run after adding nodes).
+task "addon_files" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.bootstrap]
+
+  file "approve_serving" {
+    destination = "/etc/kubernetes/addons/approve-serving.sh"
+    content     = file("templates/approve-serving.sh")
+    mode        = "0755"
+  }
+
+  file "flannel" {
+    destination = "/etc/kubernetes/addons/kube-flannel.yaml"
+    content = templatefile("templates/kube-flannel.yaml", {
+      flannel_version = var.flannel_version
+      image           = local.flannel_image
+      pod_cidr        = var.pod_cidr
+      enable_nftables = var.kube_proxy_mode == "nftables"
+    })
+    mode = "0644"
+  }
+
+  file "coredns" {
+    destination = "/etc/kubernetes/addons/coredns.yaml"
+    content = templatefile("templates/coredns.yaml", {
+      coredns_version = var.coredns_version
+      image           = local.coredns_image
+      dns_ip          = local.dns_service_ip
+      cluster_domain  = var.cluster_domain
+      replicas        = var.coredns_replicas
+    })
+    mode = "0644"
+  }
+}
+
+# flannel needs the API through the kubernetes Service, so kube-proxy runs first.
+task "flannel" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.addon_files, task.kube_proxy, task.kubelet]
+
+  run "apply" {
+    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/kube-flannel.yaml"
+    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/kube-flannel.yaml >/dev/null 2>&1"
+  }
+}
+
+task "coredns" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.flannel]
+
+  run "apply" {
+    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/coredns.yaml"
+    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/coredns.yaml >/dev/null 2>&1"
+  }
+}
