@@ -1,0 +1,332 @@
+package hosts_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/internal/sshtest"
+)
+
+type world struct {
+	srv     *sshtest.Server
+	keyPath string
+	pub     ssh.PublicKey
+	kh      string // known_hosts with the server's key
+	dir     string
+}
+
+func newWorld(t *testing.T, users map[string]*sshtest.User) *world {
+	t.Helper()
+	w := &world{dir: t.TempDir()}
+	var err error
+	w.pub, w.keyPath, err = sshtest.WriteUserKey(w.dir, "id", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if users == nil {
+		users = map[string]*sshtest.User{}
+	}
+	for _, u := range users {
+		if u.AuthorizedKeys == nil && u.Password == "" {
+			u.AuthorizedKeys = []ssh.PublicKey{w.pub}
+		}
+	}
+	w.srv, err = sshtest.Start(t.TempDir(), users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.srv.Close)
+	w.kh = filepath.Join(w.dir, "known_hosts")
+	if err := w.srv.WriteKnownHosts(w.kh); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) endpoint(user string) *hosts.Endpoint {
+	return &hosts.Endpoint{Name: "h", HostName: "127.0.0.1", Port: w.srv.Port(), User: user,
+		IdentityFiles: []string{w.keyPath}, IdentitiesOnly: true, IdentityAgent: "none",
+		StrictHostKeyChecking: hosts.HostKeyStrict, UserKnownHostsFiles: []string{w.kh},
+		ConnectTimeout: 10 * time.Second}
+}
+
+func bg(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestUnknownHostKeyRefusedThenAccepted(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	ep := w.endpoint("u")
+	ep.UserKnownHostsFiles = []string{filepath.Join(w.dir, "empty_known_hosts")}
+	_, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if !errors.Is(err, hosts.ErrHostKeyUnknown) {
+		t.Fatalf("want ErrHostKeyUnknown, got %v", err)
+	}
+	fp := ssh.FingerprintSHA256(w.srv.HostKey())
+	if !strings.Contains(err.Error(), fp) || !strings.Contains(err.Error(), "--accept-new-host-keys") {
+		t.Fatalf("error lacks fingerprint %s or the way to accept: %v", fp, err)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: true}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("accept-new: %v", err)
+	}
+	tr.Close()
+	// recorded: a strict dial now works
+	tr, err = hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("strict dial after accepting: %v", err)
+	}
+	tr.Close()
+}
+
+func TestChangedHostKeyAlwaysRefused(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	if err := w.srv.NewHostKey(); err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []hosts.HostKeyPolicy{hosts.HostKeyStrict, hosts.HostKeyAcceptNew, hosts.HostKeyDangerousAcceptAny} {
+		ep := w.endpoint("u")
+		ep.StrictHostKeyChecking = policy
+		_, err := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: true}).Dial(bg(t), ep)
+		if !errors.Is(err, hosts.ErrHostKeyChanged) || !strings.Contains(err.Error(), "CHANGED") {
+			t.Fatalf("policy %s: want ErrHostKeyChanged, got %v", policy, err)
+		}
+	}
+	b, _ := os.ReadFile(w.kh)
+	if strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("known_hosts was modified:\n%s", b)
+	}
+}
+
+func TestHangingHandshakeIsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept, never speak
+		}
+	}()
+	ep := &hosts.Endpoint{Name: "silent", HostName: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, User: "u",
+		IdentityAgent: "none", ConnectTimeout: 500 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() {
+		_, err := hosts.NewDialer(hosts.Options{}).Dial(context.Background(), ep)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, hosts.ErrTimeout) {
+			t.Fatalf("want ErrTimeout, got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Dial still hanging after 30s with a 500ms ConnectTimeout")
+	}
+}
+
+func TestAuthFailure(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	ep := w.endpoint("u")
+	_, other, err := sshtest.WriteUserKey(w.dir, "other", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.IdentityFiles = []string{other}
+	ep.PasswordAuthentication = false
+	_, err = hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if !errors.Is(err, hosts.ErrAuth) {
+		t.Fatalf("want ErrAuth, got %v", err)
+	}
+}
+
+func TestPasswordAskedOncePerRun(t *testing.T) {
+	w1 := newWorld(t, map[string]*sshtest.User{"u": {Password: "pw one"}})
+	w2 := newWorld(t, map[string]*sshtest.User{"u": {Password: "pw one"}})
+	var asked atomic.Int32
+	d := hosts.NewDialer(hosts.Options{Environ: []string{}, Prompt: func(ctx context.Context, q string, secret bool) (string, error) {
+		asked.Add(1)
+		if !secret {
+			t.Error("password prompt not secret")
+		}
+		return "pw one", nil
+	}})
+	for _, w := range []*world{w1, w2} {
+		ep := w.endpoint("u")
+		ep.IdentityFiles = nil
+		ep.PasswordAuthentication = true
+		tr, err := d.Dial(bg(t), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Close()
+	}
+	if asked.Load() != 1 {
+		t.Fatalf("asked %d times, want 1", asked.Load())
+	}
+	// From the environment: no prompt at all.
+	d2 := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSSHPassword + "=pw one"}})
+	ep := w1.endpoint("u")
+	ep.IdentityFiles, ep.PasswordAuthentication = nil, true
+	tr, err := d2.Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("password from env: %v", err)
+	}
+	tr.Close()
+	if s := d2.Secrets(); len(s) != 1 || s[0] != "pw one" {
+		t.Fatalf("Secrets() = %d entries", len(s))
+	}
+}
+
+func TestEncryptedKeyPassphraseAskedOnce(t *testing.T) {
+	dir := t.TempDir()
+	pub, key, err := sshtest.WriteUserKey(dir, "enc", "a passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1 := newWorld(t, map[string]*sshtest.User{"u": {AuthorizedKeys: []ssh.PublicKey{pub}}})
+	w2 := newWorld(t, map[string]*sshtest.User{"u": {AuthorizedKeys: []ssh.PublicKey{pub}}})
+	var asked atomic.Int32
+	d := hosts.NewDialer(hosts.Options{Prompt: func(ctx context.Context, q string, secret bool) (string, error) {
+		asked.Add(1)
+		if !strings.Contains(q, key) {
+			t.Errorf("prompt %q does not name the key", q)
+		}
+		return "a passphrase", nil
+	}})
+	for _, w := range []*world{w1, w2} {
+		ep := w.endpoint("u")
+		ep.IdentityFiles = []string{key}
+		tr, err := d.Dial(bg(t), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Close()
+	}
+	if asked.Load() != 1 {
+		t.Fatalf("asked %d times, want 1", asked.Load())
+	}
+}
+
+func TestConnectionDroppedMidCommandThenRedial(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), w.endpoint("u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.Run(bg(t), &hosts.Command{Cmd: "echo go; sleep 30", Stdout: writerFunc(func(p []byte) { closeOnce(started) })})
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("command did not start")
+	}
+	w.srv.DropConnections()
+	select {
+	case err := <-done:
+		if !errors.Is(err, hosts.ErrConnLost) {
+			t.Fatalf("want ErrConnLost, got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not notice the dropped connection")
+	}
+	var out bytes.Buffer
+	if err := tr.Run(bg(t), &hosts.Command{Cmd: "echo again", Stdout: &out}); err != nil || out.String() != "again\n" {
+		t.Fatalf("after re-dial: %q %v", out.String(), err)
+	}
+}
+
+func TestWrongSudoPassword(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"plan": {SudoPassword: "right"}})
+	d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=wrong-pw"}})
+	tr, err := d.Dial(bg(t), w.endpoint("plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var out, errb bytes.Buffer
+	err = tr.Run(bg(t), &hosts.Command{Cmd: "cat", Sudo: true, Stdin: strings.NewReader("right\nmore"), Stdout: &out, Stderr: &errb})
+	if !errors.Is(err, hosts.ErrSudoPassword) {
+		t.Fatalf("want ErrSudoPassword, got %v", err)
+	}
+	// The caller's stdin ("right\n") must never reach sudo as a retry.
+	if out.Len() != 0 {
+		t.Fatalf("command ran: %q", out.String())
+	}
+	for _, s := range []string{err.Error(), errb.String()} {
+		if strings.Contains(s, "wrong-pw") {
+			t.Fatalf("password leaked: %q", s)
+		}
+	}
+}
+
+func TestSudoWithoutPasswordSource(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"plan": {SudoPassword: "right"}})
+	tr, err := hosts.NewDialer(hosts.Options{Environ: []string{}}).Dial(bg(t), w.endpoint("plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	err = tr.Run(bg(t), &hosts.Command{Cmd: "true", Sudo: true})
+	if !errors.Is(err, hosts.ErrSudoPassword) || !strings.Contains(err.Error(), hosts.EnvSudoPassword) {
+		t.Fatalf("want ErrSudoPassword naming %s, got %v", hosts.EnvSudoPassword, err)
+	}
+}
+
+func TestJumpHost(t *testing.T) {
+	target := newWorld(t, map[string]*sshtest.User{"u": {}})
+	jump := newWorld(t, map[string]*sshtest.User{"hop": {}})
+	ep := target.endpoint("u")
+	ep.Jump = jump.endpoint("hop")
+	ep.ProxyJump = "hop@127.0.0.1"
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	before := jump.srv.Execs()
+	var out bytes.Buffer
+	if err := tr.Run(bg(t), &hosts.Command{Cmd: "echo via jump", Stdout: &out}); err != nil || out.String() != "via jump\n" {
+		t.Fatalf("%q %v", out.String(), err)
+	}
+	if jump.srv.Execs() != before {
+		t.Fatal("the command ran on the jump host")
+	}
+	if !strings.Contains(ep.SSHCommand("true"), "-J hop@127.0.0.1:") {
+		t.Fatalf("SSHCommand lacks -J: %s", ep.SSHCommand("true"))
+	}
+}
+
+type writerFunc func(p []byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
