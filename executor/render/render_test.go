@@ -95,6 +95,7 @@ func TestTTYLiveBlockThenSummary(t *testing.T) {
 		tty.Event(ev)
 	}
 	tty.mu.Lock()
+	tty.redraw(nil) // what the ticker does; events alone may wait for it
 	mid := b.String()
 	tty.mu.Unlock()
 	if !strings.Contains(mid, "▸ ca/crt 50% of 100 B") || !strings.Contains(mid, "0/1 nodes done, 1 running") {

@@ -26,6 +26,7 @@ type TTY struct {
 	done    int
 	failed  int
 	drawn   int // lines of the live block currently on screen
+	last    time.Time
 	live    bool
 	stop    chan struct{}
 	stopped chan struct{}
@@ -124,8 +125,16 @@ func (t *TTY) Event(ev executor.Event) {
 		}
 		return
 	}
+	// Without lines to add, a redraw can wait for the ticker when the
+	// block was drawn a moment ago: bursts of events cost one frame.
+	if len(lines) == 0 && time.Since(t.last) < minFrame {
+		return
+	}
 	t.redraw(lines)
 }
+
+// minFrame is the shortest time between two redraws caused by events.
+const minFrame = 50 * time.Millisecond
 
 func mark(s executor.Status) string {
 	switch s {
@@ -184,6 +193,7 @@ func (t *TTY) redraw(permanent []string) {
 		b.WriteByte('\n')
 	}
 	t.drawn = len(block)
+	t.last = time.Now()
 	io.WriteString(t.w, b.String())
 }
 
