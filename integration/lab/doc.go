@@ -27,6 +27,9 @@
 //     until RestartSSHD(ctx, h), which waits for the new sshd.
 //   - CutLink(h) / RestoreLink(h): h's veth goes down / up; packets vanish,
 //     so dials and open connections time out rather than fail fast.
+//   - Freeze(h) / Thaw(h): SIGSTOP / SIGCONT every process of h; the kernel
+//     still accepts TCP connections, but no banner comes (a hanging
+//     handshake) and open sessions stall.
 //   - ChangeHostKey(ctx, h): a fresh host key and a restarted sshd; clients
 //     using l.KnownHosts now see a changed key. TrustHostKeys() rewrites
 //     known_hosts and ssh_config with the current keys.

@@ -397,3 +397,25 @@ func netnsPIDs(name string) []int {
 	}
 	return pids
 }
+
+// Freeze stops (SIGSTOP) every process of h: the kernel still completes TCP
+// handshakes on sshd's listening socket, but nothing answers, so new SSH
+// connections hang before the banner and open sessions stall mid-command.
+// Thaw resumes them.
+func (l *Lab) Freeze(h *Host) error { return l.signalHost(h, syscall.SIGSTOP) }
+
+// Thaw resumes a frozen host.
+func (l *Lab) Thaw(h *Host) error { return l.signalHost(h, syscall.SIGCONT) }
+
+// signalHost signals every process in h's network namespace (which holds
+// exactly the host's processes; systemd-nspawn itself stays outside).
+func (l *Lab) signalHost(h *Host, sig syscall.Signal) error {
+	pids := netnsPIDs(h.Netns)
+	if len(pids) == 0 {
+		return fmt.Errorf("lab: host %s has no processes", h.Name)
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, sig)
+	}
+	return nil
+}

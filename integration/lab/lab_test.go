@@ -244,6 +244,25 @@ func checkFaultHooks(t *testing.T, l *Lab) {
 	}
 	mustRun(t, l, h, UserRoot, "true", "")
 
+	// A frozen host accepts TCP but never sends a banner.
+	if err := l.Freeze(h); err != nil {
+		t.Fatalf("Freeze: %v", err)
+	}
+	conn, err = net.DialTimeout("tcp", h.Addr(), 2*time.Second)
+	if err != nil {
+		t.Errorf("dial a frozen host: %v (want the kernel to accept)", err)
+	} else {
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := conn.Read(make([]byte, 64)); err == nil || n > 0 {
+			t.Errorf("a frozen host sent %d bytes", n)
+		}
+		conn.Close()
+	}
+	if err := l.Thaw(h); err != nil {
+		t.Fatalf("Thaw: %v", err)
+	}
+	mustRun(t, l, h, UserRoot, "true", "")
+
 	// A changed host key fails against the old known_hosts, until trusted.
 	if err := l.ChangeHostKey(ctx, h); err != nil {
 		t.Fatalf("ChangeHostKey: %v", err)
