@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -364,5 +365,45 @@ func TestRebootTimesOutWhenBootIDNeverChanges(t *testing.T) {
 	sum, _ := runGraph(t, context.Background(), g, l, Options{})
 	if sum.Failed != 1 || !strings.Contains(sum.Failures[0].Error, "new boot id") {
 		t.Fatalf("want a failure about the boot id: %+v", sum.Failures)
+	}
+}
+
+// noDirs is a Fake that refuses pushes into a directory nobody made.
+type noDirs struct {
+	*hosts.Fake
+	dirs map[string]bool
+}
+
+func (d *noDirs) Run(ctx context.Context, c *hosts.Command) error {
+	if dir, ok := strings.CutPrefix(c.Cmd, "mkdir -p "); ok {
+		d.dirs[strings.Trim(dir, "'")] = true
+	}
+	return d.Fake.Run(ctx, c)
+}
+
+func (d *noDirs) Push(ctx context.Context, u *hosts.Upload) (hosts.PushResult, error) {
+	if !d.dirs[dirOf(u.Path)] {
+		return hosts.PushResult{}, fmt.Errorf("push %s: %w", u.Path, os.ErrNotExist)
+	}
+	return d.Fake.Push(ctx, u)
+}
+
+func TestFileMakesMissingDirectory(t *testing.T) {
+	fake := hosts.NewFake("h1")
+	host := &noDirs{Fake: fake, dirs: map[string]bool{}}
+	g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{{name: "f", kind: dsl.StepFile,
+		build: func(*tEval) *dsl.Step {
+			return &dsl.Step{Kind: dsl.StepFile, Name: "f", Destination: "/etc/new dir/f", Content: []byte("x")}
+		}}}})
+	connect := func(ctx context.Context, h *dsl.Host) (hosts.Transport, error) { return host, nil }
+	sum, err := Run(context.Background(), g, connect, Options{LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Changed != 1 {
+		t.Fatalf("changed %d: %+v", sum.Changed, sum.Failures)
+	}
+	if f, ok := fake.File("/etc/new dir/f"); !ok || string(f.Data) != "x" {
+		t.Errorf("file not pushed after making its directory")
 	}
 }

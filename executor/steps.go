@@ -140,6 +140,18 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 		}
 		u.Progress = r.progress(n, step)
 		pr, err := t.Push(ctx, u)
+		if err != nil && errors.Is(err, fs.ErrNotExist) && !r.opts.DryRun && u.LocalPath == "" {
+			// The destination's directory is missing: make it (as the
+			// file's owner would see it made by `install -D`) and try once
+			// more.
+			dir := dirOf(step.Destination)
+			mk := &hosts.Command{Cmd: "mkdir -p " + shellQuote(dir), Sudo: step.Sudo, Stderr: stderr}
+			if merr := t.Run(ctx, mk); merr != nil {
+				return sr, r.stepFailure(ctx, fmt.Errorf("%w (and mkdir -p %s: %v)", err, dir, merr))
+			}
+			nl.note("   made directory " + dir)
+			pr, err = t.Push(ctx, u)
+		}
 		if err != nil {
 			return sr, r.stepFailure(ctx, err)
 		}
