@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeRunPlan(t *testing.T) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "p.hcl")
+	err := os.WriteFile(path, []byte(`
+group "all" {}
+task "hello" {
+  on = group.all.hosts
+  run "say" {
+    command = "echo hello"
+  }
+}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+func runCmd(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := dispatch(append([]string{"run"}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	dir, plan := writeRunPlan(t)
+	common := []string{"--log-dir", filepath.Join(dir, "logs"), "--state", filepath.Join(dir, "state.json")}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad output", []string{plan, "--output", "yaml"}, "--output must be text or json"},
+		{"bad parallel", []string{plan, "--parallel", "0"}, "at least 1"},
+		{"unknown flag", []string{plan, "--frobnicate"}, "frobnicate"},
+		{"missing plan", []string{filepath.Join(dir, "nope.hcl")}, "nope.hcl"},
+		{"unknown task", []string{plan, "-H", "nowhere.invalid", "--only", "nosuchtask"}, "no task named nosuchtask"},
+	} {
+		code, _, stderr := runCmd(append(tc.args, common...)...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tc.name, code, stderr, exitUsage, tc.want)
+		}
+	}
+}
+
+// A plan whose group is empty has no nodes: nothing to do is success.
+func TestRunNothingToDo(t *testing.T) {
+	dir, plan := writeRunPlan(t)
+	code, stdout, stderr := runCmd(plan, "--log-dir", filepath.Join(dir, "logs"), "--state", filepath.Join(dir, "s.json"))
+	if code != exitOK || !strings.Contains(stdout, "0 nodes") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+func TestNewRunDir(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "runs")
+	now := time.Date(2026, 11, 27, 17, 0, 0, 0, time.UTC)
+	first, err := newRunDir(base, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := newRunDir(base, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first == second || filepath.Base(first) != "20261127-170000" {
+		t.Errorf("run dirs %s and %s", first, second)
+	}
+	if target, err := os.Readlink(filepath.Join(base, "latest")); err != nil || target != filepath.Base(second) {
+		t.Errorf("latest -> %q (%v), want %s", target, err, filepath.Base(second))
+	}
+}
