@@ -1,0 +1,212 @@
+package conformance
+
+// Fault tests against real OpenSSH sshd lab hosts: jump host, sshd killed
+// mid-command, cut link with keepalives, unknown and changed host keys,
+// wrong sudo password.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/integration/lab"
+)
+
+func labCtx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func dialLab(t *testing.T, d *hosts.Dialer, ep *hosts.Endpoint) hosts.Transport {
+	t.Helper()
+	tr, err := d.Dial(labCtx(t), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// waitRun waits (bounded) for a Run started in the background.
+func waitRun(t *testing.T, done <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s: Run still blocked after 60s", what)
+		return nil
+	}
+}
+
+func TestLabProxyJump(t *testing.T) {
+	l := needLab(t)
+	h1, h2 := l.Hosts[0], l.Hosts[1]
+	cfg := filepath.Join(t.TempDir(), "config")
+	text := fmt.Sprintf("Include %s\n\nHost jumped\n  HostName %s\n  User nopw\n  ProxyJump %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n",
+		l.SSHConfig, h2.Address, h1.Alias, l.ClientKey, l.KnownHosts)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(labCtx(t), []hosts.Spec{{Name: "jumped"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := eps[0]
+	if ep.Jump == nil || ep.Jump.HostName != h1.Address || ep.Jump.User != "root" {
+		t.Fatalf("jump not resolved: %+v", ep.Jump)
+	}
+	tr := dialLab(t, labDialer(t, l), ep)
+	var out bytes.Buffer
+	if err := tr.Run(labCtx(t), &hosts.Command{Cmd: `hostname; echo "${SSH_CLIENT%% *}"`, Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	// The session is on h2 and its TCP peer is h1, not the bridge.
+	if got := strings.Fields(out.String()); len(got) != 2 || got[0] != h2.Name || got[1] != h1.Address {
+		t.Fatalf("want [%s %s], got %q", h2.Name, h1.Address, out.String())
+	}
+	if _, err := tr.Fetch(labCtx(t), &hosts.Download{Path: "/etc/hostname"}); err != nil {
+		t.Fatalf("sftp through the jump host: %v", err)
+	}
+}
+
+func TestLabSSHDKilledMidCommand(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[1]
+	tr := dialLab(t, labDialer(t, l), labEndpoint(t, l, h, lab.UserRoot))
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.Run(labCtx(t), &hosts.Command{Cmd: "echo go; sleep 60", Stdout: writerFunc(func() { closeOnce(started) })})
+	}()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("command did not start")
+	}
+	if err := l.KillSSHD(h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.RestartSSHD(context.Background(), h) })
+	if err := waitRun(t, done, "sshd killed"); !errors.Is(err, hosts.ErrConnLost) {
+		t.Fatalf("want ErrConnLost, got %v", err)
+	}
+	if err := l.RestartSSHD(labCtx(t), h); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := tr.Run(labCtx(t), &hosts.Command{Cmd: "echo back", Stdout: &out}); err != nil || out.String() != "back\n" {
+		t.Fatalf("after restart the transport must re-dial: %q %v", out.String(), err)
+	}
+}
+
+func TestLabCutLinkDetectedByKeepalive(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[1]
+	ep := labEndpoint(t, l, h, lab.UserRoot)
+	ep.ServerAliveInterval, ep.ServerAliveCountMax = time.Second, 2
+	tr := dialLab(t, labDialer(t, l), ep)
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.Run(labCtx(t), &hosts.Command{Cmd: "echo go; sleep 60", Stdout: writerFunc(func() { closeOnce(started) })})
+	}()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("command did not start")
+	}
+	if err := l.CutLink(h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.RestoreLink(h) })
+	if err := waitRun(t, done, "link cut"); !errors.Is(err, hosts.ErrConnLost) {
+		t.Fatalf("want ErrConnLost, got %v", err)
+	}
+	if err := l.RestoreLink(h); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := tr.Run(labCtx(t), &hosts.Command{Cmd: "echo back", Stdout: &out}); err != nil || out.String() != "back\n" {
+		t.Fatalf("after the link is back the transport must re-dial: %q %v", out.String(), err)
+	}
+}
+
+func TestLabHostKeys(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[1]
+	ep := labEndpoint(t, l, h, lab.UserRoot)
+
+	// Unknown: an empty known_hosts refuses, accept-new records.
+	unknown := *ep
+	unknown.UserKnownHostsFiles = []string{filepath.Join(t.TempDir(), "known_hosts")}
+	unknown.GlobalKnownHostsFiles = nil
+	if _, err := labDialer(t, l).Dial(labCtx(t), &unknown); !errors.Is(err, hosts.ErrHostKeyUnknown) || !strings.Contains(err.Error(), "SHA256:") {
+		t.Fatalf("want ErrHostKeyUnknown with a fingerprint, got %v", err)
+	}
+	d := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: true})
+	dialLab(t, d, &unknown)
+	if b, _ := os.ReadFile(unknown.UserKnownHostsFiles[0]); !strings.Contains(string(b), h.Address) {
+		t.Fatalf("accepted key not recorded: %q", b)
+	}
+
+	// Changed: refused even with accept-new; trusting the new key fixes it.
+	if err := l.ChangeHostKey(labCtx(t), h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.TrustHostKeys() })
+	for _, e := range []*hosts.Endpoint{ep, &unknown} {
+		_, err := d.Dial(labCtx(t), e)
+		if !errors.Is(err, hosts.ErrHostKeyChanged) {
+			t.Fatalf("want ErrHostKeyChanged, got %v", err)
+		}
+	}
+	if err := l.TrustHostKeys(); err != nil {
+		t.Fatal(err)
+	}
+	dialLab(t, labDialer(t, l), ep)
+}
+
+func TestLabWrongSudoPassword(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[0]
+	d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=not-the-password"}})
+	tr := dialLab(t, d, labEndpoint(t, l, h, lab.UserPlan))
+	pw, err := l.Password()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	// The caller's stdin starts with the right password: it must never be
+	// read by sudo as a second attempt.
+	err = tr.Run(labCtx(t), &hosts.Command{Cmd: "cat", Sudo: true, Stdin: strings.NewReader(pw + "\nrest"), Stdout: &out, Stderr: &errb})
+	if !errors.Is(err, hosts.ErrSudoPassword) {
+		t.Fatalf("want ErrSudoPassword, got %v (stderr %q)", err, errb.String())
+	}
+	if out.Len() != 0 {
+		t.Fatalf("the command ran: %q", out.String())
+	}
+	if strings.Contains(err.Error()+errb.String(), "not-the-password") {
+		t.Fatal("the sudo password leaked into the error or stderr")
+	}
+}
+
+type writerFunc func()
+
+func (f writerFunc) Write(p []byte) (int, error) { f(); return len(p), nil }
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
