@@ -95,7 +95,7 @@ func flannelComponent() Component {
 		Dir:   "images",
 		Files: []string{imageFile("flannel", FlannelVersion)},
 		Image: &ImageInfo{Ref: FlannelImage, Entrypoint: []string{"/opt/bin/flanneld"}},
-		Source: fmt.Sprintf("Go module github.com/flannel-io/flannel %s (flanneld and install-conf, CGO_ENABLED=0) plus iptables (nft backend) and nft from Debian 12 packages, one layer",
+		Source: fmt.Sprintf("Go module github.com/flannel-io/flannel %s (flanneld static with cgo as upstream, install-conf) plus iptables (nft backend) and nft from Debian 12 packages, one layer",
 			FlannelVersion),
 		build: buildFlannel,
 	}
@@ -126,7 +126,10 @@ func buildFlannel(ctx context.Context, bc buildContext, stage string) ([]string,
 		return nil, err
 	}
 	ld := "-s -w -X " + m + "/pkg/version.Version=" + FlannelVersion
-	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{mains[0]}, Out: filepath.Join(root, "opt/bin/flanneld"), LDFlags: ld}); err != nil {
+	// As upstream's Makefile on amd64: cgo on (the UDP backend's proxy is C), linked
+	// statically so the image needs no libc for flanneld itself.
+	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{mains[0]}, Out: filepath.Join(root, "opt/bin/flanneld"), CGO: true,
+		Tags: []string{"netgo", "osusergo"}, LDFlags: ld + " -extldflags -static"}); err != nil {
 		return nil, err
 	}
 	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{m + "/cmd/install_conf"}, Out: filepath.Join(root, "opt/bin/install-conf"), LDFlags: ld}); err != nil {

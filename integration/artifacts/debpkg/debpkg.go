@@ -15,6 +15,11 @@ import (
 // the caller can record versions.
 func Unpack(ctx context.Context, log io.Writer, workDir, root string, packages []string) ([]string, error) {
 	debs := filepath.Join(workDir, "debs")
+	// A fresh download directory, so an older .deb of the same package from an earlier run
+	// is never the one unpacked.
+	if err := os.RemoveAll(debs); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(debs, 0o755); err != nil {
 		return nil, err
 	}
