@@ -248,6 +248,9 @@ func runGraph(t *testing.T, ctx context.Context, g Graph, l *lab, opts Options) 
 		opts.Sink = rec.sink
 	}
 	sum, err := Run(ctx, g, l.connect, opts)
+	if opts.State != nil {
+		opts.State.Close()
+	}
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -53,24 +53,33 @@ type storedValue struct {
 // dies keeps the progress it made.
 type State struct {
 	path string
+	lock *os.File
 	mu   sync.Mutex
 	file stateFile
 	key  []byte
 }
 
-// OpenState reads the state at path; a missing or unreadable-version file
-// gives an empty state. A corrupt file is an error (the user should see it).
+// OpenState locks and reads the state at path; a missing or
+// unreadable-version file gives an empty state. A corrupt file is an error
+// (the user should see it), and so is a state another run holds. Close
+// releases it.
 func OpenState(path string) (*State, error) {
-	s := &State{path: path, file: stateFile{Version: stateVersion, Nodes: map[string]*nodeState{}}}
+	lock, err := lockState(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &State{path: path, lock: lock, file: stateFile{Version: stateVersion, Nodes: map[string]*nodeState{}}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
 	if err != nil {
+		s.Close()
 		return nil, fmt.Errorf("read run state: %w", err)
 	}
 	var f stateFile
 	if err := json.Unmarshal(data, &f); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("read run state %s: %w (delete it to start afresh)", path, err)
 	}
 	if f.Version == stateVersion && f.Nodes != nil {
@@ -78,6 +87,20 @@ func OpenState(path string) (*State, error) {
 	}
 	return s, nil
 }
+
+// Close releases the state's lock.
+func (s *State) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+// dirOfLocal is filepath.Dir (kept apart from dirOf, which is for remote
+// POSIX paths).
+func dirOfLocal(p string) string { return filepath.Dir(p) }
 
 // Path is where the state is kept.
 func (s *State) Path() string { return s.path }

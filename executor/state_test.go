@@ -144,6 +144,23 @@ func TestOnlyRunsSubgraph(t *testing.T) {
 	}
 }
 
+func TestStateIsLockedWhileOpen(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := OpenState(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenState(p); err == nil || !strings.Contains(err.Error(), "another plan run") {
+		t.Fatalf("second open: %v, want a lock error", err)
+	}
+	s.Close()
+	s, err = OpenState(p)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	s.Close()
+}
+
 func TestCorruptStateIsAnError(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	os.WriteFile(p, []byte("{not json"), 0o600)

@@ -102,6 +102,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "plan run: %v\n", err)
 			return exitUsage
 		}
+		defer state.Close()
 	}
 
 	red := executor.NewRedactor(p.Secrets()...)
