@@ -40,4 +40,10 @@
 //   - otherwise, when DIR/versions.json exists: it checks the components that file records as
 //     present at the pinned versions.
 //   - otherwise it skips, saying how to build the cache.
+//
+// TestImagesRunInContainerd goes further and needs PLAN_ARTIFACTS_SMOKE=1, root and a complete
+// cache: it starts the cache's own containerd (private socket, root and state in a temporary
+// directory), imports every image with `ctr -n k8s.io images import --platform linux/amd64`
+// as the scratch plan does, runs a program from each through the cache's shim and runc with
+// seccomp on, and checks that pause exits on SIGTERM. About 10 s.
 package artifacts
