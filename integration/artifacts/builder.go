@@ -158,6 +158,9 @@ func (b *Builder) buildOne(ctx context.Context, c Component) Result {
 			workDir: filepath.Join(b.WorkDir, "work", id),
 			log:     log,
 		}
+		if err := os.MkdirAll(bc.workDir, 0o755); err != nil {
+			return err
+		}
 		notes, err := c.build(ctx, bc, stage)
 		if err != nil {
 			return err

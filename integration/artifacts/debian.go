@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
+
+	"github.com/plan-dev/plan/integration/artifacts/debpkg"
 )
 
 // ensureDebianPackages makes sure each file exists, installing the Debian package named for
@@ -30,12 +31,9 @@ func ensureDebianPackages(ctx context.Context, bc buildContext, fileToPackage ma
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("missing build dependencies: run `apt-get install %s` as root", strings.Join(pkgs, " "))
 	}
-	fmt.Fprintf(bc.log, "+ apt-get install -y %s\n", strings.Join(pkgs, " "))
-	cmd := exec.CommandContext(ctx, "apt-get", append([]string{"install", "-y", "-q", "--no-install-recommends"}, pkgs...)...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	cmd.Stdout, cmd.Stderr = bc.log, bc.log
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("apt-get install %s (run apt-get update first?): %w", strings.Join(pkgs, " "), err)
+	args := append([]string{"install", "-y", "-q", "--no-install-recommends"}, pkgs...)
+	if err := debpkg.AptGet(ctx, bc.log, bc.workDir, args...); err != nil {
+		return fmt.Errorf("install build dependencies: %w", err)
 	}
 	return nil
 }

@@ -29,8 +29,8 @@ func Unpack(ctx context.Context, log io.Writer, workDir, root string, packages [
 	// apt-get download drops privileges to _apt, which must be able to write there.
 	_ = os.Chmod(debs, 0o777)
 	args := append([]string{"download", "-q"}, packages...)
-	if err := run(ctx, log, debs, "apt-get", args...); err != nil {
-		return nil, fmt.Errorf("apt-get download %s (run apt-get update first?): %w", strings.Join(packages, " "), err)
+	if err := AptGet(ctx, log, debs, args...); err != nil {
+		return nil, err
 	}
 	var used []string
 	for _, p := range packages {
@@ -55,6 +55,27 @@ func run(ctx context.Context, log io.Writer, dir, name string, args ...string) e
 	fmt.Fprintf(log, "+ (cd %s && %s %s)\n", dir, name, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	cmd.Stdout, cmd.Stderr = log, log
 	return cmd.Run()
+}
+
+// AptGet runs apt-get with args in dir. When it fails and we are root, it runs `apt-get
+// update` once and tries again: on a fresh machine the package lists may never have been
+// fetched.
+func AptGet(ctx context.Context, log io.Writer, dir string, args ...string) error {
+	err := run(ctx, log, dir, "apt-get", args...)
+	if err == nil || os.Geteuid() != 0 || ctx.Err() != nil {
+		if err != nil {
+			return fmt.Errorf("apt-get %s: %w", strings.Join(args, " "), err)
+		}
+		return nil
+	}
+	if uerr := run(ctx, log, dir, "apt-get", "update", "-q"); uerr != nil {
+		return fmt.Errorf("apt-get %s: %w (and apt-get update: %v)", strings.Join(args, " "), err, uerr)
+	}
+	if err := run(ctx, log, dir, "apt-get", args...); err != nil {
+		return fmt.Errorf("apt-get %s (after apt-get update): %w", strings.Join(args, " "), err)
+	}
+	return nil
 }
