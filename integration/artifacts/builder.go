@@ -226,7 +226,7 @@ func (b *Builder) WriteIndex() error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", SumsFile, err)
 	}
-	idx := NewIndex(b.Dir, all, sums, func(c Component) *record {
+	idx := NewIndex(all, sums, func(c Component) *record {
 		var rec record
 		data, err := os.ReadFile(filepath.Join(b.WorkDir, "records", c.Name+"-"+c.Version+".json"))
 		if err != nil || json.Unmarshal(data, &rec) != nil {

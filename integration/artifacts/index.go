@@ -33,7 +33,7 @@ type IndexEntry struct {
 
 // NewIndex describes components cs; sums holds the sha256 of every present file and rec, when
 // it knows, how the component was built.
-func NewIndex(dir string, cs []Component, sums map[string]string, rec func(Component) *record) Index {
+func NewIndex(cs []Component, sums map[string]string, rec func(Component) *record) Index {
 	idx := Index{Versions: map[string]string{}, GoVersion: runtime.Version()}
 	for _, c := range cs {
 		idx.Versions[c.Name] = c.Version
