@@ -341,6 +341,9 @@ locals {
   }
 
   cni_plugins = ["bridge", "host-local", "loopback", "portmap", "flannel"]
+
+  # client certificates made on the first master (pki-ca.sh)
+  client_certs = ["apiserver-kubelet-client", "admin", "kube-controller-manager", "kube-scheduler", "kube-proxy", "front-proxy-client", "etcd-client"]
 }
 
 # ---------------------------------------------------------------------------

@@ -103,6 +103,7 @@ task "os_prep" {
 
   run "cgroup_v2_check" {
     when    = task.facts.output.os_family == "rhel" && var.cgroup_v2_reboot
+    unless  = "test \"$(stat -fc %T /sys/fs/cgroup)\" = cgroup2fs"
     command = "test \"$(stat -fc %T /sys/fs/cgroup)\" = cgroup2fs || { echo 'still on cgroup v1 after the reboot' >&2; exit 1; }"
   }
 }

@@ -30,7 +30,9 @@ task "pki" {
   sudo       = true
   depends_on = [task.users]
 
+  # skipped when everything exists (pki-ca.sh would keep it all anyway)
   script "certificates" {
+    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} bundle.tgz.b64 ../encryption-config.yaml >/dev/null 2>&1"
     content = join("\n", [
       "CURVE='${var.key_curve}'",
       "CA_DAYS='${var.ca_days}'",
@@ -107,7 +109,9 @@ task "server_certs" {
   sudo       = true
   depends_on = [task.pki, task.pki_share]
 
+  # skipped when this master's certificates were made for the same names and addresses
   script "certificates" {
+    unless = "test -f /etc/kubernetes/pki/kube-apiserver.crt && test -f /etc/kubernetes/pki/etcd.crt && test -f /etc/kubernetes/pki/etcd-peer.crt && test \"$(cat /etc/kubernetes/pki/server-certs.inputs 2>/dev/null)\" = '${target.name} ${task.facts.output.ip} ${task.facts.output.hostname} ${task.pki.output.api_address} ${local.api_service_ip} ${var.cluster_domain}'"
     content = join("\n", [
       "NAME='${target.name}'",
       "IP='${task.facts.output.ip}'",
@@ -124,6 +128,7 @@ task "server_certs" {
   }
 
   script "permissions" {
+    unless  = "test \"$(stat -c %a:%U /etc/kubernetes /etc/kubernetes/pki /etc/kubernetes/pki/ca.key /etc/kubernetes/pki/etcd.key /etc/kubernetes/pki/admin.key | tr '\\n' ' ')\" = '755:root 755:root 600:kubernetes 600:etcd 600:kube-admin '"
     content = file("templates/pki-perms.sh")
   }
 }

@@ -24,6 +24,7 @@ task "etcd" {
 
   # The first master starts a new cluster; the others join it one after another.
   script "membership" {
+    unless = "test -d /var/lib/etcd/member && test -s /etc/etcd/cluster.env"
     content = join("\n", [
       "NAME='${target.name}'",
       "IP='${task.facts.output.ip}'",
@@ -44,6 +45,7 @@ task "etcd" {
   }
 
   script "wait_healthy" {
+    unless  = "etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd-ca.crt --cert=/etc/kubernetes/pki/etcd-client.crt --key=/etc/kubernetes/pki/etcd-client.key --command-timeout=5s endpoint health >/dev/null 2>&1"
     content = <<-EOT
       set -eu
       i=0

@@ -41,6 +41,7 @@ task "kube_apiserver" {
 
   # /readyz with the admin certificate (anonymous requests are refused)
   script "wait_ready" {
+    unless  = "curl -fsS --max-time 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key https://127.0.0.1:6443/readyz >/dev/null 2>&1"
     content = <<-EOT
       set -eu
       i=0

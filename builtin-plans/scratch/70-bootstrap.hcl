@@ -23,6 +23,7 @@ task "bootstrap" {
   }
 
   script "make_token" {
+    unless = "test -s /etc/kubernetes/bootstrap-token && kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system get secret \"bootstrap-token-$(cut -d. -f1 /etc/kubernetes/bootstrap-token)\" >/dev/null 2>&1"
     content = join("\n", [
       "TTL_HOURS='${var.bootstrap_token_ttl_hours}'",
       file("templates/bootstrap-token.sh"),

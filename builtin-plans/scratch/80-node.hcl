@@ -44,6 +44,7 @@ task "containerd" {
     unless  = "systemctl is-active -q containerd"
   }
   run "wait_ready" {
+    unless  = "ctr version >/dev/null 2>&1"
     command = "i=0; until ctr version >/dev/null 2>&1; do i=$((i + 1)); [ \"$i\" -lt 30 ] || exit 1; sleep 1; done"
   }
 
@@ -133,6 +134,7 @@ task "kubelet" {
   # The kubelet joined once its client certificate was issued (the CSR approved through
   # the auto-approval binding) and it wrote its kubeconfig.
   script "wait_joined" {
+    unless  = "test -s /etc/kubernetes/kubelet.kubeconfig && test -s /var/lib/kubelet/pki/kubelet-client-current.pem"
     content = <<-EOT
       set -eu
       i=0

@@ -11,7 +11,7 @@ name=kubernetes.default.svc.$CLUSTER_DOMAIN
 # query over bash's /dev/udp (no DNS tools needed on the node).
 dns_lookup() {
   if command -v dig >/dev/null 2>&1; then
-    dig +short +time=2 +tries=1 "@$2" "$1" A | head -n 1
+    dig +short +time=2 +tries=1 "@$2" "$1" A | grep -E '^[0-9.]+$' | head -n 1
     return
   fi
   bash -c '

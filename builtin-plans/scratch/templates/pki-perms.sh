@@ -2,6 +2,8 @@
 # kube-apiserver, kube-controller-manager and kube-scheduler run as "kubernetes",
 # etcd as "etcd"; admin's key belongs to "kube-admin"; everything else to root.
 set -eu
+# the directories are readable, the keys in them are not
+chmod 0755 /etc/kubernetes /etc/kubernetes/pki
 cd /etc/kubernetes/pki
 
 own() { # own FILE USER MODE, when FILE exists

@@ -25,3 +25,4 @@ cert etcd "/CN=$NAME" etcd-ca v3_req_etcd
 renew_if_sans_changed etcd-peer
 cert etcd-peer "/CN=$NAME" etcd-ca v3_req_etcd
 chmod 0644 kube-apiserver.crt etcd.crt etcd-peer.crt
+printf '%s %s %s %s %s %s' "$NAME" "$IP" "$HOST" "$API_ENDPOINT" "$SERVICE_IP" "$CLUSTER_DOMAIN" > server-certs.inputs
