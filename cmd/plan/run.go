@@ -216,13 +216,7 @@ func resolveHosts(ctx context.Context, p *dsl.Plan, sshConfig string) (map[strin
 		}
 		seen[h.Name] = true
 		names = append(names, h.Name)
-		spec := hosts.Spec{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port}
-		if spec.Address == h.Name {
-			// A -H host's address is its name: let ssh_config say where
-			// that name points (HostName), as ssh itself would.
-			spec.Address = ""
-		}
-		specs = append(specs, spec)
+		specs = append(specs, hostSpec(h)) // the same mapping as `plan hosts`
 	}
 	r := hosts.Resolver{ConfigFile: sshConfig}
 	eps, err := r.Resolve(ctx, specs)
