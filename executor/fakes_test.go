@@ -115,6 +115,9 @@ func (e *tEval) Record(i int, r dsl.StepResult) { e.results[i] = r }
 func (e *tEval) Secrets() []string              { return e.t.secrets }
 func (e *tEval) Step(i int) (*dsl.Step, bool, hcl.Diagnostics) {
 	s := e.t.steps[i]
+	if s.build == nil {
+		panic("step " + s.name + " has no body")
+	}
 	if s.off {
 		return nil, false, nil
 	}

@@ -48,8 +48,8 @@ func (res *nodeResult) satisfies() bool {
 // stderrTailLines is how many lines of stderr a failure shows.
 const stderrTailLines = 10
 
-// execNode runs one node from evaluation to outputs. It never panics the
-// run: every problem becomes a failed result.
+// execNode runs one node from evaluation to outputs; every problem becomes
+// a failed result (panics too, see execNodeSafely).
 func (r *run) execNode(ctx context.Context, nr *nodeRun) *nodeResult {
 	n := nr.n
 	res := &nodeResult{nr: nr, Start: time.Now()}

@@ -407,3 +407,15 @@ func TestFileMakesMissingDirectory(t *testing.T) {
 		t.Errorf("file not pushed after making its directory")
 	}
 }
+
+func TestPanickingEvaluatorFailsOnlyItsNode(t *testing.T) {
+	l := newLab("h1")
+	g := newGraph(
+		&tTask{name: "bad", hosts: []string{"h1"}, steps: []tStep{{name: "boom", kind: dsl.StepRun}}},
+		&tTask{name: "good", hosts: []string{"h1"}, steps: []tStep{runStep("g", "g")}},
+	)
+	sum, _ := runGraph(t, context.Background(), g, l, Options{})
+	if sum.Failed != 1 || sum.Changed != 1 || !strings.Contains(sum.Failures[0].Error, "internal error") {
+		t.Fatalf("failed %d changed %d: %+v", sum.Failed, sum.Changed, sum.Failures)
+	}
+}

@@ -223,7 +223,7 @@ func (r *run) run(ctx context.Context) *Summary {
 				wg.Add(1)
 				go func(nr *nodeRun) {
 					defer wg.Done()
-					r.results <- r.execNode(ctx, nr)
+					r.results <- r.execNodeSafely(ctx, nr)
 				}(nr)
 			}
 			ready = kept
@@ -261,6 +261,19 @@ func (r *run) run(ctx context.Context) *Summary {
 	sum := r.summary(ctx.Err() != nil)
 	r.emit(Event{Kind: EventRunFinished, Summary: sum, Duration: sum.Duration, DryRun: r.opts.DryRun})
 	return sum
+}
+
+// execNodeSafely runs a node and turns a panic (a bug in an evaluator,
+// say) into that node's failure instead of the end of the whole run.
+func (r *run) execNodeSafely(ctx context.Context, nr *nodeRun) (res *nodeResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			now := time.Now()
+			res = &nodeResult{nr: nr, Status: StatusFailed, Start: now, End: now,
+				Error: r.red.String(fmt.Sprintf("internal error: %v", p))}
+		}
+	}()
+	return r.execNode(ctx, nr)
 }
 
 func sortByIndex(nrs []*nodeRun) {
