@@ -163,6 +163,11 @@ func (p *Plan) decodeVariable(b *hcl.Block) hcl.Diagnostics {
 		val, d := a.Expr.Value(&hcl.EvalContext{Functions: p.functions(b.DefRange.Filename)})
 		diags = append(diags, d...)
 		if !d.HasErrors() {
+			if v.sensitive {
+				// Known before conversion, so that even a diagnostic about
+				// this very default cannot show it.
+				collectSecrets(val.Mark(Sensitive), p.secrets)
+			}
 			cv, err := convertTo(val, v.typ)
 			if err != nil {
 				diags = append(diags, attrDiag(a, "Invalid default value for variable", err))

@@ -320,6 +320,7 @@ func TestHostArgs(t *testing.T) {
 		{arg: "k8s-master", name: "k8s-master"},
 		{arg: "workers=root@w1:2222", group: "workers", user: "root", name: "w1", port: 2222},
 		{arg: "[::1]:2200", name: "::1", port: 2200},
+		{arg: "fd00::5", name: "fd00::5"},
 		{arg: "vagrant:k8s-master", name: "vagrant:k8s-master"},
 		{arg: "h:99999", wantErr: true},
 		{arg: "=h", wantErr: true},

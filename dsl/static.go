@@ -58,6 +58,8 @@ func parseHostArgs(args []string) ([]hostArg, hcl.Diagnostics) {
 			switch {
 			case strings.HasPrefix(rest, "vagrant:"):
 				h.name = rest // the hosts package reads `vagrant ssh-config`
+			case strings.Count(rest, ":") > 1 && !strings.HasPrefix(rest, "["):
+				h.name = rest // a bare IPv6 address: no port without brackets
 			case strings.HasPrefix(rest, "["):
 				end := strings.Index(rest, "]")
 				if end < 0 {
