@@ -114,6 +114,8 @@ type Endpoint struct {
 	// HostKeyAlias, when set, is the name looked up in known_hosts.
 	HostKeyAlias          string
 	StrictHostKeyChecking HostKeyPolicy
+	// HashKnownHosts: keys accepted under accept-new are recorded hashed.
+	HashKnownHosts bool
 	UserKnownHostsFiles   []string
 	GlobalKnownHostsFiles []string
 	// PasswordAuthentication false disables the password method.

@@ -40,17 +40,36 @@ func (t *SSH) fetch(ctx context.Context, d *Download) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var data []byte
-	err = t.sftpOp(ctx, func() error {
-		f, err := c.Open(d.Path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		var buf bytes.Buffer
-		_, err = io.Copy(&buf, f)
-		data = buf.Bytes()
+	// Opening is one bounded request; the copy is bounded by ctx only, so
+	// big files are not cut off by the per-request timeout.
+	var f interface {
+		io.Reader
+		Close() error
+	}
+	if err := t.sftpOp(ctx, func() error {
+		var err error
+		f, err = c.Open(d.Path)
 		return err
-	})
-	return data, err
+	}); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			f.Close()
+		case <-done:
+		}
+	}()
+	var buf bytes.Buffer
+	_, err = io.Copy(&buf, f)
+	close(done)
+	f.Close()
+	if ctx.Err() != nil {
+		return nil, ctxError(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -28,6 +29,10 @@ type hostKeyChecker struct {
 	writeTo  string   // where accepted keys are recorded
 	callback ssh.HostKeyCallback
 	lookup   string // host:port as known_hosts knows it
+	// caKeys are the @cert-authority keys: knownhosts reports them among
+	// the "wanted" keys of a host, but a plain key that is not one of
+	// them is unknown, not changed.
+	caKeys map[string]bool
 }
 
 func newHostKeyChecker(ep *Endpoint, acceptNew bool) (*hostKeyChecker, error) {
@@ -62,6 +67,26 @@ func (c *hostKeyChecker) reload() error {
 		c.callback = nil
 		return nil
 	}
+	c.caKeys = map[string]bool{}
+	for _, f := range c.files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "@cert-authority")
+			if !ok {
+				continue
+			}
+			fields := strings.Fields(rest)
+			if len(fields) < 3 {
+				continue
+			}
+			if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(strings.Join(fields[1:], " "))); err == nil {
+				c.caKeys[string(k.Marshal())] = true
+			}
+		}
+	}
 	cb, err := knownhosts.New(c.files...)
 	if err != nil {
 		return fmt.Errorf("read known_hosts: %w", err)
@@ -92,7 +117,11 @@ func (c *hostKeyChecker) knownKeyAlgorithms() []string {
 	var algos []string
 	seen := map[string]bool{}
 	for _, k := range ke.Want {
-		for _, a := range algorithmsForKeyType(k.Key.Type()) {
+		types := algorithmsForKeyType(k.Key.Type())
+		if c.caKeys[string(k.Key.Marshal())] {
+			types = certAlgorithms
+		}
+		for _, a := range types {
 			if !seen[a] {
 				seen[a] = true
 				algos = append(algos, a)
@@ -100,6 +129,20 @@ func (c *hostKeyChecker) knownKeyAlgorithms() []string {
 		}
 	}
 	return algos
+}
+
+var certAlgorithms = []string{ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01,
+	ssh.CertAlgoECDSA521v01, ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01}
+
+// plainWanted drops CA keys from a KeyError's wanted keys.
+func (c *hostKeyChecker) plainWanted(want []knownhosts.KnownKey) []knownhosts.KnownKey {
+	var out []knownhosts.KnownKey
+	for _, k := range want {
+		if !c.caKeys[string(k.Key.Marshal())] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func algorithmsForKeyType(t string) []string {
@@ -128,8 +171,8 @@ func (c *hostKeyChecker) check(_ string, remote net.Addr, key ssh.PublicKey) err
 		switch {
 		case errors.As(err, &re):
 			return fmt.Errorf("%w: host %s presented the REVOKED key %s (%s)", ErrHostKeyChanged, c.lookup, fp, re.Revoked.Filename)
-		case errors.As(err, &ke) && len(ke.Want) > 0:
-			w := ke.Want[0]
+		case errors.As(err, &ke) && len(c.plainWanted(ke.Want)) > 0:
+			w := c.plainWanted(ke.Want)[0]
 			return fmt.Errorf("%w: WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for %s: it presented %s %s, "+
 				"but %s:%d records %s %s. Someone could be intercepting the connection, or the host was reinstalled. "+
 				"Verify the new key out of band, then remove the old one with `ssh-keygen -R %s -f %s`",
@@ -168,7 +211,11 @@ func (c *hostKeyChecker) record(key ssh.PublicKey) error {
 	if err != nil {
 		return fmt.Errorf("record host key: %w", err)
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(c.lookup)}, key)
+	name := knownhosts.Normalize(c.lookup)
+	if c.ep.HashKnownHosts {
+		name = knownhosts.HashHostname(name)
+	}
+	line := knownhosts.Line([]string{name}, key)
 	if _, err := fmt.Fprintln(f, line); err != nil {
 		f.Close()
 		return fmt.Errorf("record host key: %w", err)

@@ -149,13 +149,13 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	var ee *ssh.ExitError
 	if errors.As(werr, &ee) {
 		if !filter.hasStarted() && useSudo {
-			msg := tail.Tail(password)
+			msg := tail.Tail(t.secrets(password)...)
 			if password == "" && strings.Contains(msg, "password") {
 				return fmt.Errorf("%s: sudo -n: %w: %s", t.label(), ErrSudoPassword, msg)
 			}
 			return &ExitError{Code: ee.ExitStatus(), StderrTail: "sudo: " + msg}
 		}
-		xe := &ExitError{Code: ee.ExitStatus(), StderrTail: tail.Tail(password)}
+		xe := &ExitError{Code: ee.ExitStatus(), StderrTail: tail.Tail(t.secrets(password)...)}
 		if sig := ee.Signal(); sig != "" {
 			xe.Code, xe.Signal = -1, sig
 		}
@@ -344,4 +344,10 @@ func (t *SSH) sudoPassword(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: sudo needs a password: %w: %w", t.label(), ErrSudoPassword, err)
 	}
 	return p, nil
+}
+
+// secrets are the strings redacted from stderr tails: the sudo password in
+// use and every secret the Dialer knows.
+func (t *SSH) secrets(extra string) []string {
+	return append(t.d.Secrets(), extra)
 }

@@ -176,10 +176,19 @@ func (f closerFunc) Close() error { f(); return nil }
 // preferAlgorithms puts the known key types first and keeps every other
 // algorithm after them, as OpenSSH orders HostKeyAlgorithms.
 func preferAlgorithms(known []string) []string {
-	if len(known) == 0 {
-		return nil
-	}
 	all := ssh.SupportedAlgorithms().HostKeys
+	if len(known) == 0 {
+		// Nothing known for this host: ask for plain keys, so an unknown
+		// host shows a key that can be verified and recorded rather than
+		// a certificate nobody vouches for.
+		var plain []string
+		for _, a := range all {
+			if !strings.Contains(a, "-cert-") {
+				plain = append(plain, a)
+			}
+		}
+		return plain
+	}
 	out := append([]string{}, known...)
 	for _, a := range all {
 		dup := false

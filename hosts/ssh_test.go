@@ -3,7 +3,10 @@ package hosts_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -328,5 +331,62 @@ func closeOnce(ch chan struct{}) {
 	case <-ch:
 	default:
 		close(ch)
+	}
+}
+
+func TestHashedKnownHostsRecordedAndRead(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	ep := w.endpoint("u")
+	ep.UserKnownHostsFiles = []string{filepath.Join(w.dir, "kh_hashed")}
+	ep.HashKnownHosts = true
+	tr, err := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: true}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	b, _ := os.ReadFile(ep.UserKnownHostsFiles[0])
+	if !strings.HasPrefix(string(b), "|1|") || strings.Contains(string(b), "127.0.0.1") {
+		t.Fatalf("not hashed: %q", b)
+	}
+	tr, err = hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("strict dial with the hashed entry: %v", err)
+	}
+	tr.Close()
+}
+
+func TestCertAuthorityHostKey(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	_, caPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := ssh.NewSignerFromKey(caPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := w.endpoint("u")
+	ep.UserKnownHostsFiles = []string{filepath.Join(w.dir, "kh_ca")}
+	line := fmt.Sprintf("@cert-authority [127.0.0.1]:%d %s", w.srv.Port(), ssh.MarshalAuthorizedKey(ca.PublicKey()))
+	if err := os.WriteFile(ep.UserKnownHostsFiles[0], []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A plain key is unknown: only certificates from the CA are trusted.
+	if _, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep); !errors.Is(err, hosts.ErrHostKeyUnknown) {
+		t.Fatalf("plain key with only a CA line: want ErrHostKeyUnknown, got %v", err)
+	}
+	if err := w.srv.UseHostCertificate(ca, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("certificate signed by the known CA: %v", err)
+	}
+	tr.Close()
+	// A client that knows nothing about this host sees its plain key as
+	// unknown (not an untrusted certificate) and can record it.
+	ep.UserKnownHostsFiles = []string{filepath.Join(w.dir, "kh_empty")}
+	if _, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep); !errors.Is(err, hosts.ErrHostKeyUnknown) {
+		t.Fatalf("want ErrHostKeyUnknown, got %v", err)
 	}
 }

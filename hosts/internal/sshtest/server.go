@@ -39,8 +39,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	hostKey ssh.Signer
-	conns   map[net.Conn]bool
-	closed  bool
+	// hostCert, when set, is offered next to the plain host key.
+	hostCert ssh.Signer
+	conns    map[net.Conn]bool
+	closed   bool
 	// ExecCount counts exec requests, for tests that assert how many
 	// commands ran.
 	execs int
@@ -81,8 +83,26 @@ func (s *Server) NewHostKey() error {
 		return err
 	}
 	s.mu.Lock()
-	s.hostKey = signer
+	s.hostKey, s.hostCert = signer, nil
 	s.mu.Unlock()
+	return nil
+}
+
+// UseHostCertificate makes the server present its host key as a
+// certificate signed by ca for the given principals (host names).
+func (s *Server) UseHostCertificate(ca ssh.Signer, principals ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cert := &ssh.Certificate{Key: s.hostKey.PublicKey(), CertType: ssh.HostCert, KeyId: "sshtest",
+		ValidPrincipals: principals, ValidAfter: 0, ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		return err
+	}
+	cs, err := ssh.NewCertSigner(cert, s.hostKey)
+	if err != nil {
+		return err
+	}
+	s.hostCert = cs
 	return nil
 }
 
@@ -168,6 +188,9 @@ func (s *Server) config() *ssh.ServerConfig {
 	}
 	s.mu.Lock()
 	cfg.AddHostKey(s.hostKey)
+	if s.hostCert != nil {
+		cfg.AddHostKey(s.hostCert)
+	}
 	s.mu.Unlock()
 	return cfg
 }
