@@ -115,7 +115,7 @@ type Endpoint struct {
 	HostKeyAlias          string
 	StrictHostKeyChecking HostKeyPolicy
 	// HashKnownHosts: keys accepted under accept-new are recorded hashed.
-	HashKnownHosts bool
+	HashKnownHosts        bool
 	UserKnownHostsFiles   []string
 	GlobalKnownHostsFiles []string
 	// PasswordAuthentication false disables the password method.
