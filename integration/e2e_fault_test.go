@@ -15,6 +15,7 @@ import (
 // connection lost, the other hosts finish, and once sshd is back the
 // re-run resumes on the broken host only.
 func TestE2ESSHDKilledMidStep(t *testing.T) {
+	needLab(t)
 	dir := t.TempDir()
 	for h := 0; h < 3; h++ {
 		onHost(t, h, "rm -f /root/e2e-f-*")

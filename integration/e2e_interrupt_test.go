@@ -16,6 +16,7 @@ import (
 // starts, state keeps what succeeded, the summary is printed, exit 130.
 // The re-run resumes from there.
 func TestE2EInterrupt(t *testing.T) {
+	needLab(t)
 	dir := t.TempDir()
 	for h := 0; h < 3; h++ {
 		onHost(t, h, "rm -f /root/e2e-c-*")

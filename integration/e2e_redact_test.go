@@ -11,6 +11,7 @@ import (
 // A sensitive variable and a sensitive output made on one host never show
 // in the output (JSON or text), the logs or the state.
 func TestE2ESecretsNeverLeak(t *testing.T) {
+	needLab(t)
 	dir := t.TempDir()
 	onHost(t, 2, "rm -f /root/e2e-d-token")
 	const password = "pa55-Word-e2e-xyzzy"
@@ -95,6 +96,7 @@ task "use" {
 
 // --dry-run reports what would change and changes nothing.
 func TestE2EDryRun(t *testing.T) {
+	needLab(t)
 	dir := t.TempDir()
 	onHost(t, 0, "rm -f /root/e2e-e-*; echo same > /root/e2e-e-same; chmod 644 /root/e2e-e-same")
 	p := writePlan(t, dir, `

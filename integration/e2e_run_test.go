@@ -13,6 +13,7 @@ import (
 // plan run again changes nothing (up to date from the state, and, forced,
 // thanks to its guards).
 func TestE2EValueAcrossHostsAndIdempotence(t *testing.T) {
+	needLab(t)
 	dir := t.TempDir()
 	onHost(t, 0, "rm -f /root/e2e-a-secret")
 	onHost(t, 1, "rm -f /root/e2e-a-value")
@@ -84,6 +85,7 @@ task "spread" {
 // A node fails in the middle; independent work goes on; the re-run after
 // the fix resumes without repeating what succeeded.
 func TestE2EFailureThenResume(t *testing.T) {
+	needLab(t)
 	dir := t.TempDir()
 	for h := 0; h < 3; h++ {
 		onHost(t, h, "rm -f /root/e2e-b-*")
