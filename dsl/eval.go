@@ -178,11 +178,17 @@ func (ev *evaluator) upstreamOutputs(xname, hname string) (cty.Value, hcl.Diagno
 			}
 		}
 	default:
-		vals, ok := ev.up.Outputs(xname, hname)
-		if !ok {
-			return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Upstream outputs missing",
-				Detail:  fmt.Sprintf("Node %s needs the outputs of task %q on %q, which has not produced them.", ev.n.ID, xname, hname),
-				Subject: ev.t.declRange.Ptr()}}
+		vals, _ := ev.up.Outputs(xname, hname)
+		// A node that gave no outputs (its task's when was false) has
+		// null outputs, typed as the offline check saw them.
+		for _, o := range x.outputs {
+			if _, ok := vals[o.name]; !ok {
+				ty := cty.DynamicPseudoType
+				if cv, ok := checkOuts[o.name]; ok && cv != cty.NilVal {
+					ty = cv.Type()
+				}
+				out[o.name] = cty.NullVal(ty)
+			}
 		}
 		for k, v := range vals {
 			if v == cty.NilVal {

@@ -251,12 +251,16 @@ func TestEvaluatorOutputsMarkSensitive(t *testing.T) {
 	}
 }
 
-func TestEvaluatorMissingUpstream(t *testing.T) {
+func TestEvaluatorMissingUpstreamIsNull(t *testing.T) {
 	dir := writePlan(t, map[string]string{"plan.hcl": pipelinePlan})
 	p := mustLoad(t, dir, Options{Hosts: []string{"m1", "workers=w1"}})
-	_, diags := p.Evaluator(nodeByID(t, p, "use[w1]"), outputs{})
-	if !diags.HasErrors() || !strings.Contains(diagText(diags), "gen") {
-		t.Fatalf("want a diagnostic naming the missing upstream, got %s", diagText(diags))
+	ev, diags := p.Evaluator(nodeByID(t, p, "use[w1]"), outputs{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	// "echo ${null}" cannot be rendered: the step reports it.
+	if _, run, d := ev.Step(0); run || !d.HasErrors() || !strings.Contains(diagText(d), "null") {
+		t.Fatalf("want a diagnostic about the null output, got run=%v %s", run, diagText(d))
 	}
 }
 
