@@ -276,8 +276,9 @@ MaxStartups 100:30:200
 CONF
 
 # systemd variant: inside each host, before sysinit, make the cgroup v1
-# controllers and /proc/sys/net writable and shadow the four global sysctls
-# kubelet insists on setting, so the machine's own kernel is never changed.
+# controllers and /proc/sys/net writable and shadow the global settings
+# kubelet and kube-proxy insist on setting, so the machine's own kernel is
+# never changed.
 mkdir -p /var/lib/fake-sysctl /var/lib/containerd /usr/local/sbin
 echo 10 > /var/lib/fake-sysctl/kernel.panic
 echo 1 > /var/lib/fake-sysctl/kernel.panic_on_oops
@@ -294,6 +295,16 @@ for f in kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom;
   p=/proc/sys/$(echo $f | tr . /)
   mountpoint -q $p || mount --bind /var/lib/fake-sysctl/$f $p
 done
+# kube-proxy sets nf_conntrack_max, which only the machine's own netns may
+# write (mode 0444 here: kube-proxy exits), and then raises the machine-wide
+# conntrack hashsize if it looks small (EROFS on the read-only /sys: exits
+# too). Both get a private copy of the current value.
+shadow() {
+  [ -e "$1" ] && ! mountpoint -q "$1" || return 0
+  cat "$1" > "/var/lib/fake-sysctl/$2" && mount --bind "/var/lib/fake-sysctl/$2" "$1"
+}
+shadow /proc/sys/net/netfilter/nf_conntrack_max net.netfilter.nf_conntrack_max
+shadow /sys/module/nf_conntrack/parameters/hashsize nf_conntrack.hashsize
 exit 0
 PREP
 chmod 755 /usr/local/sbin/lab-host-prep

@@ -13,9 +13,17 @@ import (
 // stay untouched.
 func TestSystemdLab(t *testing.T) {
 	needRoot(t)
-	machinePanic := readProc(t, "/proc/sys/kernel/panic")
-	machineOvercommit := readProc(t, "/proc/sys/vm/overcommit_memory")
-	machineForward := readProc(t, "/proc/sys/net/ipv4/ip_forward")
+	// Settings of the machine's own kernel that the hosts write (shadowed).
+	machineFiles := []string{
+		"/proc/sys/kernel/panic", "/proc/sys/kernel/panic_on_oops",
+		"/proc/sys/vm/overcommit_memory", "/proc/sys/vm/panic_on_oom",
+		"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/netfilter/nf_conntrack_max",
+		"/sys/module/nf_conntrack/parameters/hashsize",
+	}
+	machineBefore := map[string]string{}
+	for _, f := range machineFiles {
+		machineBefore[f] = readOptional(f)
+	}
 
 	l := upLab(t, Options{Hosts: 2, Systemd: true})
 	checkUsers(t, l)
@@ -48,6 +56,8 @@ func TestSystemdLab(t *testing.T) {
 			"echo 1 > /proc/sys/net/ipv4/ip_forward",
 			"echo 0 > /proc/sys/kernel/panic && test \"$(cat /proc/sys/kernel/panic)\" = 0",
 			"echo 2 > /proc/sys/vm/overcommit_memory",
+			"if [ -e /proc/sys/net/netfilter/nf_conntrack_max ]; then echo 131072 > /proc/sys/net/netfilter/nf_conntrack_max; fi",
+			"if [ -e /sys/module/nf_conntrack/parameters/hashsize ]; then echo 4096 > /sys/module/nf_conntrack/parameters/hashsize; fi",
 			"ip route show 10.96.0.0/12 | grep -q eth0",
 			"mountpoint -q /var/lib/containerd",
 			"test \"$(stat -f -c %T /var/lib/containerd)\" != overlayfs",
@@ -64,24 +74,17 @@ func TestSystemdLab(t *testing.T) {
 		t.Error("a unit started on h1 is active on h2: hosts share a cgroup")
 	}
 	// The machine's own settings did not change.
-	for path, want := range map[string]string{
-		"/proc/sys/kernel/panic":         machinePanic,
-		"/proc/sys/vm/overcommit_memory": machineOvercommit,
-		"/proc/sys/net/ipv4/ip_forward":  machineForward,
-	} {
-		if got := readProc(t, path); got != want {
-			t.Errorf("machine's %s changed from %s to %s", path, want, got)
+	for _, f := range machineFiles {
+		if got := readOptional(f); got != machineBefore[f] {
+			t.Errorf("machine's %s changed from %q to %q", f, machineBefore[f], got)
 		}
 	}
 	checkFaultHooks(t, l)
 }
 
-func readProc(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+// readOptional reads a /proc or /sys value ("" when it does not exist).
+func readOptional(path string) string {
+	b, _ := os.ReadFile(path)
 	return strings.TrimSpace(string(b))
 }
 
