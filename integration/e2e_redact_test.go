@@ -148,3 +148,55 @@ task "t" {
 		t.Error("dry run wrote the state")
 	}
 }
+
+// sudo with a password (the lab's "plan" user): the password comes from
+// PLAN_SUDO_PASSWORD, works, and is redacted even where the plan itself
+// prints it.
+func TestE2ESudoPasswordRedacted(t *testing.T) {
+	needLab(t)
+	dir := t.TempDir()
+	password, err := e2eLab.Password()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writePlan(t, dir, `
+variable "shown" {
+  type = string
+}
+
+group "all" {}
+
+task "root" {
+  on   = group.all.hosts
+  sudo = true
+  run "id" {
+    command = "id -u; echo 'printed: ${var.shown}'"
+  }
+}
+`)
+	cmd := exec.Command(planBin, "run", p, "-v", "--var", "shown="+password,
+		"-F", e2eLab.SSHConfig, "-H", "plan@"+e2eLab.Hosts[0].Alias)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PLAN_SUDO_PASSWORD="+password)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("plan run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "id stdout| 0\n") {
+		t.Errorf("sudo did not make the command run as root:\n%s", out)
+	}
+	if !strings.Contains(string(out), "printed: [REDACTED]") {
+		t.Errorf("the printed password is not shown redacted:\n%s", out)
+	}
+	everything := string(out)
+	filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(path)
+			everything += string(b)
+		}
+		return nil
+	})
+	if strings.Contains(everything, password) {
+		t.Error("the sudo password leaked into output, logs or state")
+	}
+}
