@@ -122,7 +122,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	dialer := hosts.NewDialer(hosts.Options{
 		AcceptNewHostKeys: f.acceptNew,
 		Prompt:            terminalPrompt(suspend, red),
-		MaxSessions:       f.perHost + 2, // sftp and cancellation use channels of their own
+		// A node holds one session at a time, so the transport's bound is
+		// the per-host bound; sftp and cancellation have channels of their
+		// own outside it, which is why the default stays below sshd's 10.
+		MaxSessions: f.perHost,
 	})
 	red.Add(dialer.Secrets()...)
 
