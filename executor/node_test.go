@@ -419,3 +419,21 @@ func TestPanickingEvaluatorFailsOnlyItsNode(t *testing.T) {
 		t.Fatalf("failed %d changed %d: %+v", sum.Failed, sum.Changed, sum.Failures)
 	}
 }
+
+func TestPushProgressBecomesEvents(t *testing.T) {
+	l := newLab("h1")
+	g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{{name: "big", kind: dsl.StepFile,
+		build: func(*tEval) *dsl.Step {
+			return &dsl.Step{Kind: dsl.StepFile, Name: "big", Destination: "/big", Content: make([]byte, 1000)}
+		}}}})
+	_, rec := runGraph(t, context.Background(), g, l, Options{})
+	var last Event
+	for _, ev := range rec.all() {
+		if ev.Kind == EventPushProgress {
+			last = ev
+		}
+	}
+	if last.Step != "big" || last.Sent != 1000 || last.Total != 1000 {
+		t.Errorf("last push progress %+v, want 1000 of 1000 bytes for step big", last)
+	}
+}
