@@ -170,8 +170,15 @@ func (ev *evaluator) upstreamOutputs(xname, hname string) (cty.Value, hcl.Diagno
 	case modeRender:
 		for k, v := range checkOuts {
 			src := fmt.Sprintf("<task.%s.output.%s from %s>", xname, k, hname)
+			if o, ok := x.outByName[k]; ok && (isSensitive(v) || ev.p.outputSensitive(o, x)) {
+				// Not the secret itself, so it can be shown; but say it is one.
+				src = fmt.Sprintf("<task.%s.output.%s from %s (sensitive)>", xname, k, hname)
+			}
 			v, _ = v.Unmark()
-			if v.Type() == cty.String {
+			// An output of unknown type (jsondecode of a step's stdout) is
+			// shown as text too; an expression that needs another type
+			// falls back to the type-check value in Render.
+			if v.Type() == cty.String || v.Type() == cty.DynamicPseudoType {
 				out[k] = cty.StringVal(src).Mark(placeholder(src))
 			} else {
 				out[k] = cty.UnknownVal(v.Type()).Mark(placeholder(src))

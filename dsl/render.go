@@ -203,10 +203,10 @@ func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value) {
 	body := ""
 	switch s.kind {
 	case StepRun:
-		body = text("command")
+		body = bodyText(w, vals["command"], exprOf(s.attrs, "command"))
 	case StepScript, StepFile:
 		if has("content") {
-			body = text("content")
+			body = bodyText(w, vals["content"], exprOf(s.attrs, "content"))
 		} else if has("source") {
 			fmt.Fprintf(w, "source:  %s (local file, sent as is)\n", oneLine(text("source")))
 			return
@@ -252,6 +252,47 @@ func hasPlaceholder(v cty.Value) bool {
 	return false
 }
 
+// bodyText renders a command, script or file content. When run-time
+// values went through functions (a comparison, base64encode, ...), the text
+// is still shown, computed from the placeholders, after a note naming them.
+func bodyText(w *bytes.Buffer, v cty.Value, expr hcl.Expression) string {
+	if v == cty.NilVal || isSensitive(v) {
+		return renderValue(v, expr)
+	}
+	uv, _ := v.UnmarkDeep()
+	sources := placeholderSources(v)
+	if len(sources) == 0 || !uv.IsWhollyKnown() || uv.IsNull() || uv.Type() != cty.String {
+		return renderValue(v, expr)
+	}
+	s := uv.AsString()
+	var missing []string
+	for _, src := range sources {
+		if !strings.Contains(s, src) {
+			missing = append(missing, strings.TrimSuffix(strings.TrimPrefix(src, "<"), ">"))
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(w, "note:    computed at run time from %s; shown as computed from placeholder text\n", strings.Join(missing, ", "))
+	}
+	return s
+}
+
+func placeholderSources(v cty.Value) []string {
+	_, pvm := v.UnmarkDeepWithPaths()
+	var sources []string
+	seen := map[string]bool{}
+	for _, pm := range pvm {
+		for m := range pm.Marks {
+			if ph, ok := m.(placeholder); ok && !seen[string(ph)] {
+				seen[string(ph)] = true
+				sources = append(sources, string(ph))
+			}
+		}
+	}
+	sort.Strings(sources)
+	return sources
+}
+
 // renderValue shows a value for render: sensitive values as
 // "(sensitive)", placeholders inline when the value still contains them
 // verbatim, else "<computed at run time from ...>".
@@ -265,18 +306,8 @@ func renderValue(v cty.Value, expr hcl.Expression) string {
 	if isSensitive(v) {
 		return "(sensitive)"
 	}
-	uv, pvm := v.UnmarkDeepWithPaths()
-	var sources []string
-	seen := map[string]bool{}
-	for _, pm := range pvm {
-		for m := range pm.Marks {
-			if ph, ok := m.(placeholder); ok && !seen[string(ph)] {
-				seen[string(ph)] = true
-				sources = append(sources, string(ph))
-			}
-		}
-	}
-	sort.Strings(sources)
+	uv, _ := v.UnmarkDeep()
+	sources := placeholderSources(v)
 	if !uv.IsWhollyKnown() {
 		return computedFrom(expr, sources)
 	}
