@@ -220,6 +220,8 @@ func (t *SSH) upload(ctx context.Context, c *sftp.Client, open func() (io.ReadCl
 		progress(0, size)
 		r = &progressReader{r: src, total: size, fn: progress}
 	}
+	// sftp only writes concurrently when it can tell the size.
+	r = &io.LimitedReader{R: r, N: size}
 	go func() {
 		_, err := f.ReadFrom(r)
 		if cerr := f.Close(); err == nil {
