@@ -437,3 +437,25 @@ func TestPushProgressBecomesEvents(t *testing.T) {
 		t.Errorf("last push progress %+v, want 1000 of 1000 bytes for step big", last)
 	}
 }
+
+func TestFileFromLocalSource(t *testing.T) {
+	l := newLab("h1")
+	src := t.TempDir() + "/blob"
+	os.WriteFile(src, []byte("local bytes"), 0o644)
+	file := func(name, source string) tStep {
+		return tStep{name: name, kind: dsl.StepFile, build: func(*tEval) *dsl.Step {
+			return &dsl.Step{Kind: dsl.StepFile, Name: name, Destination: "/usr/local/bin/" + name, Source: source, Mode: 0o755}
+		}}
+	}
+	g := newGraph(
+		&tTask{name: "ok", hosts: []string{"h1"}, steps: []tStep{file("blob", src)}},
+		&tTask{name: "missing", hosts: []string{"h1"}, steps: []tStep{file("nope", src+".missing")}},
+	)
+	sum, _ := runGraph(t, context.Background(), g, l, Options{})
+	if f, ok := l.host("h1").File("/usr/local/bin/blob"); !ok || string(f.Data) != "local bytes" || f.Mode != 0o755 {
+		t.Errorf("pushed file %+v (exists %v)", f, ok)
+	}
+	if sum.Failed != 1 || !strings.Contains(sum.Failures[0].Error, "local source") {
+		t.Errorf("want the missing local source to fail clearly: %+v", sum.Failures)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -136,11 +137,16 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 			}
 			u.Content = data
 		default:
+			// Checked here so that "not found" below can only mean the
+			// remote directory.
+			if _, err := os.Stat(step.Source); err != nil {
+				return sr, &stepFailure{err: fmt.Errorf("local source: %w", err)}
+			}
 			u.LocalPath = step.Source
 		}
 		u.Progress = r.progress(n, step)
 		pr, err := t.Push(ctx, u)
-		if err != nil && errors.Is(err, fs.ErrNotExist) && !r.opts.DryRun && u.LocalPath == "" {
+		if err != nil && errors.Is(err, fs.ErrNotExist) && !r.opts.DryRun {
 			// The destination's directory is missing: make it (as the
 			// file's owner would see it made by `install -D`) and try once
 			// more.
