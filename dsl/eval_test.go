@@ -479,3 +479,34 @@ func TestSeveralFilesOneNamespace(t *testing.T) {
 		t.Errorf("a.hcl + b.hcl: %s", diagText(diags))
 	}
 }
+
+// The executor evaluates nodes concurrently: evaluators of one plan must
+// not share mutable state (run with -race).
+func TestEvaluatorsConcurrently(t *testing.T) {
+	dir := writePlan(t, map[string]string{"plan.hcl": pipelinePlan})
+	p := mustLoad(t, dir, Options{Hosts: []string{"m1", "workers=w1,w2,w3,w4"}})
+	up := outputs{"gen[m1]": {"value": cty.StringVal("tok"), "plain": cty.StringVal("n=1")}}
+	done := make(chan string)
+	for _, n := range p.Nodes() {
+		go func() {
+			ev, d := p.Evaluator(n, up)
+			if d.HasErrors() {
+				done <- diagText(d)
+				return
+			}
+			ev.When()
+			for i := 0; i < ev.Len(); i++ {
+				ev.Step(i)
+				ev.Record(i, StepResult{Stdout: "x"})
+			}
+			ev.Outputs()
+			ev.Fingerprint()
+			done <- ""
+		}()
+	}
+	for range p.Nodes() {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
