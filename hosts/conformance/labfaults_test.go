@@ -210,3 +210,48 @@ func closeOnce(ch chan struct{}) {
 		close(ch)
 	}
 }
+
+func TestLabLinkCutMidPush(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[1]
+	ep := labEndpoint(t, l, h, lab.UserRoot)
+	ep.ServerAliveInterval, ep.ServerAliveCountMax = time.Second, 2
+	tr := dialLab(t, labDialer(t, l), ep)
+	dest := fmt.Sprintf("/root/cut-%d", time.Now().UnixNano())
+	t.Cleanup(func() { l.Exec(context.Background(), h, "rm -f "+dest+" /root/.cut-*.plan-*") })
+	if _, err := tr.Push(labCtx(t), &hosts.Upload{Path: dest, Content: []byte("old\n")}); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 64<<20)
+	cut := make(chan struct{})
+	t.Cleanup(func() { l.RestoreLink(h) })
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.Push(labCtx(t), &hosts.Upload{Path: dest, Content: data, Progress: func(sent, total int64) {
+			if sent > total/4 {
+				select {
+				case <-cut:
+				default:
+					close(cut)
+					l.CutLink(h)
+				}
+			}
+		}})
+		done <- err
+	}()
+	if err := waitRun(t, done, "push with the link cut"); err == nil {
+		select {
+		case <-cut:
+			t.Fatal("push reported success although the link was cut mid-way")
+		default:
+			t.Fatal("the link was never cut")
+		}
+	}
+	if err := l.RestoreLink(h); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.Fetch(labCtx(t), &hosts.Download{Path: dest})
+	if err != nil || string(got) != "old\n" {
+		t.Fatalf("destination after the cut: %d bytes, %v (want the old file)", len(got), err)
+	}
+}
