@@ -130,9 +130,20 @@ func newFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
 	fl.SetOutput(stderr)
 	fl.SetInterspersed(true)
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "usage: plan %s [flags]\n\nFlags:\n%s", name, fl.FlagUsages())
+		args, ok := usageArgs[name]
+		if !ok {
+			args = "PLAN..."
+		}
+		fmt.Fprintf(stderr, "usage: plan %s %s [flags]\n\nFlags:\n%s", name, args, fl.FlagUsages())
 	}
 	return fl
+}
+
+// usageArgs are the positional arguments shown in a command's usage line;
+// commands not listed take PLAN....
+var usageArgs = map[string]string{
+	"fmt":  "[PATH...|-]",
+	"init": "NAME [DIR]",
 }
 
 // parseFlags parses args; it returns (exit code, false) when the command
