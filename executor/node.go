@@ -155,7 +155,7 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) *nodeResult {
 	}
 	r.setOutputs(n, outs)
 	if r.opts.State != nil && !r.opts.DryRun {
-		if err := r.opts.State.record(n.ID, fp, outs); err != nil {
+		if err := r.opts.State.record(n.ID, fp, outs, nl.sources); err != nil {
 			nl.note("warning: run state not saved: " + err.Error())
 		}
 	}
@@ -276,6 +276,9 @@ type nodeLog struct {
 	mu      sync.Mutex
 	entries []logEntry
 	size    int
+	// sources are the local files pushed, with their stamps (see
+	// nodeState.Sources). Only the node's own goroutine touches it.
+	sources map[string]string
 }
 
 type logEntry struct {

@@ -37,6 +37,11 @@ type nodeState struct {
 	Fingerprint string                 `json:"fingerprint"`
 	Finished    time.Time              `json:"finished"`
 	Outputs     map[string]storedValue `json:"outputs,omitempty"`
+	// Sources are the local files the node pushed (file steps with a
+	// local source), with their size and modification time: the
+	// fingerprint covers a source's path, not its bytes, so a rebuilt
+	// binary at the same path must make the node run again.
+	Sources map[string]string `json:"sources,omitempty"`
 }
 
 // storedValue is one output. Plain values are cty JSON with their type;
@@ -114,6 +119,11 @@ func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
 	if !ok || fp == "" || ns.Fingerprint != digest(fp) {
 		return nil, false, nil
 	}
+	for path, stamp := range ns.Sources {
+		if sourceStamp(path) != stamp {
+			return nil, false, nil
+		}
+	}
 	outs := map[string]cty.Value{}
 	for name, sv := range ns.Outputs {
 		v, err := s.decode(sv)
@@ -127,10 +137,10 @@ func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
 }
 
 // record stores a successful node and writes the file.
-func (s *State) record(id, fp string, outs map[string]cty.Value) error {
+func (s *State) record(id, fp string, outs map[string]cty.Value, sources map[string]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ns := &nodeState{Fingerprint: digest(fp), Finished: time.Now().UTC(), Outputs: map[string]storedValue{}}
+	ns := &nodeState{Fingerprint: digest(fp), Finished: time.Now().UTC(), Outputs: map[string]storedValue{}, Sources: sources}
 	for name, v := range outs {
 		sv, err := s.encode(v)
 		if err != nil {
@@ -240,6 +250,16 @@ func (s *State) open(sealed string) ([]byte, error) {
 		return nil, errors.New("sealed value malformed")
 	}
 	return aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], nil)
+}
+
+// sourceStamp identifies a local file's version cheaply (size and
+// modification time); "" when it cannot be read.
+func sourceStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())
 }
 
 // digest hashes a fingerprint before it is stored: the evaluator's

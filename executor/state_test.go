@@ -144,6 +144,33 @@ func TestOnlyRunsSubgraph(t *testing.T) {
 	}
 }
 
+// A local source rebuilt at the same path makes its node run again, though
+// the fingerprint (which covers the path) did not change.
+func TestChangedLocalSourceRunsAgain(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "kubelet")
+	os.WriteFile(src, []byte("v1"), 0o755)
+	l := newLab("h1")
+	g := newGraph(&tTask{name: "bin", hosts: []string{"h1"}, steps: []tStep{{name: "kubelet", kind: dsl.StepFile,
+		build: func(*tEval) *dsl.Step {
+			return &dsl.Step{Kind: dsl.StepFile, Name: "kubelet", Destination: "/usr/bin/kubelet", Source: src}
+		}}}})
+	st := func() *State { s, _ := OpenState(filepath.Join(dir, "s.json")); return s }
+	runGraph(t, context.Background(), g, l, Options{State: st()})
+	sum, _ := runGraph(t, context.Background(), g, l, Options{State: st()})
+	if sum.UpToDate != 1 {
+		t.Fatalf("unchanged source: up to date %d, want 1", sum.UpToDate)
+	}
+	os.WriteFile(src, []byte("v2, longer"), 0o755)
+	sum, _ = runGraph(t, context.Background(), g, l, Options{State: st()})
+	if sum.UpToDate != 0 || sum.Changed != 1 {
+		t.Fatalf("rebuilt source: up to date %d changed %d, want 0 and 1", sum.UpToDate, sum.Changed)
+	}
+	if f, _ := l.host("h1").File("/usr/bin/kubelet"); string(f.Data) != "v2, longer" {
+		t.Errorf("pushed %q", f.Data)
+	}
+}
+
 func TestStateIsLockedWhileOpen(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	s, err := OpenState(p)

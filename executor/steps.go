@@ -143,6 +143,10 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 				return sr, &stepFailure{err: fmt.Errorf("local source: %w", err)}
 			}
 			u.LocalPath = step.Source
+			if nl.sources == nil {
+				nl.sources = map[string]string{}
+			}
+			nl.sources[step.Source] = sourceStamp(step.Source)
 		}
 		u.Progress = r.progress(n, step)
 		pr, err := t.Push(ctx, u)
