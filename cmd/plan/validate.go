@@ -30,6 +30,14 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		tasks[n.Task] = true
 		hostsUsed[n.Host.Name] = true
 	}
-	fmt.Fprintf(stdout, "The plan is valid: %d tasks, %d nodes on %d hosts.\n", len(tasks), len(p.Nodes()), len(hostsUsed))
+	fmt.Fprintf(stdout, "The plan is valid: %s, %s on %s.\n",
+		plural(len(tasks), "task"), plural(len(p.Nodes()), "node"), plural(len(hostsUsed), "host"))
 	return exitOK
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
