@@ -104,6 +104,8 @@ func (t *TTY) Event(ev executor.Event) {
 			nv.sent, nv.total = ev.Sent, ev.Total
 		}
 	case executor.EventStepFinished:
+		// A failed attempt that will be retried is worth a line; the
+		// node's own line reports the final failure.
 		if ev.Status == executor.StatusFailed {
 			lines = append(lines, fmt.Sprintf("  %s %s/%s: %s", ev.Host, ev.Task, ev.Step, stepOutcome(ev)))
 		}
