@@ -161,6 +161,16 @@ func (d *Dialer) Secrets() []string {
 // Dial connects to ep (through its jump hosts) and returns its Transport.
 // The connection is made now, so host-key and auth failures surface here.
 func (d *Dialer) Dial(ctx context.Context, ep *Endpoint) (*SSH, error) {
+	if ep.Port == 0 || ep.User == "" {
+		cp := *ep
+		if cp.Port == 0 {
+			cp.Port = 22
+		}
+		if cp.User == "" {
+			cp.User = localUserName()
+		}
+		ep = &cp
+	}
 	t := &SSH{ep: ep, d: d, sem: make(chan struct{}, d.opts.MaxSessions)}
 	if _, err := t.client(ctx); err != nil {
 		return nil, err

@@ -262,15 +262,10 @@ func (f *stderrFilter) Write(p []byte) (int, error) {
 	}
 	f.pg = pg
 	close(f.started)
-	before := bytes.ReplaceAll(f.buf[:i], []byte(f.prompt), nil)
-	if f.prompt == "" {
-		before = f.buf[:i]
-	}
+	// What came before the marker is sudo's chatter (prompt, lecture) or
+	// login-shell noise, never the command's: drop it.
 	rest := f.buf[i+end+1:]
 	f.buf = nil
-	if _, err := f.out.Write(before); err != nil {
-		return 0, err
-	}
 	return f.passThrough(rest, len(p))
 }
 
