@@ -92,7 +92,7 @@ func (c *concurrency) handler(want int32) hosts.FakeHandler {
 	return func(ctx context.Context, r *hosts.FakeRun) error {
 		c.enter()
 		defer c.now.Add(-1)
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(5 * time.Second)
 		for c.peak.Load() < want && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
