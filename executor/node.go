@@ -191,16 +191,26 @@ func (r *run) writeLog(n *dsl.Node, nl *nodeLog, res *nodeResult) string {
 	nl.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s on %s, started %s\n", n.Task, n.Host.Name, res.Start.Format(time.RFC3339))
+	// Output is written as it came, chunks joined (a line may arrive in
+	// several); a note starts on a line of its own.
+	lineStart := true
 	for _, e := range entries {
 		if e.stream == "" {
+			if !lineStart {
+				b.WriteByte('\n')
+			}
 			b.WriteString(e.text)
 			b.WriteByte('\n')
+			lineStart = true
 			continue
 		}
-		b.Write(e.data)
-		if len(e.data) > 0 && e.data[len(e.data)-1] != '\n' {
-			b.WriteByte('\n')
+		if len(e.data) > 0 {
+			b.Write(e.data)
+			lineStart = e.data[len(e.data)-1] == '\n'
 		}
+	}
+	if !lineStart {
+		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "# %s after %s", res.Status, res.End.Sub(res.Start).Round(time.Millisecond))
 	if res.Error != "" {

@@ -459,3 +459,29 @@ func TestFileFromLocalSource(t *testing.T) {
 		t.Errorf("want the missing local source to fail clearly: %+v", sum.Failures)
 	}
 }
+
+// Output that arrives in pieces is logged (and emitted) as whole lines.
+func TestOutputInPiecesStaysWhole(t *testing.T) {
+	l := newLab("h1")
+	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+		r.Stdout.Write([]byte("first half "))
+		r.Stdout.Write([]byte("second half\nnext"))
+		r.Stdout.Write([]byte(" line\n"))
+		return nil
+	})
+	g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{runStep("s", "s")}})
+	_, rec := runGraph(t, context.Background(), g, l, Options{})
+	log := readFile(t, rec.node(t, "A[h1]").LogFile)
+	if !strings.Contains(log, "first half second half\nnext line\n") {
+		t.Errorf("log breaks lines:\n%s", log)
+	}
+	var lines []string
+	for _, ev := range rec.all() {
+		if ev.Kind == EventStepOutput {
+			lines = append(lines, ev.Text)
+		}
+	}
+	if strings.Join(lines, "|") != "first half second half|next line" {
+		t.Errorf("output events %q", lines)
+	}
+}
