@@ -39,3 +39,14 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// kindError is an error of a sentinel kind (errors.Is(err, kind)) whose
+// message is err's alone, for when the sentinel's own text would mislead
+// (no sudo password given is not a rejected one).
+type kindError struct {
+	kind error
+	err  error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }

@@ -89,7 +89,7 @@ func (d *Dialer) getenv(k string) string {
 
 // errNoAnswer means a secret was needed but neither the environment nor a
 // prompt could give it.
-var errNoAnswer = errors.New("no answer available")
+var errNoAnswer = errors.New("none given")
 
 // secret returns the answer for kind ("ssh-password", "sudo-password",
 // "passphrase:FILE"), from env (when envKey is set), the cache, or one

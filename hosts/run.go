@@ -336,7 +336,7 @@ func (t *SSH) sudoPassword(ctx context.Context) (string, error) {
 	}
 	p, err := t.d.secret(ctx, "sudo-password", EnvSudoPassword, fmt.Sprintf("[sudo] password for %s: ", t.ep.Destination()))
 	if err != nil {
-		return "", fmt.Errorf("%s: sudo needs a password: %w: %w", t.label(), ErrSudoPassword, err)
+		return "", &kindError{kind: ErrSudoPassword, err: fmt.Errorf("%s: sudo as %s needs a password: %w", t.label(), t.ep.User, err)}
 	}
 	return p, nil
 }

@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/integration/lab"
 )
 
 func TestPlanHostsResolvesThroughSSHConfig(t *testing.T) {
@@ -77,5 +83,52 @@ Host w*
 	}
 	if code := dispatch([]string{"hosts", planFile, "-o", "yaml"}, &out, &errb); code != exitUsage {
 		t.Errorf("bad --output: exit %d", code)
+	}
+}
+
+// TestPlanHostsCheckAgainstLab resolves lab hosts through the lab's
+// ssh_config and connects: root and nopw pass the sudo probe, plan's sudo
+// needs a password that is not given, an unknown alias fails.
+func TestPlanHostsCheckAgainstLab(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root (CI runs as root)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	l, err := lab.Up(ctx, lab.Options{Hosts: 1, Name: "plan-hosts-check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("lab close: %v", err)
+		}
+	})
+	t.Setenv(hosts.EnvSudoPassword, "")
+	h := l.Hosts[0]
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	var b strings.Builder
+	for _, u := range []string{"root", "nopw", "plan", "bad"} {
+		kh, user := l.KnownHosts, u
+		if u == "bad" {
+			kh, user = filepath.Join(dir, "empty_known_hosts"), "root"
+		}
+		fmt.Fprintf(&b, "Host lab-%s\n  HostName %s\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n\n",
+			u, h.Address, user, l.ClientKey, kh)
+	}
+	os.WriteFile(cfg, []byte(b.String()), 0o600)
+	planFile := filepath.Join(dir, "p.hcl")
+	os.WriteFile(planFile, []byte("group \"all\" {}\n"), 0o644)
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"hosts", planFile, "-F", cfg, "--check", "-H", "all=lab-root,lab-nopw,lab-plan,lab-bad"}, &out, &errb)
+	t.Logf("plan hosts output:\n%s%s", out.String(), errb.String())
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d (lab-bad cannot be reached)", code, exitFailed)
+	}
+	for _, want := range []string{"lab-root: ok (sudo ok)", "lab-nopw: ok (sudo ok)", "lab-plan: ok (sudo: ", hosts.EnvSudoPassword, "lab-bad: FAILED: ", "host key unknown"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
 	}
 }
