@@ -10,8 +10,17 @@
 //   - Fake: in memory, for unit tests. The test supplies a FakeHandler for
 //     commands; files live in a map; calls are recorded; Delay,
 //     LoseConnection/Reconnect and FailNext simulate slow and broken hosts.
-//   - the SSH transport (Dial): one connection per host, many sessions, one
-//     sftp client, a bound on concurrent channels.
+//     FakeShell is a handler that runs commands with the local /bin/sh.
+//   - SSH (Dialer.Dial): one connection per host (through its ProxyJump
+//     hops), many sessions, one sftp client, at most Options.MaxSessions
+//     command channels; every dial, handshake, session open and sftp
+//     request bounded; keepalives; a dead connection re-dialed before the
+//     next call; cancellation kills the remote process group; sudo with a
+//     password fed on stdin behind a random prompt; pushes staged beside
+//     the destination, sha256-verified and renamed.
+//
+// docs/transport.md is the user-facing description: ssh_config options
+// honoured, auth order, host-key policy, sudo, push semantics, limits.
 //
 // # Inventory
 //
@@ -35,6 +44,13 @@
 // One Dialer serves a whole run: it asks a password or passphrase at most
 // once (Options.Prompt) or takes PLAN_SSH_PASSWORD / PLAN_SUDO_PASSWORD from
 // the environment, and Dialer.Secrets lists them for redaction.
+//
+// # Host keys
+//
+// Host keys: known_hosts (hashed entries, @cert-authority, @revoked) under
+// StrictHostKeyChecking yes (default; "ask" too), accept-new or no, and
+// Options.AcceptNewHostKeys. Unknown keys are refused with their SHA256
+// fingerprint and how to accept them; changed keys are always refused.
 //
 // # Errors
 //
