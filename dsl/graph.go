@@ -97,14 +97,15 @@ func (p *Plan) checkOutputRefsOn(t *task, h *Host) hcl.Diagnostics {
 		if len(x.hosts) == 1 || containsHost(x.hosts, h) {
 			continue
 		}
-		var detail string
+		summary, detail := "Ambiguous task output", ""
 		if len(x.hosts) == 0 {
+			summary = "Task output unavailable"
 			detail = fmt.Sprintf("Task %q runs on no host (its `on` is empty), so it has no outputs for task %q on %q.", x.name, t.name, h.Name)
 		} else {
 			detail = fmt.Sprintf("Task %q runs on several hosts (%s) and not on %q, where task %q runs; say which with task.%s[\"%s\"].output.%s.",
 				x.name, hostNames(x.hosts), h.Name, t.name, x.name, x.hosts[0].Name, strings.TrimPrefix(r.output, "*"))
 		}
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ambiguous task output", Detail: detail, Subject: r.rng.Ptr()})
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: r.rng.Ptr()})
 	}
 	return diags
 }

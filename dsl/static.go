@@ -113,9 +113,6 @@ type staticItem struct {
 // dependency order.
 func (p *Plan) resolveStatic() hcl.Diagnostics {
 	args, diags := parseHostArgs(p.opts.Hosts)
-	if diags.HasErrors() {
-		return diags
-	}
 	overrides := map[string]hostArg{}
 	for _, a := range args {
 		grpName := a.group
