@@ -219,7 +219,7 @@ func (p *Plan) outputSensitive(o *outputDecl, t *task) bool {
 	if o.sensitive == nil {
 		return false
 	}
-	v, d := o.sensitive.Value(p.staticContext(t.filename, false))
+	v, d := o.sensitive.Value(p.staticContext(t.filename))
 	if d.HasErrors() {
 		return true // err on the safe side; the type check reports it
 	}

@@ -20,9 +20,19 @@ import (
 // ...>". Sensitive values show as "(sensitive)". The output is
 // deterministic. Diagnostics are returned for what could not be rendered.
 func Render(p *Plan, w io.Writer) hcl.Diagnostics {
+	return RenderNodes(p, w, nil)
+}
+
+// RenderNodes is Render limited to the nodes keep accepts (all when nil).
+func RenderNodes(p *Plan, w io.Writer, keep func(*Node) bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	var buf bytes.Buffer
-	nodes := p.Nodes()
+	var nodes []*Node
+	for _, n := range p.Nodes() {
+		if keep == nil || keep(n) {
+			nodes = append(nodes, n)
+		}
+	}
 	fmt.Fprintf(&buf, "# %d nodes, in the order they may run\n", len(nodes))
 	secrets := map[string]struct{}{}
 	for s := range p.secrets {

@@ -323,7 +323,7 @@ func (p *Plan) evalStaticItem(key string, overrides map[string]hostArg) hcl.Diag
 	switch kind {
 	case "local":
 		l := p.locals[name]
-		v, diags := l.expr.Value(p.staticContext(l.rng.Filename, false))
+		v, diags := l.expr.Value(p.staticContext(l.rng.Filename))
 		if diags.HasErrors() {
 			p.localVals[name] = cty.DynamicVal
 			return diags
@@ -342,7 +342,7 @@ func (p *Plan) evalStaticItem(key string, overrides map[string]hostArg) hcl.Diag
 func (p *Plan) evalHost(name string, overrides map[string]hostArg) hcl.Diagnostics {
 	hd := p.hostDecl[name]
 	h := p.hostByName[name]
-	ctx := p.staticContext(hd.declRange.Filename, false)
+	ctx := p.staticContext(hd.declRange.Filename)
 	var diags hcl.Diagnostics
 	for _, a := range sortedAttrs(hd.attrs) {
 		v, d := a.Expr.Value(ctx)
@@ -400,7 +400,7 @@ func (p *Plan) evalGroup(name string) hcl.Diagnostics {
 	g := p.groupByName[name]
 	var diags hcl.Diagnostics
 	if g.hostsExpr != nil {
-		v, d := g.hostsExpr.Value(p.staticContext(g.declRange.Filename, false))
+		v, d := g.hostsExpr.Value(p.staticContext(g.declRange.Filename))
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			hs, d := p.hostsFromValue(v, g.hostsExpr.Range(), "hosts")
@@ -474,7 +474,7 @@ func (p *Plan) hostsFromValue(v cty.Value, rng hcl.Range, attr string) ([]*Host,
 // staticContext is the evaluation context of static expressions: var,
 // local, host and group, plus the functions bound to the directory of the
 // file the expression is in.
-func (p *Plan) staticContext(filename string, _ bool) *hcl.EvalContext {
+func (p *Plan) staticContext(filename string) *hcl.EvalContext {
 	return &hcl.EvalContext{Variables: p.staticVars(), Functions: p.functions(filename)}
 }
 

@@ -241,7 +241,7 @@ func (p *Plan) expandTasks() hcl.Diagnostics {
 		if !okRefs {
 			continue
 		}
-		v, d := on.Expr.Value(p.staticContext(t.filename, false))
+		v, d := on.Expr.Value(p.staticContext(t.filename))
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue

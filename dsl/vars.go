@@ -207,7 +207,7 @@ func (p *Plan) checkValidations() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, v := range p.vars {
 		for _, val := range v.validations {
-			ctx := p.staticContext(val.rng.Filename, false)
+			ctx := p.staticContext(val.rng.Filename)
 			refsOK := true
 			for _, tr := range val.condition.Variables() {
 				if tr.RootName() != "var" {

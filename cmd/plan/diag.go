@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -101,7 +102,7 @@ func writeSnippet(w io.Writer, src []byte, r hcl.Range, red func(string) string)
 func lineStart(src []byte, n int) int {
 	off := 0
 	for line := 1; line < n; line++ {
-		i := strings.IndexByte(string(src[off:]), '\n')
+		i := bytes.IndexByte(src[off:], '\n')
 		if i < 0 {
 			return len(src)
 		}
