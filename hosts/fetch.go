@@ -3,55 +3,71 @@ package hosts
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
-// Fetch implements Transport: sftp for files the user can read, `cat`
-// under sudo otherwise.
+// Fetch implements Transport: sftp for files the user can read, `sudo cat`
+// otherwise. With LocalPath the content streams into a temp file beside it
+// that is renamed into place, so big files never sit in memory and a failed
+// fetch leaves no partial local file.
 func (t *SSH) Fetch(ctx context.Context, d *Download) ([]byte, error) {
-	data, err := t.fetch(ctx, d)
-	if err != nil {
+	var sink io.Writer
+	var buf bytes.Buffer
+	var tmp *os.File
+	if d.LocalPath == "" {
+		sink = &buf
+	} else {
+		var err error
+		tmp, err = os.CreateTemp(filepath.Dir(d.LocalPath), "."+filepath.Base(d.LocalPath)+".tmp-*")
+		if err != nil {
+			return nil, fmt.Errorf("%s: fetch %s: %w", t.label(), d.Path, err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		sink = tmp
+	}
+	if err := t.fetch(ctx, d, sink); err != nil {
 		return nil, fmt.Errorf("%s: fetch %s: %w", t.label(), d.Path, err)
 	}
-	if d.LocalPath == "" {
-		return data, nil
+	if tmp == nil {
+		return buf.Bytes(), nil
 	}
-	if err := writeFileAtomic(d.LocalPath, data, 0o600); err != nil {
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("%s: fetch %s: %w", t.label(), d.Path, err)
+	}
+	if err := os.Rename(tmp.Name(), d.LocalPath); err != nil {
 		return nil, fmt.Errorf("%s: fetch %s: %w", t.label(), d.Path, err)
 	}
 	return nil, nil
 }
 
-func (t *SSH) fetch(ctx context.Context, d *Download) ([]byte, error) {
+func (t *SSH) fetch(ctx context.Context, d *Download, sink io.Writer) error {
 	if d.Sudo && t.ep.User != "root" {
-		var out bytes.Buffer
-		err := t.Run(ctx, &Command{Cmd: "cat -- " + ShellQuote(d.Path), Sudo: true, Stdout: &out})
-		if err != nil {
-			if ee, ok := err.(*ExitError); ok && bytes.Contains([]byte(ee.StderrTail), []byte("No such file")) {
-				return nil, fmt.Errorf("%w: %s", os.ErrNotExist, ee.StderrTail)
-			}
-			return nil, err
+		err := t.Run(ctx, &Command{Cmd: "cat -- " + ShellQuote(d.Path), Sudo: true, Stdout: sink})
+		var ee *ExitError
+		if errors.As(err, &ee) && strings.Contains(ee.StderrTail, "No such file") {
+			return fmt.Errorf("%w: %s", os.ErrNotExist, ee.StderrTail)
 		}
-		return out.Bytes(), nil
+		return err
 	}
 	c, err := t.sftpClient(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Opening is one bounded request; the copy is bounded by ctx only, so
 	// big files are not cut off by the per-request timeout.
-	var f interface {
-		io.Reader
-		Close() error
-	}
+	var f io.ReadCloser
 	if err := t.sftpOp(ctx, func() error {
 		var err error
 		f, err = c.Open(d.Path)
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -61,15 +77,11 @@ func (t *SSH) fetch(ctx context.Context, d *Download) ([]byte, error) {
 		case <-done:
 		}
 	}()
-	var buf bytes.Buffer
-	_, err = io.Copy(&buf, f)
+	_, err = io.Copy(sink, f)
 	close(done)
 	f.Close()
 	if ctx.Err() != nil {
-		return nil, ctxError(ctx)
+		return ctxError(ctx)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return err
 }
