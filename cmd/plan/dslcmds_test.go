@@ -174,3 +174,17 @@ func TestFmt(t *testing.T) {
 		t.Errorf("fmt of a broken file: exit %d %q", code, errs)
 	}
 }
+
+func TestRenderFilters(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := dslCmd(t, dir, "render", "hello", "-H", "a,b", "--task", "greet", "--on", "b")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "=== greet[b]") || strings.Contains(out, "greet[a]") || strings.Contains(out, "facts[b] (node") {
+		t.Errorf("filtered render:\n%s", out)
+	}
+	if code, _, _ := dslCmd(t, dir, "render", "hello", "-H", "a", "--on", "zz"); code != exitUsage {
+		t.Errorf("unknown host filter: exit %d, want 2", code)
+	}
+}
