@@ -65,6 +65,11 @@ Host matched
   HostName 10.77.0.9
   Port 2299
 
+Match host 10.77.0.9 exec "test %h = 10.77.0.9"
+  ServerAliveInterval 42
+Match !host 10.77.0.9 exec false
+  ConnectTimeout 99
+
 
 Host *
   User fallback
@@ -138,6 +143,9 @@ func TestResolveConfig(t *testing.T) {
 			m := eps[1]
 			if m.User != "root" || m.HostName != "10.77.0.9" || m.Port != 2299 {
 				t.Errorf("matched: %s@%s:%d", m.User, m.HostName, m.Port)
+			}
+			if m.ServerAliveInterval != 42*time.Second || m.ConnectTimeout == 99*time.Second {
+				t.Errorf("matched: Match host/exec: alive %v timeout %v", m.ServerAliveInterval, m.ConnectTimeout)
 			}
 			in := eps[2]
 			if in.HostName != "10.77.0.5" || in.Port != 2333 || in.StrictHostKeyChecking != HostKeyDangerousAcceptAny {
