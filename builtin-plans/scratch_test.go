@@ -213,3 +213,23 @@ func TestScriptTemplatesShellcheck(t *testing.T) {
 		t.Errorf("shellcheck templates:\n%s", out)
 	}
 }
+
+// TestAddonsExampleValidates checks docs/examples/addons.hcl together with the built-in plan,
+// as `plan run scratch.hcl addons.hcl` loads them.
+func TestAddonsExampleValidates(t *testing.T) {
+	abs, err := filepath.Abs(filepath.Join("..", "docs", "examples", "addons.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, diags := dsl.Load([]string{"scratch", abs}, dsl.Options{FS: builtinplans.FS(), Hosts: []string{"masters=cp1", "workers=w1,w2"}})
+	if diags.HasErrors() {
+		t.Fatalf("scratch + addons.hcl: %s", diags.Error())
+	}
+	var buf bytes.Buffer
+	if diags := dsl.Render(p, &buf); diags.HasErrors() {
+		t.Fatalf("render scratch + addons.hcl: %s", diags.Error())
+	}
+	if !strings.Contains(buf.String(), "demo_app[cp1]") {
+		t.Errorf("render has no demo_app node")
+	}
+}

@@ -279,6 +279,12 @@ variable "containerd_restrict_oom_score_adj" {
   description = "containerd CRI restrict_oom_score_adj (set true where negative oom_score_adj is refused, e.g. unprivileged containers)"
 }
 
+variable "kube_proxy_conntrack_max_per_core" {
+  type        = number
+  default     = 32768
+  description = "kube-proxy conntrack.maxPerCore (its default). 0 leaves nf_conntrack_max alone: needed where that global sysctl is read-only (containers, e.g. the lab)"
+}
+
 variable "kubelet_resolv_conf" {
   type        = string
   default     = "/etc/resolv.conf"

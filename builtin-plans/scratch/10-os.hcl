@@ -78,14 +78,14 @@ task "os_prep" {
   # Or keep firewalld and open what the cluster uses (ports-and-protocols.md), plus
   # flannel's VXLAN port, and trust the pod network.
   run "firewalld_open" {
-    when    = task.facts.output.os_family == "rhel" && var.firewalld == "open"
+    when = task.facts.output.os_family == "rhel" && var.firewalld == "open"
     command = join(" && ", [
       "firewall-cmd --permanent --add-port=6443/tcp --add-port=2379-2380/tcp --add-port=10250/tcp --add-port=10256/tcp --add-port=10257/tcp --add-port=10259/tcp --add-port=30000-32767/tcp --add-port=8472/udp --add-port=53/udp --add-port=53/tcp",
       "firewall-cmd --permanent --zone=trusted --add-source=${var.pod_cidr}",
       "firewall-cmd --permanent --add-masquerade",
       "firewall-cmd --reload",
     ])
-    unless  = "! systemctl is-active -q firewalld || firewall-cmd --query-port=8472/udp"
+    unless = "! systemctl is-active -q firewalld || firewall-cmd --query-port=8472/udp"
   }
 
   # Kubernetes 1.35+ refuses cgroup v1 by default. Oracle Linux 8 boots cgroup v1: switch the

@@ -10,8 +10,8 @@ task "kubeconfigs" {
   file "controller_manager" {
     destination = "/etc/kubernetes/kube-controller-manager.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
-      user = "system:kube-controller-manager", token = "", cert_data = "", key_data = "",
+      cluster   = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
+      user      = "system:kube-controller-manager", token = "", cert_data = "", key_data = "",
       cert_file = "kube-controller-manager",
     })
     owner = "kubernetes"
@@ -22,8 +22,8 @@ task "kubeconfigs" {
   file "scheduler" {
     destination = "/etc/kubernetes/kube-scheduler.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
-      user = "system:kube-scheduler", token = "", cert_data = "", key_data = "",
+      cluster   = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
+      user      = "system:kube-scheduler", token = "", cert_data = "", key_data = "",
       cert_file = "kube-scheduler",
     })
     owner = "kubernetes"
@@ -34,8 +34,8 @@ task "kubeconfigs" {
   file "admin" {
     destination = "/etc/kubernetes/admin.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
-      user = "kubernetes-admin", token = "", cert_data = "", key_data = "",
+      cluster   = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
+      user      = "kubernetes-admin", token = "", cert_data = "", key_data = "",
       cert_file = "admin",
     })
     owner = "kube-admin"

@@ -62,8 +62,8 @@ task "kube_apiserver" {
 }
 
 task "kube_controller_manager" {
-  on   = group.masters.hosts
-  sudo = true
+  on         = group.masters.hosts
+  sudo       = true
   depends_on = [task.kube_apiserver]
 
   file "unit" {

@@ -165,9 +165,10 @@ task "kube_proxy" {
   file "config" {
     destination = "/var/lib/kube-proxy/config.yaml"
     content = templatefile("templates/kube-proxy-config.yaml", {
-      mode      = var.kube_proxy_mode
-      pod_cidr  = var.pod_cidr
-      node_name = task.facts.output.node_name
+      mode                   = var.kube_proxy_mode
+      pod_cidr               = var.pod_cidr
+      node_name              = task.facts.output.node_name
+      conntrack_max_per_core = var.kube_proxy_conntrack_max_per_core
     })
     mode = "0644"
   }
@@ -185,5 +186,24 @@ task "kube_proxy" {
   run "start" {
     command = "systemctl enable --now kube-proxy"
     unless  = "systemctl is-active -q kube-proxy"
+  }
+
+  # kube-proxy answers on its health port once it runs (it exits on a bad configuration)
+  script "wait_running" {
+    unless  = "curl -s -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz"
+    content = <<-EOT
+      set -eu
+      i=0
+      until curl -s -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz; do
+        i=$((i + 1))
+        if [ "$i" -ge 60 ]; then
+          echo "kube-proxy does not answer on :10256 after 120s" >&2
+          journalctl -u kube-proxy --no-pager -n 20 >&2 || true
+          exit 1
+        fi
+        sleep 2
+      done
+      echo "kube-proxy running"
+    EOT
   }
 }

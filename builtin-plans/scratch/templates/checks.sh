@@ -61,7 +61,7 @@ run_checks() {
   flannel=$(kubectl -n kube-flannel get pods -l app=flannel --no-headers 2>/dev/null | awk '$3 == "Running"' | wc -l)
   if [ "$flannel" -ge "$EXPECTED_NODES" ]; then line ok "flannel pods Running" "$flannel/$EXPECTED_NODES"; else line FAIL "flannel pods Running" "$flannel/$EXPECTED_NODES"; fi
 
-  dns_pods=$(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>/dev/null | awk '$3 == "Running" && $2 ~ /^([0-9]+)\/\1$/' | wc -l)
+  dns_pods=$(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>/dev/null | awk '{ split($2, r, "/") } $3 == "Running" && r[1] == r[2] && r[1] > 0' | wc -l)
   if [ "$dns_pods" -ge 1 ]; then line ok "CoreDNS pods Running and ready" "$dns_pods"; else line FAIL "CoreDNS pods Running and ready" "0"; fi
 
   answer=$(dns_lookup "$name" "$DNS_IP" 2>/dev/null)
