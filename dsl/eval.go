@@ -302,6 +302,23 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 	}
 	s := ev.t.steps[i]
 	st := &Step{Kind: s.kind, Name: s.name, Range: s.declRange, Sudo: ev.n.Sudo, Retry: ev.n.Retry}
+	// At run time a false when skips the step before anything else is
+	// evaluated: the rest may well be meaningless then (a null output).
+	// The offline check evaluates everything regardless.
+	if a, ok := s.attrs["when"]; ok && ev.mode == modeRun {
+		v, d := a.Expr.Value(ev.context())
+		if d.HasErrors() {
+			return st, false, d
+		}
+		run, d := ev.boolOf(a, v, true)
+		if d.HasErrors() {
+			return st, false, d
+		}
+		if !run {
+			ev.Record(i, StepResult{Skipped: true})
+			return st, false, nil
+		}
+	}
 	vals, diags := ev.evalAttrs(s)
 	if diags.HasErrors() {
 		return st, false, diags

@@ -264,6 +264,35 @@ func TestEvaluatorMissingUpstreamIsNull(t *testing.T) {
 	}
 }
 
+func TestStepWhenFalseSkipsBeforeEvaluatingTheRest(t *testing.T) {
+	dir := writePlan(t, map[string]string{"plan.hcl": `
+group "g" {}
+task "maybe" {
+  on   = group.g.hosts
+  when = false
+  output "v" {
+    value = "x"
+  }
+}
+task "user" {
+  on = group.g.hosts
+  run "guarded" {
+    when    = task.maybe.output.v != null
+    command = "echo ${task.maybe.output.v}"
+  }
+}
+`})
+	p := mustLoad(t, dir, Options{Hosts: []string{"h"}})
+	ev, diags := p.Evaluator(nodeByID(t, p, "user[h]"), outputs{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	st, run, d := ev.Step(0)
+	if run || d.HasErrors() || st.Name != "guarded" {
+		t.Fatalf("want a clean skip, got run=%v %s", run, diagText(d))
+	}
+}
+
 func TestEmptyGroupGivesNoNodes(t *testing.T) {
 	dir := writePlan(t, map[string]string{"plan.hcl": pipelinePlan})
 	p := mustLoad(t, dir, Options{Hosts: []string{"m1"}})
