@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 )
 
@@ -35,7 +37,49 @@ func register(c *command) {
 }
 
 func main() {
-	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+	stop := startProfiles(os.Stderr)
+	code := dispatch(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// startProfiles is a hidden hook for the benchmarks (bench/, docs/performance.md):
+// PLAN_CPUPROFILE=FILE writes a pprof CPU profile of the whole command,
+// PLAN_MEMPROFILE=FILE a heap profile taken when it ends. The returned
+// function stops and writes them.
+func startProfiles(stderr io.Writer) func() {
+	var stops []func()
+	if path := os.Getenv("PLAN_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "plan: PLAN_CPUPROFILE:", err)
+		} else {
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if path := os.Getenv("PLAN_MEMPROFILE"); path != "" {
+		stops = append(stops, func() {
+			f, err := os.Create(path)
+			if err == nil {
+				runtime.GC() // up-to-date statistics
+				err = pprof.Lookup("heap").WriteTo(f, 0)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "plan: PLAN_MEMPROFILE:", err)
+			}
+		})
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
