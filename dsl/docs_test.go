@@ -27,9 +27,11 @@ func TestLanguageDocExamples(t *testing.T) {
 		first := strings.SplitN(src, "\n", 2)[0]
 		t.Run(first, func(t *testing.T) {
 			dir := writePlan(t, map[string]string{
-				"plan.hcl":           src,
-				"templates/motd.tpl": "Welcome to ${name}\n",
-				"files/setup.sh":     "echo setup\n",
+				"plan.hcl":                       src,
+				"templates/motd.tpl":             "Welcome to ${name}\n",
+				"files/setup.sh":                 "echo setup\n",
+				"templates/openssl.cnf":          "ip = ${ip}\n",
+				"templates/bootstrap.kubeconfig": "token: ${token}\n",
 			})
 			file := filepath.Join(dir, "plan.hcl")
 			p, diags := Load([]string{file}, optionsFromHeader(t, file))
