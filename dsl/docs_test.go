@@ -50,3 +50,16 @@ func TestLanguageDocExamples(t *testing.T) {
 		})
 	}
 }
+
+// Every function a plan may call is listed in docs/language.md.
+func TestLanguageDocListsEveryFunction(t *testing.T) {
+	doc, err := os.ReadFile("../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range FunctionNames() {
+		if !strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(string(doc), "`"+name+"(") {
+			t.Errorf("function %s is not documented in docs/language.md", name)
+		}
+	}
+}
