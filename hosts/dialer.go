@@ -52,10 +52,12 @@ type Options struct {
 type Dialer struct {
 	opts Options
 
-	mu          sync.Mutex
-	answers     map[string]string // question kind -> answer
-	asking      map[string]*sync.Mutex
-	passphrases map[string]string // key file -> passphrase
+	mu      sync.Mutex
+	answers map[string]string // question kind -> answer
+	asking  map[string]*sync.Mutex
+
+	jumpMu sync.Mutex
+	jumps  map[string]*jumpEntry // shared jump-host connections
 }
 
 // NewDialer returns a Dialer with opts' defaults filled in.
@@ -75,7 +77,8 @@ func NewDialer(opts Options) *Dialer {
 	if opts.Environ == nil {
 		opts.Environ = os.Environ()
 	}
-	return &Dialer{opts: opts, answers: map[string]string{}, asking: map[string]*sync.Mutex{}, passphrases: map[string]string{}}
+	return &Dialer{opts: opts, answers: map[string]string{}, asking: map[string]*sync.Mutex{},
+		jumps: map[string]*jumpEntry{}}
 }
 
 func (d *Dialer) getenv(k string) string {

@@ -390,3 +390,46 @@ func TestCertAuthorityHostKey(t *testing.T) {
 		t.Fatalf("want ErrHostKeyUnknown, got %v", err)
 	}
 }
+
+func TestJumpConnectionSharedAndRedialed(t *testing.T) {
+	a := newWorld(t, map[string]*sshtest.User{"u": {}})
+	b := newWorld(t, map[string]*sshtest.User{"u": {}})
+	jump := newWorld(t, map[string]*sshtest.User{"hop": {}})
+	d := hosts.NewDialer(hosts.Options{})
+	var trs []hosts.Transport
+	for _, w := range []*world{a, b} {
+		ep := w.endpoint("u")
+		ep.Jump = jump.endpoint("hop")
+		tr, err := d.Dial(bg(t), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		trs = append(trs, tr)
+	}
+	if n := jump.srv.Accepted(); n != 1 {
+		t.Fatalf("two targets behind one jump host made %d jump connections, want 1", n)
+	}
+	// The jump host drops everything: both targets fail, then re-dial
+	// through one new jump connection.
+	jump.srv.DropConnections()
+	for _, tr := range trs {
+		var out bytes.Buffer
+		var err error
+		for i := 0; i < 2; i++ { // the first call may still see the old connection die
+			out.Reset()
+			if err = tr.Run(bg(t), &hosts.Command{Cmd: "echo ok", Stdout: &out}); err == nil {
+				break
+			}
+			if !errors.Is(err, hosts.ErrConnLost) {
+				t.Fatalf("want ErrConnLost or success, got %v", err)
+			}
+		}
+		if err != nil || out.String() != "ok\n" {
+			t.Fatalf("after the jump host dropped: %q %v", out.String(), err)
+		}
+	}
+	if n := jump.srv.Accepted(); n != 2 {
+		t.Fatalf("re-dial made %d jump connections in all, want 2", n)
+	}
+}

@@ -45,7 +45,8 @@ type Server struct {
 	closed   bool
 	// ExecCount counts exec requests, for tests that assert how many
 	// commands ran.
-	execs int
+	execs    int
+	accepted int
 }
 
 // Start starts a server with users; dir is the work directory.
@@ -123,6 +124,13 @@ func (s *Server) Execs() int {
 	return s.execs
 }
 
+// Accepted is the number of TCP connections accepted so far.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
 // DropConnections closes every open connection (sshd killed) but keeps
 // listening (sshd restarted).
 func (s *Server) DropConnections() {
@@ -156,6 +164,7 @@ func (s *Server) serve() {
 			return
 		}
 		s.conns[c] = true
+		s.accepted++
 		s.mu.Unlock()
 		go func() {
 			s.handle(c)
