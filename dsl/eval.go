@@ -340,9 +340,11 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 	st.Command = b.str("command")
 	st.Interpreter = b.str("interpreter")
 	st.Destination = b.str("destination")
+	b.absolute("destination", st.Destination)
 	st.Owner = b.str("owner")
 	st.Group = b.str("group")
 	st.Creates = b.str("creates")
+	b.absolute("creates", st.Creates)
 	st.Unless = b.str("unless")
 	if _, ok := vals["sudo"]; ok {
 		st.Sudo = b.boolean("sudo", st.Sudo)
@@ -389,6 +391,7 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 		}
 	case StepFetch:
 		st.Source = b.str("source")
+		b.absolute("source", st.Source)
 	}
 	diags = append(diags, b.diags...)
 	return st, !diags.HasErrors(), diags
@@ -476,6 +479,14 @@ func (b *stepBuilder) value(name string, ty cty.Type) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	return cv, true
+}
+
+// absolute checks that a remote path is absolute: relative ones would
+// depend on the remote user's working directory.
+func (b *stepBuilder) absolute(name, path string) {
+	if path != "" && !strings.HasPrefix(path, "/") {
+		b.fail(name, fmt.Errorf("%q is not an absolute path on the host; remote paths start with /", path))
+	}
 }
 
 func (b *stepBuilder) str(name string) string {

@@ -55,6 +55,11 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 	fmt.Fprintf(w, "\n=== %s (node %d of %d)\n", n.ID, i, total)
 	fmt.Fprintf(w, "host:  %s%s\n", h.Name, hostDetails(h))
 	fmt.Fprintf(w, "task:  %s (%s:%d)\n", t.name, t.declRange.Filename, t.declRange.Start.Line)
+	if a, ok := t.attrs["description"]; ok {
+		if v, d := a.Expr.Value(p.staticContext(t.filename)); !d.HasErrors() {
+			fmt.Fprintf(w, "about: %s\n", oneLine(renderValue(v, a.Expr)))
+		}
+	}
 	if len(n.Deps) > 0 {
 		ids := make([]string, len(n.Deps))
 		for j, d := range n.Deps {

@@ -13,7 +13,7 @@ import (
 var taskSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "on", Required: true}, {Name: "depends_on"}, {Name: "sudo"}, {Name: "env"},
-		{Name: "timeout"}, {Name: "when"},
+		{Name: "timeout"}, {Name: "when"}, {Name: "description"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "retry"},
@@ -275,6 +275,12 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 		}
 	}
 	nodeStatic := func(what string) refScope { return refScope{what: what, target: true, stepsUpTo: -1} }
+	if a, ok := t.attrs["description"]; ok {
+		for _, tr := range a.Expr.Variables() {
+			d, _ := p.checkStaticRef(tr)
+			diags = append(diags, d...)
+		}
+	}
 	for _, name := range []string{"sudo", "timeout", "when"} {
 		if a, ok := t.attrs[name]; ok {
 			check(a.Expr, nodeStatic(name))

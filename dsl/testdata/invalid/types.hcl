@@ -14,6 +14,10 @@ task "a" {
     content     = var.m
     mode        = "rwx"
   }
+  file "relative" {
+    destination = "etc/app.conf"
+    content     = ""
+  }
   output "list" {
     value = ["a", "b"]
   }
