@@ -27,6 +27,8 @@ type graphEdge struct{ from, to int }
 func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) error {
 	var labels []string
 	var edges []graphEdge
+	var clusters []string         // host names, in first-node order (hosts level)
+	clusterOf := map[int]string{} // node index -> host name
 	switch level {
 	case GraphTasks:
 		index := map[string]int{}
@@ -55,9 +57,15 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 		}
 	case GraphHosts:
 		index := map[*Node]int{}
+		seen := map[string]bool{}
 		for i, n := range p.nodes {
 			index[n] = i
 			labels = append(labels, n.ID)
+			clusterOf[i] = n.Host.Name
+			if !seen[n.Host.Name] {
+				seen[n.Host.Name] = true
+				clusters = append(clusters, n.Host.Name)
+			}
 		}
 		for _, n := range p.nodes {
 			for _, d := range n.Deps {
@@ -74,6 +82,15 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 		for i, l := range labels {
 			fmt.Fprintf(&b, "  n%d [label=%q];\n", i, l)
 		}
+		for ci, host := range clusters {
+			fmt.Fprintf(&b, "  subgraph cluster_%d {\n    label=%q;\n   ", ci, host)
+			for i := range labels {
+				if clusterOf[i] == host {
+					fmt.Fprintf(&b, " n%d;", i)
+				}
+			}
+			b.WriteString("\n  }\n")
+		}
 		for _, e := range edges {
 			fmt.Fprintf(&b, "  n%d -> n%d;\n", e.from, e.to)
 		}
@@ -81,7 +98,18 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 	case GraphMermaid:
 		b.WriteString("flowchart LR\n")
 		for i, l := range labels {
-			fmt.Fprintf(&b, "  n%d[\"%s\"]\n", i, strings.ReplaceAll(l, `"`, "#quot;"))
+			if len(clusters) == 0 {
+				fmt.Fprintf(&b, "  n%d[\"%s\"]\n", i, mermaidText(l))
+			}
+		}
+		for ci, host := range clusters {
+			fmt.Fprintf(&b, "  subgraph h%d[\"%s\"]\n", ci, mermaidText(host))
+			for i, l := range labels {
+				if clusterOf[i] == host {
+					fmt.Fprintf(&b, "    n%d[\"%s\"]\n", i, mermaidText(l))
+				}
+			}
+			b.WriteString("  end\n")
 		}
 		for _, e := range edges {
 			fmt.Fprintf(&b, "  n%d --> n%d\n", e.from, e.to)
@@ -111,3 +139,5 @@ func (p *Plan) taskOrder() []*task {
 	}
 	return out
 }
+
+func mermaidText(s string) string { return strings.ReplaceAll(s, `"`, "#quot;") }
