@@ -411,10 +411,9 @@ func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
 	ref := taskRef{task: name, rng: tr.SourceRange()}
 	rest := tr[2:]
 	if len(rest) > 0 {
-		if ix, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
+		if _, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
 			hostName, ok := attrAt(tr, 2)
 			if !ok {
-				_ = ix
 				return bad("Invalid reference", fmt.Sprintf("Index task.%s with a host name, as in task.%s[\"cp1\"].output.VALUE.", name, name))
 			}
 			if !containsHostName(x.hosts, hostName) && !x.onFailed {
@@ -434,7 +433,7 @@ func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
 			return bad("Unsupported attribute", fmt.Sprintf("A task gives only its outputs: use task.%s.output.NAME, not %s.", name, what))
 		}
 		if len(rest) > 1 {
-			out, ok := stepName(rest[1])
+			out, ok := traverserName(rest[1])
 			if !ok {
 				return bad("Invalid reference", fmt.Sprintf("Name the output, as in task.%s.output.NAME.", name))
 			}
@@ -451,7 +450,8 @@ func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
 	return nil
 }
 
-func stepName(s hcl.Traverser) (string, bool) {
+// traverserName is the name an attribute or string-index step selects.
+func traverserName(s hcl.Traverser) (string, bool) {
 	switch s := s.(type) {
 	case hcl.TraverseAttr:
 		return s.Name, true
