@@ -39,6 +39,7 @@ func (d *Dialer) authMethods(ctx context.Context, ep *Endpoint) ([]ssh.AuthMetho
 			signers = append(signers, s)
 		}
 	}
+	signers = append(certSigners(ep.CertificateFiles, signers), signers...)
 	methods := []ssh.AuthMethod{ssh.PublicKeys(signers...)}
 	if ep.PasswordAuthentication {
 		password := func() (string, error) {
@@ -100,7 +101,7 @@ func (d *Dialer) identitySigners(ctx context.Context, ep *Endpoint) []ssh.Signer
 		}
 		s, err := ssh.ParsePrivateKey(pem)
 		if err == nil {
-			out = append(out, s)
+			out = append(out, withCertificate(f, s)...)
 			continue
 		}
 		var missing *ssh.PassphraseMissingError
@@ -116,7 +117,7 @@ func (d *Dialer) identitySigners(ctx context.Context, ep *Endpoint) []ssh.Signer
 		if pub == nil {
 			continue
 		}
-		out = append(out, &lazySigner{pub: pub, unlock: func() (ssh.Signer, error) {
+		out = append(out, withCertificate(f, &lazySigner{pub: pub, unlock: func() (ssh.Signer, error) {
 			kind := "passphrase:" + f
 			pass, err := d.secret(ctx, kind, "", fmt.Sprintf("Enter passphrase for key '%s': ", f))
 			if err != nil {
@@ -128,9 +129,28 @@ func (d *Dialer) identitySigners(ctx context.Context, ep *Endpoint) []ssh.Signer
 				return nil, fmt.Errorf("unlock %s: %w", f, err)
 			}
 			return s, nil
-		}})
+		}})...)
 	}
 	return out
+}
+
+// withCertificate returns the key's certificate signer (from KEY-cert.pub,
+// as OpenSSH looks for it) ahead of the plain key, or just the key.
+func withCertificate(keyFile string, s ssh.Signer) []ssh.Signer {
+	b, err := os.ReadFile(keyFile + "-cert.pub")
+	if err != nil {
+		return []ssh.Signer{s}
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	cert, ok := pub.(*ssh.Certificate)
+	if err != nil || !ok {
+		return []ssh.Signer{s}
+	}
+	cs, err := ssh.NewCertSigner(cert, s)
+	if err != nil {
+		return []ssh.Signer{s}
+	}
+	return []ssh.Signer{cs, s}
 }
 
 // lazySigner defers decrypting a key until a signature is needed.
@@ -167,4 +187,30 @@ func (l *lazySigner) SignWithAlgorithm(r io.Reader, data []byte, algo string) (*
 		return as.SignWithAlgorithm(r, data, algo)
 	}
 	return s.Sign(r, data)
+}
+
+// certSigners pairs each CertificateFile with the signer (agent or file)
+// holding the key it certifies.
+func certSigners(files []string, signers []ssh.Signer) []ssh.Signer {
+	var out []ssh.Signer
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+		cert, ok := pub.(*ssh.Certificate)
+		if err != nil || !ok {
+			continue
+		}
+		for _, s := range signers {
+			if string(s.PublicKey().Marshal()) == string(cert.Key.Marshal()) {
+				if cs, err := ssh.NewCertSigner(cert, s); err == nil {
+					out = append(out, cs)
+				}
+				break
+			}
+		}
+	}
+	return out
 }

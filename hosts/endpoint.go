@@ -103,6 +103,10 @@ type Endpoint struct {
 	User     string
 	// IdentityFiles are tried in order after the agent's keys.
 	IdentityFiles []string
+	// CertificateFiles are user certificates (CertificateFile) offered
+	// with the identity whose key they certify; KEY-cert.pub beside an
+	// IdentityFile is found without being listed.
+	CertificateFiles []string
 	// IdentitiesOnly: use only IdentityFiles, even when the agent has more.
 	IdentitiesOnly bool
 	// IdentityAgent is the agent socket ("" = $SSH_AUTH_SOCK, "none" = off).

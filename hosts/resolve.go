@@ -252,6 +252,9 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 	for _, f := range ids {
 		e.IdentityFiles = append(e.IdentityFiles, expand(f))
 	}
+	for _, f := range o["certificatefile"] {
+		e.CertificateFiles = append(e.CertificateFiles, expand(f))
+	}
 	e.IdentitiesOnly = isYes(o.get("identitiesonly"))
 	if a := o.get("identityagent"); a != "" && a != "SSH_AUTH_SOCK" {
 		e.IdentityAgent = expand(strings.TrimPrefix(a, "$"))

@@ -433,3 +433,48 @@ func TestJumpConnectionSharedAndRedialed(t *testing.T) {
 		t.Fatalf("re-dial made %d jump connections in all, want 2", n)
 	}
 }
+
+func TestUserCertificateFromKeyCertPub(t *testing.T) {
+	_, caPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := ssh.NewSignerFromKey(caPriv)
+	dir := t.TempDir()
+	pub, key, err := sshtest.WriteUserKey(dir, "id_cert", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server trusts only the CA, not the key itself.
+	w := newWorld(t, map[string]*sshtest.User{"u": {UserCA: ca.PublicKey(), AuthorizedKeys: []ssh.PublicKey{}}})
+	ep := w.endpoint("u")
+	ep.IdentityFiles = []string{key}
+	ep.PasswordAuthentication = false
+	if _, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep); !errors.Is(err, hosts.ErrAuth) {
+		t.Fatalf("without a certificate: want ErrAuth, got %v", err)
+	}
+	cert := &ssh.Certificate{Key: pub, CertType: ssh.UserCert, KeyId: "test", ValidPrincipals: []string{"u"},
+		ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key+"-cert.pub", ssh.MarshalAuthorizedKey(cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("with KEY-cert.pub: %v", err)
+	}
+	tr.Close()
+	// The same certificate named by CertificateFile, elsewhere.
+	elsewhere := filepath.Join(t.TempDir(), "user-cert.pub")
+	if err := os.Rename(key+"-cert.pub", elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	ep.CertificateFiles = []string{elsewhere}
+	tr, err = hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("with CertificateFile: %v", err)
+	}
+	tr.Close()
+}

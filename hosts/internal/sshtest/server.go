@@ -26,6 +26,9 @@ type User struct {
 	// SudoPassword is what the sudo stand-in asks; "" means passwordless.
 	SudoPassword string
 	NoSudo       bool
+	// UserCA, when set, accepts user certificates it signed (principal:
+	// the user name).
+	UserCA ssh.PublicKey
 }
 
 // Server is a running test server.
@@ -185,6 +188,22 @@ func (s *Server) config() *ssh.ServerConfig {
 			return nil, errors.New("denied")
 		},
 		PublicKeyCallback: func(m ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+			if cert, ok := k.(*ssh.Certificate); ok {
+				u := s.Users[m.User()]
+				if u == nil || u.UserCA == nil {
+					return nil, errors.New("denied")
+				}
+				checker := &ssh.CertChecker{IsUserAuthority: func(auth ssh.PublicKey) bool {
+					return string(auth.Marshal()) == string(u.UserCA.Marshal())
+				}}
+				if !checker.IsUserAuthority(cert.SignatureKey) {
+					return nil, errors.New("denied")
+				}
+				if err := checker.CheckCert(m.User(), cert); err != nil {
+					return nil, err
+				}
+				return &ssh.Permissions{}, nil
+			}
 			if u := s.Users[m.User()]; u != nil {
 				for _, ak := range u.AuthorizedKeys {
 					if string(ak.Marshal()) == string(k.Marshal()) {
