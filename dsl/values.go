@@ -211,7 +211,9 @@ func collectSecretsIn(v cty.Value, inSensitive bool, into map[string]struct{}) {
 		if inSensitive && v.AsString() != "" {
 			into[v.AsString()] = struct{}{}
 		}
-	case ty == cty.Number || ty == cty.Bool:
+	case ty == cty.Number:
+		// Short numbers would redact too much ("1" everywhere); a bool
+		// has nothing to hide worth redacting "true" for.
 		if inSensitive {
 			s, _ := convert.Convert(v, cty.String)
 			if s.IsKnown() && !s.IsNull() && len(s.AsString()) > 3 {
