@@ -622,13 +622,9 @@ func (ev *evaluator) Fingerprint() string {
 		writeJSON(k, refs[k])
 	}
 	writeJSON("task", ev.taskVal)
-	reads := map[string]string{}
-	for k, v := range ev.p.info[ev.n].reads {
-		reads[k] = v
-	}
-	for k, v := range ev.reads {
-		reads[k] = v
-	}
+	// The files read during Load's check of this node, not those read by
+	// this evaluator so far: the fingerprint must not change as steps run.
+	reads := ev.p.info[ev.n].reads
 	for _, k := range sortedKeys(reads) {
 		fmt.Fprintf(h, "file %s=%s\x00", k, reads[k])
 	}
