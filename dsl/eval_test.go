@@ -542,3 +542,42 @@ func TestEvaluatorsConcurrently(t *testing.T) {
 		}
 	}
 }
+
+func TestFingerprintFollowsTemplatesAndVariables(t *testing.T) {
+	plan := `
+variable "v" { default = "a" }
+variable "unused" { default = "x" }
+group "g" {}
+task "t" {
+  on = group.g.hosts
+  file "f" {
+    destination = "/etc/f"
+    content     = templatefile("t.tpl", { v = var.v })
+  }
+}
+`
+	dir := writePlan(t, map[string]string{"plan.hcl": plan, "t.tpl": "one ${v}"})
+	fp := func(opts Options) string {
+		t.Helper()
+		opts.Hosts = []string{"h"}
+		p := mustLoad(t, dir, opts)
+		ev, d := p.Evaluator(nodeByID(t, p, "t[h]"), outputs{})
+		if d.HasErrors() {
+			t.Fatal(diagText(d))
+		}
+		return ev.Fingerprint()
+	}
+	base := fp(Options{})
+	if fp(Options{Vars: []string{"unused=y"}}) != base {
+		t.Errorf("a variable the task does not use changed the fingerprint")
+	}
+	if fp(Options{Vars: []string{"v=b"}}) == base {
+		t.Errorf("a variable the task uses did not change the fingerprint")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "t.tpl"), []byte("two ${v}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fp(Options{}) == base {
+		t.Errorf("a changed template did not change the fingerprint")
+	}
+}
