@@ -115,6 +115,9 @@ type Endpoint struct {
 	// Jump is the hop just before this host, resolved (it may have its own).
 	ProxyJump string
 	Jump      *Endpoint
+	// ProxyCommand, when set (and no ProxyJump), is run with /bin/sh and
+	// carries the connection on its stdin/stdout; tokens already expanded.
+	ProxyCommand string
 	// HostKeyAlias, when set, is the name looked up in known_hosts.
 	HostKeyAlias          string
 	StrictHostKeyChecking HostKeyPolicy
@@ -170,6 +173,8 @@ func (e *Endpoint) SSHArgs() []string {
 	}
 	if e.Jump != nil {
 		a = append(a, "-J", e.jumpChain())
+	} else if e.ProxyCommand != "" {
+		a = append(a, "-o", "ProxyCommand="+e.ProxyCommand)
 	}
 	if e.StrictHostKeyChecking != "" && e.StrictHostKeyChecking != HostKeyStrict {
 		a = append(a, "-o", "StrictHostKeyChecking="+string(e.StrictHostKeyChecking))

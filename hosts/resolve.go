@@ -303,14 +303,13 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 			return nil, fmt.Errorf("resolve host %s: ServerAliveCountMax %q", s.Name, v)
 		}
 	}
-	if pc := o.get("proxycommand"); pc != "" && pc != "none" {
-		return nil, fmt.Errorf("resolve host %s: ProxyCommand is not supported (use ProxyJump)", s.Name)
-	}
 	if pj := o.get("proxyjump"); pj != "" && pj != "none" {
 		e.ProxyJump = pj
 		if e.Jump, err = r.resolveJumps(ctx, pj, depth); err != nil {
 			return nil, fmt.Errorf("resolve host %s: ProxyJump %s: %w", s.Name, pj, err)
 		}
+	} else if pc := o.get("proxycommand"); pc != "" && pc != "none" {
+		e.ProxyCommand = expandTokens(pc, tk)
 	}
 	return e, nil
 }

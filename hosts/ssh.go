@@ -112,6 +112,10 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 		if err != nil {
 			return fail(fmt.Errorf("dial %s via %s: %w", ep.Addr(), ep.Jump.Destination(), dialError(dctx, err)))
 		}
+	} else if ep.ProxyCommand != "" {
+		if raw, err = proxyCommandConn(ep); err != nil {
+			return fail(err)
+		}
 	} else {
 		raw, err = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dctx, "tcp", ep.Addr())
 		if err != nil {

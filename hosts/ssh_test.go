@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -477,4 +478,39 @@ func TestUserCertificateFromKeyCertPub(t *testing.T) {
 		t.Fatalf("with CertificateFile: %v", err)
 	}
 	tr.Close()
+}
+
+func TestProxyCommandThroughOpenSSH(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("no OpenSSH client")
+	}
+	target := newWorld(t, map[string]*sshtest.User{"u": {}})
+	jump := newWorld(t, map[string]*sshtest.User{"hop": {}})
+	// Resolve through ssh_config so the %-tokens are expanded by plan.
+	cfg := filepath.Join(t.TempDir(), "config")
+	text := fmt.Sprintf("Host viaproxy\n  HostName 127.0.0.1\n  Port %d\n  User u\n  IdentityFile %s\n  IdentitiesOnly yes\n  IdentityAgent none\n  UserKnownHostsFile %s\n"+
+		"  ProxyCommand ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i %s -o UserKnownHostsFile=%s -p %d -W %%h:%%p hop@127.0.0.1\n",
+		target.srv.Port(), target.keyPath, target.kh, jump.keyPath, jump.kh, jump.srv.Port())
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(bg(t), []hosts.Spec{{Name: "viaproxy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(eps[0].ProxyCommand, fmt.Sprintf("-W 127.0.0.1:%d", target.srv.Port())) {
+		t.Fatalf("tokens not expanded: %q", eps[0].ProxyCommand)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), eps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := tr.Run(bg(t), &hosts.Command{Cmd: "echo proxied", Stdout: &out}); err != nil || out.String() != "proxied\n" {
+		t.Fatalf("%q %v", out.String(), err)
+	}
+	tr.Close()
+	if jump.srv.Accepted() != 1 || jump.srv.Execs() != 0 {
+		t.Fatalf("jump server: %d connections, %d execs", jump.srv.Accepted(), jump.srv.Execs())
+	}
 }
