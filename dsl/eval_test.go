@@ -344,6 +344,19 @@ variable "l" {
 	if l := p.varVals["l"]; l.LengthInt() != 2 {
 		t.Errorf("var.l = %#v", l)
 	}
+
+	// A .json variables file is read as HCL's JSON syntax.
+	jsonFile := filepath.Join(dir, "vars.json")
+	if err := os.WriteFile(jsonFile, []byte(`{"a": "json", "n": 9}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = mustLoad(t, filepath.Join(dir, "plan.hcl"), Options{VarFiles: []string{jsonFile}})
+	if got := p.varVals["a"].AsString(); got != "json" {
+		t.Errorf("var.a from JSON = %q", got)
+	}
+	if n, _ := p.varVals["n"].AsBigFloat().Int64(); n != 9 {
+		t.Errorf("var.n from JSON = %d", n)
+	}
 }
 
 func TestHostArgs(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -44,7 +45,13 @@ func (p *Plan) resolveVariables() hcl.Diagnostics {
 				Detail: err.Error()})
 			continue
 		}
-		f, d := hclsyntax.ParseConfig(src, vf, hcl.InitialPos)
+		var f *hcl.File
+		var d hcl.Diagnostics
+		if strings.HasSuffix(vf, ".json") {
+			f, d = hcljson.Parse(src, vf)
+		} else {
+			f, d = hclsyntax.ParseConfig(src, vf, hcl.InitialPos)
+		}
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue

@@ -64,13 +64,25 @@ func (a *planArgs) loadDiags(paths []string, stderr io.Writer) (*dsl.Plan, hcl.D
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot find the plan", Detail: err.Error()}}
 	}
-	return dsl.Load(resolved, dsl.Options{
+	return loadGuarded(resolved, dsl.Options{
 		Vars:     a.Vars,
 		VarFiles: a.VarFiles,
 		Environ:  os.Environ(),
 		Hosts:    a.Hosts,
 		FS:       fsys,
 	})
+}
+
+// loadGuarded turns a panic inside dsl.Load (a bug, never the user's
+// fault) into a diagnostic: the user sees what went wrong, not a Go stack.
+func loadGuarded(paths []string, opts dsl.Options) (p *dsl.Plan, diags hcl.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, diags = nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Internal error while loading the plan",
+				Detail: fmt.Sprintf("%v. This is a bug in plan; please report it with the plan that triggers it.", r)}}
+		}
+	}()
+	return dsl.Load(paths, opts)
 }
 
 // resolvePlanPaths maps PLAN arguments to dsl.Load paths. When any names a
