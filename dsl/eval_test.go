@@ -424,6 +424,22 @@ group "workers" {}
 	if strings.Join(hs[0].Groups, ",") != "masters" {
 		t.Errorf("cp1 groups = %v", hs[0].Groups)
 	}
+
+	// A declared host bound by -H is fully evaluated before a local reads
+	// it through its group.
+	dir = writePlan(t, map[string]string{"plan.hcl": `
+locals {
+  first = group.a_group.hosts[0].address
+}
+host "zz" {
+  address = "10.1.2.3"
+}
+group "a_group" {}
+`})
+	p = mustLoad(t, dir, Options{Hosts: []string{"zz"}})
+	if got := p.localVals["first"].AsString(); got != "10.1.2.3" {
+		t.Errorf("local.first = %q, want the host block's address", got)
+	}
 }
 
 func TestFunctions(t *testing.T) {

@@ -188,6 +188,15 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 			}
 		}
 	}
+	// A declared host bound to a group by -H is part of the group's value.
+	for _, g := range p.groups {
+		for _, h := range g.bound {
+			if _, declared := p.hostDecl[h.Name]; declared {
+				key := "group." + g.name
+				deps[key] = append(deps[key], depEdge{to: "host." + h.Name, rng: g.declRange})
+			}
+		}
+	}
 	if diags.HasErrors() {
 		return diags
 	}
