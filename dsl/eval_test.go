@@ -119,6 +119,11 @@ task "after" {
   depends_on = [task.prep]
   run "x" { command = "true" }
 }
+task "pinned" {
+  on         = group.workers.hosts
+  depends_on = [task.prep["m1"]]
+  run "x" { command = "true" }
+}
 `
 
 func TestGraphPerHostEdges(t *testing.T) {
@@ -130,6 +135,7 @@ func TestGraphPerHostEdges(t *testing.T) {
 		{"after[w1]", "prep[w1]"}, // prep runs on w1: only that node
 		{"after[w2]", "prep[w2]"},
 		{"prep[m1]", ""},
+		{"pinned[w2]", "prep[m1]"}, // depends_on = [task.prep["m1"]]
 	}
 	for _, c := range cases {
 		if got := depIDs(nodeByID(t, p, c.node)); got != c.deps {

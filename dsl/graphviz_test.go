@@ -22,9 +22,9 @@ func TestWriteGraph(t *testing.T) {
 	}{
 		{GraphDot, GraphHosts, " -> ", edges, []string{"digraph plan {", `label="use[w1]"`, `label="w2";`}},
 		{GraphMermaid, GraphHosts, " --> ", edges, []string{"flowchart LR", `subgraph h0["m1"]`, `["after[w2]"]`}},
-		// tasks: gen->use, prep->after
-		{GraphDot, GraphTasks, " -> ", 2, []string{`label="gen (m1)"`, `label="use (2 hosts)"`}},
-		{GraphMermaid, GraphTasks, " --> ", 2, []string{`["prep (3 hosts)"]`}},
+		// tasks: gen->use, prep->after, prep->pinned
+		{GraphDot, GraphTasks, " -> ", 3, []string{`label="gen (m1)"`, `label="use (2 hosts)"`}},
+		{GraphMermaid, GraphTasks, " --> ", 3, []string{`["prep (3 hosts)"]`}},
 	}
 	for _, c := range cases {
 		var buf bytes.Buffer

@@ -189,13 +189,19 @@ func (p *Plan) decodeTask(b *hcl.Block) hcl.Diagnostics {
 		}
 		for _, e := range exprs {
 			tr, d := hcl.AbsTraversalForExpr(e)
-			if d.HasErrors() || tr.RootName() != "task" || len(tr) != 2 {
+			name, okName := attrAt(tr, 1)
+			host, okHost := "", len(tr) == 2
+			if len(tr) == 3 {
+				if _, isIndex := tr[2].(hcl.TraverseIndex); isIndex {
+					host, okHost = attrAt(tr, 2)
+				}
+			}
+			if d.HasErrors() || tr.RootName() != "task" || !okName || !okHost {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid depends_on",
-					Detail: "Each element of depends_on must be a task, as in task.NAME.", Subject: e.Range().Ptr()})
+					Detail: "Each element of depends_on must be a task, as in task.NAME, or one of its nodes, as in task.NAME[\"host\"].", Subject: e.Range().Ptr()})
 				continue
 			}
-			name, _ := attrAt(tr, 1)
-			t.dependsOn = append(t.dependsOn, taskRef{task: name, explicit: true, rng: tr.SourceRange()})
+			t.dependsOn = append(t.dependsOn, taskRef{task: name, host: host, explicit: true, rng: tr.SourceRange()})
 		}
 	}
 	p.tasks = append(p.tasks, t)
@@ -322,6 +328,12 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 		if r.task == t.name {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Task depends on itself",
 				Detail: fmt.Sprintf("Task %q lists itself in depends_on.", t.name), Subject: r.rng.Ptr()})
+			continue
+		}
+		if x := p.taskByName[r.task]; r.host != "" && !x.onFailed && !containsHostName(x.hosts, r.host) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Task does not run on this host",
+				Detail:  fmt.Sprintf("task %q does not run on host %q (it runs on: %s).%s", r.task, r.host, hostNames(x.hosts), didYouMean(r.host, hostNamesList(x.hosts))),
+				Subject: r.rng.Ptr()})
 			continue
 		}
 		t.refs = append(t.refs, r)

@@ -34,3 +34,7 @@ task "self" {
     value = task.self.output.o
   }
 }
+task "pin" {
+  on         = group.g.hosts
+  depends_on = [task.multi["h7"], task.multi.x]
+}
