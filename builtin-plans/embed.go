@@ -12,9 +12,10 @@ import (
 	"strings"
 )
 
-// The embedded tree: each plan's *.hcl files, templates/ and files/.
+// The embedded tree: each plan's *.hcl files, and templates/ and files/ in
+// full (names starting with . or _ included).
 //
-//go:embed */*.hcl */templates */files
+//go:embed */*.hcl all:*/templates all:*/files
 var files embed.FS
 
 // Plan is one built-in plan.
