@@ -1,4 +1,4 @@
-# A small example: greet every host, then compare what they say.
+# A small example: a templated motd on every host, a script, and values passed between tasks.
 #
 #   plan render hello -H web1,web2
 #   plan run hello -H admin@web1 -H admin@web2:2222
