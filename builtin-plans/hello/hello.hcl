@@ -31,6 +31,10 @@ task "facts" {
 
 task "greet" {
   on = group.hosts.hosts
+  run "dir" {
+    command = "mkdir -p /tmp/plan-hello"
+    creates = "/tmp/plan-hello"
+  }
   file "motd" {
     destination = "/tmp/plan-hello/motd"
     content     = templatefile("templates/motd.tpl", { motd = local.motd, host = target.name, kernel = task.facts.output.kernel })
