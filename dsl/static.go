@@ -137,6 +137,15 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 			p.hosts = append(p.hosts, h)
 			p.hostByName[a.name] = h
 			p.hostVals[a.name] = hostValue(h)
+		} else if _, inPlan := p.hostDecl[a.name]; !inPlan {
+			// Named by an earlier -H: the later one fills or overrides.
+			if a.user != "" {
+				h.User = a.user
+			}
+			if a.port != 0 {
+				h.Port = a.port
+			}
+			p.hostVals[a.name] = hostValue(h)
 		} else if a.user != "" || a.port != 0 {
 			prev := overrides[a.name]
 			if a.user != "" {
