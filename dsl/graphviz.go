@@ -26,6 +26,7 @@ type graphEdge struct{ from, to int }
 // that wait for it (the order things run in).
 func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) error {
 	var labels []string
+	var ids []string // dot node names: the task name, or TASK[HOST]
 	var edges []graphEdge
 	var clusters []string         // host names, in first-node order (hosts level)
 	clusterOf := map[int]string{} // node index -> host name
@@ -45,6 +46,7 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 				label += fmt.Sprintf(" (%d hosts)", len(t.hosts))
 			}
 			labels = append(labels, label)
+			ids = append(ids, t.name)
 		}
 		for _, t := range order {
 			seen := map[string]bool{}
@@ -61,6 +63,7 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 		for i, n := range p.nodes {
 			index[n] = i
 			labels = append(labels, n.ID)
+			ids = append(ids, n.ID)
 			clusterOf[i] = n.Host.Name
 			if !seen[n.Host.Name] {
 				seen[n.Host.Name] = true
@@ -80,19 +83,19 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 	case GraphDot:
 		b.WriteString("digraph plan {\n  rankdir=LR;\n  node [shape=box];\n")
 		for i, l := range labels {
-			fmt.Fprintf(&b, "  n%d [label=%q];\n", i, l)
+			fmt.Fprintf(&b, "  %q [label=%q];\n", ids[i], l)
 		}
 		for ci, host := range clusters {
 			fmt.Fprintf(&b, "  subgraph cluster_%d {\n    label=%q;\n   ", ci, host)
 			for i := range labels {
 				if clusterOf[i] == host {
-					fmt.Fprintf(&b, " n%d;", i)
+					fmt.Fprintf(&b, " %q;", ids[i])
 				}
 			}
 			b.WriteString("\n  }\n")
 		}
 		for _, e := range edges {
-			fmt.Fprintf(&b, "  n%d -> n%d;\n", e.from, e.to)
+			fmt.Fprintf(&b, "  %q -> %q;\n", ids[e.from], ids[e.to])
 		}
 		b.WriteString("}\n")
 	case GraphMermaid:

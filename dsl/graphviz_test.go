@@ -20,10 +20,10 @@ func TestWriteGraph(t *testing.T) {
 		wantEdges     int
 		wantFragments []string
 	}{
-		{GraphDot, GraphHosts, " -> ", edges, []string{"digraph plan {", `label="use[w1]"`, `label="w2";`}},
+		{GraphDot, GraphHosts, " -> ", edges, []string{"digraph plan {", `"gen[m1]" -> "use[w1]";`, `label="w2";`}},
 		{GraphMermaid, GraphHosts, " --> ", edges, []string{"flowchart LR", `subgraph h0["m1"]`, `["after[w2]"]`}},
 		// tasks: gen->use, prep->after, prep->pinned
-		{GraphDot, GraphTasks, " -> ", 3, []string{`label="gen (m1)"`, `label="use (2 hosts)"`}},
+		{GraphDot, GraphTasks, " -> ", 3, []string{`"gen" [label="gen (m1)"]`, `label="use (2 hosts)"`, `"prep" -> "after";`}},
 		{GraphMermaid, GraphTasks, " --> ", 3, []string{`["prep (3 hosts)"]`}},
 	}
 	for _, c := range cases {
