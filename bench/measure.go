@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/plan-dev/plan/integration/lab"
+)
+
+// sample is one measured run of one tool.
+type sample struct {
+	Wall   time.Duration `json:"wall_ns"`
+	CPU    time.Duration `json:"cpu_ns"`     // user+sys of the process and the children it reaped
+	MaxRSS int64         `json:"max_rss_kb"` // peak resident set of the process (KiB)
+	Bytes  int64         `json:"wire_bytes"` // bytes sent to the hosts (their veths), when measured
+}
+
+// bench holds what every workload shares: the lab and the report.
+type bench struct {
+	cfg *config
+	lab *lab.Lab
+	rep *report
+}
+
+// cmdResult runs cmd to the end and reports its wall time, CPU time and
+// peak RSS; stdout and stderr are kept for error messages.
+func runCmd(ctx context.Context, cmd *exec.Cmd) (sample, []byte, error) {
+	var out bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = &out
+	}
+	start := time.Now()
+	err := cmd.Run()
+	s := sample{Wall: time.Since(start)}
+	if ps := cmd.ProcessState; ps != nil {
+		s.CPU = ps.UserTime() + ps.SystemTime()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			s.MaxRSS = ru.Maxrss
+		}
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return s, out.Bytes(), err
+}
+
+// tail is the last lines of a command's output, for errors.
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// onHosts runs a shell script inside each host directly (not over SSH), in
+// parallel: preparing and checking hosts is not part of any measurement.
+func (b *bench) onHosts(ctx context.Context, hosts []*lab.Host, script string) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(hosts))
+	sem := make(chan struct{}, 16)
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if out, err := b.lab.Exec(ctx, h, script); err != nil {
+				errs[i] = fmt.Errorf("%s: %v: %s", h.Name, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wireBytes is the sum of bytes the machine has sent to the hosts.
+func wireBytes(hosts []*lab.Host) int64 {
+	var n int64
+	for _, h := range hosts {
+		b, err := os.ReadFile(filepath.Join("/sys/class/net", h.Veth, "statistics/tx_bytes"))
+		if err != nil {
+			continue
+		}
+		var v int64
+		fmt.Sscan(strings.TrimSpace(string(b)), &v)
+		n += v
+	}
+	return n
+}
+
+func aliases(hosts []*lab.Host) string {
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Alias
+	}
+	return strings.Join(names, ",")
+}
+
+// sshBase is what every ssh/scp invocation of a baseline gets: the lab's
+// ssh_config (the same file plan reads with -F) and a ControlMaster socket.
+func (b *bench) sshBase(controlDir string) []string {
+	args := []string{"-F", b.lab.SSHConfig}
+	if controlDir != "" {
+		args = append(args, "-o", "ControlMaster=auto", "-o", "ControlPath="+filepath.Join(controlDir, "%C"), "-o", "ControlPersist=yes")
+	}
+	return args
+}
+
+// closeMasters ends every ControlMaster whose socket is in dir.
+func closeMasters(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		exec.Command("ssh", "-o", "ControlPath="+filepath.Join(dir, e.Name()), "-O", "exit", "x").Run()
+	}
+	os.RemoveAll(dir)
+}
+
+// stats of a series of samples.
+type series []sample
+
+func (s series) median(f func(sample) float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	v := make([]float64, len(s))
+	for i, x := range s {
+		v[i] = f(x)
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (s series) minmax(f func(sample) float64) (float64, float64) {
+	if len(s) == 0 {
+		return 0, 0
+	}
+	lo, hi := f(s[0]), f(s[0])
+	for _, x := range s[1:] {
+		lo, hi = min(lo, f(x)), max(hi, f(x))
+	}
+	return lo, hi
+}
+
+func wallS(s sample) float64  { return s.Wall.Seconds() }
+func cpuS(s sample) float64   { return s.CPU.Seconds() }
+func rssMiB(s sample) float64 { return float64(s.MaxRSS) / 1024 }
+func wire(s sample) float64   { return float64(s.Bytes) }
+
+// rotate returns the tools in the order of repetition r: every tool goes
+// first, second, ... in turn, so slow drifts of the machine's load fall on
+// every tool alike.
+func rotate[T any](xs []T, r int) []T {
+	out := make([]T, 0, len(xs))
+	for i := range xs {
+		out = append(out, xs[(i+r)%len(xs)])
+	}
+	return out
+}

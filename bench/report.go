@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// report collects the samples of every tool and renders the table.
+type report struct {
+	mu      sync.Mutex
+	Date    time.Time          `json:"date"`
+	Machine string             `json:"machine"`
+	Reps    int                `json:"reps"`
+	Samples map[string]series  `json:"samples"`
+	Notes   []string           `json:"notes,omitempty"`
+	W4      *scratchResult     `json:"w4,omitempty"`
+	Extra   map[string]float64 `json:"extra,omitempty"`
+}
+
+func (r *report) add(name string, s sample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Samples == nil {
+		r.Samples = map[string]series{}
+	}
+	r.Samples[name] = append(r.Samples[name], s)
+}
+
+func (r *report) setExtra(k string, v float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Extra == nil {
+		r.Extra = map[string]float64{}
+	}
+	r.Extra[k] = v
+}
+
+func (r *report) note(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+func (r *report) med(name string, f func(sample) float64) (float64, bool) {
+	s, ok := r.Samples[name]
+	if !ok || len(s) == 0 {
+		return 0, false
+	}
+	return s.median(f), true
+}
+
+// markdown renders the results: one table of medians, one of ratios and goals.
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s UTC on %s; %d repetitions, tools interleaved (rotated order).\n\n",
+		r.Date.Format("2006-01-02 15:04"), r.Machine, r.Reps)
+
+	b.WriteString("| workload | tool | median wall | min – max | median CPU (user+sys) | peak RSS | other |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---|\n")
+	order := []struct{ key, workload, tool string }{
+		{"w1/plan", "W1 8 hosts × 20 tasks", "plan"},
+		{"w1/openssh", "W1 8 hosts × 20 tasks", "OpenSSH floor (ControlMaster, 1 ssh/step)"},
+		{"w1/ansible", "W1 8 hosts × 20 tasks", "ansible-playbook (forks 8, pipelining, " + ansibleStrategy + ")"},
+		{"w2/plan", "W2 256 MiB → 4 hosts", "plan"},
+		{"w2/scp", "W2 256 MiB → 4 hosts", "scp ×4 in parallel"},
+		{"w2/plan-repush", "W2 re-push, unchanged", "plan"},
+		{"w2/sha256sum", "W2 re-push, unchanged", "ssh sha256sum ×4 (checksum alone)"},
+		{"w3/plan", "W3 64 hosts × 20 tasks", "plan"},
+		{"w3/openssh", "W3 64 hosts × 20 tasks", "OpenSSH floor"},
+	}
+	for _, o := range order {
+		s, ok := r.Samples[o.key]
+		if !ok {
+			continue
+		}
+		lo, hi := s.minmax(wallS)
+		cpu := fmt.Sprintf("%.2f s", s.median(cpuS))
+		rss := "—"
+		if strings.HasSuffix(o.key, "/plan") || strings.HasSuffix(o.key, "/plan-repush") {
+			rss = fmt.Sprintf("%.1f MiB", s.median(rssMiB))
+		}
+		if strings.Contains(o.key, "openssh") || strings.Contains(o.key, "scp") || strings.Contains(o.key, "sha256sum") {
+			cpu += " ¹"
+		}
+		other := ""
+		if strings.HasPrefix(o.key, "w2/") {
+			if o.key == "w2/plan" || o.key == "w2/scp" {
+				mbs := float64(4*(256<<20)) / s.median(wallS) / 1e6
+				if r.Extra != nil && r.Extra["w2_bytes"] > 0 {
+					mbs = r.Extra["w2_bytes"] / s.median(wallS) / 1e6
+				}
+				other = fmt.Sprintf("%.0f MB/s; ", mbs)
+			}
+			other += fmt.Sprintf("%s on the wire", humanBytes(s.median(wire)))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f s | %.2f – %.2f s | %s | %s | %s |\n", o.workload, o.tool, s.median(wallS), lo, hi, cpu, rss, other)
+	}
+	if r.W4 != nil {
+		w := r.W4
+		fmt.Fprintf(&b, "| W4 scratch, 3 systemd hosts | plan (default --parallel) | %.1f s | | | | critical path %.1f s |\n", w.Default.Seconds(), w.CriticalPath.Seconds())
+		fmt.Fprintf(&b, "| W4 scratch, 3 systemd hosts | plan --parallel 1 | %.1f s | | | | |\n", w.Serial.Seconds())
+	}
+	b.WriteString("\n¹ the ssh/scp client processes only (the ControlMaster runs in the background and is not counted).\n\n")
+
+	b.WriteString("| goal | measured | target | met |\n|---|---:|---:|---|\n")
+	ratio := func(goal, num, den string, f func(sample) float64, target string, ok func(float64) bool) {
+		n, ok1 := r.med(num, f)
+		d, ok2 := r.med(den, f)
+		if !ok1 || !ok2 || d == 0 {
+			return
+		}
+		v := n / d
+		fmt.Fprintf(&b, "| %s | %.3f× | %s | %s |\n", goal, v, target, yes(ok(v)))
+	}
+	ratio("W1 plan / OpenSSH floor (wall)", "w1/plan", "w1/openssh", wallS, "≤ 0.5×", func(v float64) bool { return v <= 0.5 })
+	if n, ok := r.med("w1/ansible", wallS); ok {
+		if d, ok := r.med("w1/plan", wallS); ok {
+			v := n / d
+			fmt.Fprintf(&b, "| W1 Ansible / plan (wall): plan is N× faster | %.1f× | ≥ 15× | %s |\n", v, yes(v >= 15))
+		}
+	}
+	if n, ok := r.med("w2/scp", wallS); ok {
+		if d, ok := r.med("w2/plan", wallS); ok {
+			v := n / d
+			fmt.Fprintf(&b, "| W2 plan throughput / scp throughput | %.0f%% | ≥ 90%% | %s |\n", 100*v, yes(v >= 0.9))
+		}
+	}
+	if n, ok := r.med("w2/plan-repush", wallS); ok {
+		if d, ok := r.med("w2/sha256sum", wallS); ok {
+			by, _ := r.med("w2/plan-repush", wire)
+			v := n / d
+			fmt.Fprintf(&b, "| W2 re-push / one sha256sum per host over ssh (wall); bytes sent | %.2f×; %s | ≈ 1×, no file data | %s |\n", v, humanBytes(by), yes(by < 1<<20))
+		}
+	}
+	ratio("W3 plan 64 hosts / plan 8 hosts (wall)", "w3/plan", "w1/plan", wallS, "≤ 2×", func(v float64) bool { return v <= 2 })
+	ratio("W3 OpenSSH floor 64 / 8 hosts (wall, reference)", "w3/openssh", "w1/openssh", wallS, "—", func(float64) bool { return true })
+	ratio("W3 plan 64 / 8 hosts (CPU)", "w3/plan", "w1/plan", cpuS, "—", func(float64) bool { return true })
+	if r.W4 != nil && r.W4.Serial > 0 {
+		v := r.W4.Default.Seconds() / r.W4.Serial.Seconds()
+		fmt.Fprintf(&b, "| W4 scratch default / --parallel 1 (wall) | %.2f× | ≤ 0.6× | %s |\n", v, yes(v <= 0.6))
+	}
+	if r.W4 != nil {
+		b.WriteString("\n" + r.W4.markdown())
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\nNotes:\n")
+		for _, n := range r.Notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	return b.String()
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func humanBytes(v float64) string {
+	switch {
+	case v >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", v/(1<<30))
+	case v >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	case v >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", v/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", v)
+}
+
+// write prints the table and writes it with the raw samples to out.
+func (r *report) write(out string) error {
+	if len(r.Samples) == 0 && r.W4 == nil {
+		return nil
+	}
+	md := r.markdown()
+	fmt.Println()
+	fmt.Print(md)
+	stamp := r.Date.Format("20060102-150405")
+	if err := os.WriteFile(filepath.Join(out, "results-"+stamp+".md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, "samples-"+stamp+".json"), js, 0o644)
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/plan-dev/plan/executor"
+	"github.com/plan-dev/plan/integration/lab"
+)
+
+// scratchResult is W4: the built-in scratch plan on a fresh 3-host systemd
+// lab (one master, two workers), at the default parallelism and with
+// --parallel 1, each on its own fresh lab.
+type scratchResult struct {
+	Default, Serial time.Duration
+	DefaultRuns     []time.Duration
+	SerialRuns      []time.Duration
+	// CriticalPath is the longest chain of node durations through the
+	// dependency graph (the run's lower bound with unbounded parallelism);
+	// Path lists its nodes with their durations.
+	CriticalPath time.Duration
+	Path         []pathNode
+	Nodes        int
+}
+
+type pathNode struct {
+	Node     string        `json:"node"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func (w *scratchResult) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "W4 critical path (default run, %d nodes; longest chain of node durations through the graph): %.1f s of %.1f s wall\n\n",
+		w.Nodes, w.CriticalPath.Seconds(), w.Default.Seconds())
+	b.WriteString("| node | duration |\n|---|---:|\n")
+	for _, p := range w.Path {
+		fmt.Fprintf(&b, "| %s | %.1f s |\n", p.Node, p.Duration.Seconds())
+	}
+	return b.String()
+}
+
+func scratchBench(ctx context.Context, cfg *config, rep *report) error {
+	artifacts := envOr("PLAN_ARTIFACTS_DIR", "/var/cache/plan-artifacts")
+	logf("W4: artifacts in %s (built when missing)", artifacts)
+	build := exec.CommandContext(ctx, "go", "run", "./integration/artifacts/cmd/build-artifacts", "-dir", artifacts)
+	build.Dir, build.Stdout, build.Stderr = cfg.root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build-artifacts: %w", err)
+	}
+	res := &scratchResult{}
+	modes := []string{"default", "serial"}
+	var defaultEvents []executor.Event
+	var deps map[string][]string
+	for r := 0; r < cfg.w4Reps; r++ {
+		for _, mode := range rotate(modes, r) {
+			d, evs, g, err := scratchOnce(ctx, cfg, artifacts, mode == "serial")
+			if err != nil {
+				return fmt.Errorf("W4 %s: %w", mode, err)
+			}
+			logf("W4 rep %d/%d %-8s %.1fs", r+1, cfg.w4Reps, mode, d.Seconds())
+			if mode == "serial" {
+				res.SerialRuns = append(res.SerialRuns, d)
+			} else {
+				res.DefaultRuns = append(res.DefaultRuns, d)
+				defaultEvents, deps = evs, g
+			}
+		}
+	}
+	res.Default, res.Serial = medianDur(res.DefaultRuns), medianDur(res.SerialRuns)
+	res.CriticalPath, res.Path, res.Nodes = criticalPath(defaultEvents, deps)
+	rep.mu.Lock()
+	rep.W4 = res
+	rep.mu.Unlock()
+	return nil
+}
+
+func medianDur(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// scratchOnce brings up a fresh 3-host systemd lab, runs the scratch plan
+// on it and tears it down. It returns the wall time of `plan run`, its
+// events and the node graph (node -> its dependencies).
+func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool) (time.Duration, []executor.Event, map[string][]string, error) {
+	upCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	l, err := lab.Up(upCtx, lab.Options{Hosts: 3, Systemd: true, Name: "bench-w4", Logf: logf})
+	cancel()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("lab up: %w", err)
+	}
+	defer func() {
+		if err := l.Close(); err != nil {
+			logf("W4 lab close: %v", err)
+		}
+	}()
+	hostArgs := []string{"-F", l.SSHConfig, "-H", "masters=" + l.Hosts[0].Alias, "-H", "workers=" + l.Hosts[1].Alias + "," + l.Hosts[2].Alias}
+	vars := []string{"--var", "artifacts_dir=" + artifacts, "--var", "node_interface=eth0",
+		"--var", "kubelet_fail_cgroup_v1=false", "--var", "containerd_restrict_oom_score_adj=true"}
+
+	g, err := exec.CommandContext(ctx, cfg.planBin, append(append([]string{"graph", "scratch", "--nodes", "hosts", "--format", "dot"}, hostArgs...), vars...)...).Output()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("plan graph: %w", err)
+	}
+	deps := parseDot(g)
+
+	logDir, err := os.MkdirTemp(cfg.out, "w4-logs-")
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	args := append([]string{"run", "scratch", "--no-state", "--output", "json", "--log-dir", logDir}, hostArgs...)
+	args = append(args, vars...)
+	if serial {
+		args = append(args, "--parallel", "1")
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 45*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, cfg.planBin, args...)
+	cmd.Dir = cfg.out
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	s, _, err := runCmd(runCtx, cmd)
+	name := "default"
+	if serial {
+		name = "serial"
+	}
+	os.WriteFile(filepath.Join(cfg.out, "w4-"+name+"-events.jsonl"), stdout.Bytes(), 0o644)
+	if err != nil {
+		return s.Wall, nil, nil, fmt.Errorf("plan run: %v (logs in %s)\n%s\n%s", err, logDir, tail(stdout.Bytes(), 3), tail(stderr.Bytes(), 5))
+	}
+	os.RemoveAll(logDir)
+	var evs []executor.Event
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		var ev executor.Event
+		if json.Unmarshal(sc.Bytes(), &ev) == nil {
+			evs = append(evs, ev)
+		}
+	}
+	return s.Wall, evs, deps, nil
+}
+
+var (
+	dotNode = regexp.MustCompile(`^\s*(n\d+) \[label="([^"]+)"\]`)
+	dotEdge = regexp.MustCompile(`^\s*(n\d+) -> (n\d+)`)
+)
+
+// parseDot reads `plan graph --nodes hosts --format dot` into node -> deps.
+func parseDot(b []byte) map[string][]string {
+	labels := map[string]string{}
+	deps := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := dotNode.FindStringSubmatch(line); m != nil {
+			labels[m[1]] = m[2]
+		} else if m := dotEdge.FindStringSubmatch(line); m != nil {
+			deps[labels[m[2]]] = append(deps[labels[m[2]]], labels[m[1]])
+		}
+	}
+	return deps
+}
+
+// criticalPath is the longest chain of node durations through the graph.
+func criticalPath(evs []executor.Event, deps map[string][]string) (time.Duration, []pathNode, int) {
+	dur := map[string]time.Duration{}
+	var order []string // nodes in the order they finished: dependencies first
+	for _, ev := range evs {
+		if ev.Kind == executor.EventNodeFinished {
+			dur[ev.Node] = ev.Duration
+			order = append(order, ev.Node)
+		}
+	}
+	best := map[string]time.Duration{}
+	prev := map[string]string{}
+	var end string
+	for _, n := range order {
+		var bd string
+		for _, d := range deps[n] {
+			if bd == "" || best[d] > best[bd] {
+				bd = d
+			}
+		}
+		if bd != "" {
+			prev[n] = bd
+		}
+		best[n] = best[bd] + dur[n]
+		if end == "" || best[n] > best[end] {
+			end = n
+		}
+	}
+	var path []pathNode
+	for n := end; n != ""; n = prev[n] {
+		path = append([]pathNode{{n, dur[n]}}, path...)
+	}
+	return best[end], path, len(order)
+}
