@@ -130,6 +130,11 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 				Detail: fmt.Sprintf("-H %s: the plan declares no group %q.%s", a.raw, grpName, didYouMean(grpName, p.groupNames()))})
 			continue
 		}
+		if a.name == "output" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reserved host name",
+				Detail: fmt.Sprintf("-H %s: \"output\" cannot name a host: task.X.output is how outputs are read.", a.raw)})
+			continue
+		}
 		h, declared := p.hostByName[a.name]
 		if !declared {
 			h = &Host{Name: a.name, Address: a.name, User: a.user, Port: a.port, Vars: map[string]string{},
