@@ -54,6 +54,10 @@ func (a *planArgs) load(paths []string, stderr io.Writer) *dsl.Plan {
 	if len(diags) > 0 {
 		printPlanDiagnostics(stderr, diags, p)
 	}
+	if len(p.Nodes()) == 0 && len(a.Hosts) == 0 && len(p.Groups()) > 0 {
+		fmt.Fprintf(stderr, "note: no task runs on any host; bind hosts to the plan's groups (%s) with -H [GROUP=]HOST[,HOST...]\n",
+			strings.Join(p.Groups(), ", "))
+	}
 	return p
 }
 
