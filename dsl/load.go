@@ -60,6 +60,16 @@ func (p *Plan) Hosts() []*Host { return p.hosts }
 // order: a node comes after all of its dependencies.
 func (p *Plan) Nodes() []*Node { return p.nodes }
 
+// Tasks returns the names of the plan's tasks in declaration order,
+// including those that run on no host.
+func (p *Plan) Tasks() []string {
+	out := make([]string, len(p.tasks))
+	for i, t := range p.tasks {
+		out[i] = t.name
+	}
+	return out
+}
+
 // Groups returns the names of the plan's groups in declaration order.
 func (p *Plan) Groups() []string { return p.groupNames() }
 

@@ -24,14 +24,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if p == nil {
 		return exitUsage
 	}
-	tasks := map[string]bool{}
 	hostsUsed := map[string]bool{}
 	for _, n := range p.Nodes() {
-		tasks[n.Task] = true
 		hostsUsed[n.Host.Name] = true
 	}
 	fmt.Fprintf(stdout, "The plan is valid: %s, %s on %s.\n",
-		plural(len(tasks), "task"), plural(len(p.Nodes()), "node"), plural(len(hostsUsed), "host"))
+		plural(len(p.Tasks()), "task"), plural(len(p.Nodes()), "node"), plural(len(hostsUsed), "host"))
 	return exitOK
 }
 
