@@ -83,7 +83,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	marker := "plan-pgid-" + randomToken()
 	// read the process group from /proc (the shell may not lead it under
 	// sudo's pty); fall back to $$.
-	inner := `read -r _ _ _ _ plan_pg _ </proc/$$/stat 2>/dev/null; printf '%s %s\n' ` + marker +
+	inner := `read -r _ _ _ _ plan_pg _ 2>/dev/null </proc/$$/stat; printf '%s %s\n' ` + marker +
 		` "${plan_pg:-$$}" >&2; unset plan_pg; ` + env + c.Cmd
 	remote := "exec /bin/sh -c " + ShellQuote(inner)
 	prompt := ""
