@@ -330,6 +330,16 @@ func (l *Lab) ChangeHostKey(ctx context.Context, h *Host) error {
 func (l *Lab) Close() error {
 	start := time.Now()
 	var errs []error
+	// Kill every host first, then wait: a host full of pods takes a while
+	// to die, and the hosts die in parallel.
+	for _, h := range l.Hosts {
+		l.mu.Lock()
+		p := h.Proc
+		l.mu.Unlock()
+		if init := nsInit(p); init > 0 {
+			_ = syscall.Kill(init, syscall.SIGKILL)
+		}
+	}
 	for _, h := range l.Hosts {
 		if err := l.stop(h); err != nil {
 			errs = append(errs, err)
