@@ -24,7 +24,7 @@ task "etcd" {
 
   # The first master starts a new cluster; the others join it one after another.
   script "membership" {
-    unless = "test -d /var/lib/etcd/member && test -s /etc/etcd/cluster.env"
+    unless = "test -d /var/lib/etcd/member && grep -q '^ETCD_INITIAL_CLUSTER=.' /etc/etcd/cluster.env"
     content = join("\n", [
       "NAME='${target.name}'",
       "IP='${task.facts.output.ip}'",

@@ -88,7 +88,7 @@ task "containerd" {
 task "kubelet" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.containerd, task.node_kubeconfigs]
+  depends_on = [task.containerd, task.node_kubeconfigs, task.kube_apiserver]
 
   run "dirs" {
     command = "mkdir -p /var/lib/kubelet/pki /etc/kubernetes/manifests"

@@ -1,11 +1,30 @@
 # Phase 9: what runs on the cluster itself (seed steps 8.4-8.5 and 9.2-9.3): masters
 # labelled, kubelet serving certificates approved, flannel, CoreDNS.
 
+# A barrier: the kubelet and kube-proxy run on every host but the first master. Tasks on
+# the first master that need the whole cluster depend on it (a dependency on a task that
+# shares their host would wait only for that host's node).
+task "nodes_joined" {
+  on         = concat(local.other_masters, local.only_workers)
+  depends_on = [task.kubelet, task.kube_proxy]
+
+  run "running" {
+    command = "echo 'kubelet or kube-proxy is not running' >&2; exit 1"
+    unless  = "systemctl is-active -q kubelet && systemctl is-active -q kube-proxy"
+  }
+}
+
 # A master's node gets the control-plane role label (a kubelet may not set it itself).
 task "node_roles" {
   on         = group.masters.hosts
   sudo       = true
   depends_on = [task.kubelet]
+
+  # the Node object appears a moment after the kubelet got its certificate
+  retry {
+    attempts = 20
+    delay    = "3s"
+  }
 
   run "label" {
     command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig label node ${task.facts.output.node_name} node-role.kubernetes.io/control-plane= --overwrite"
@@ -18,7 +37,7 @@ task "node_roles" {
 task "kubelet_serving" {
   on         = local.first_master
   sudo       = true
-  depends_on = [task.kubelet, task.addon_files]
+  depends_on = [task.kubelet, task.addon_files, task.nodes_joined]
   when       = var.kubelet_server_tls_bootstrap
 
   script "approve" {
@@ -84,7 +103,7 @@ task "addon_files" {
 task "flannel" {
   on         = local.first_master
   sudo       = true
-  depends_on = [task.addon_files, task.kube_proxy, task.kubelet]
+  depends_on = [task.addon_files, task.kube_proxy, task.kubelet, task.nodes_joined]
 
   run "apply" {
     command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/kube-flannel.yaml"

@@ -5,7 +5,7 @@
 task "checks" {
   on         = local.first_master
   sudo       = true
-  depends_on = [task.coredns, task.flannel, task.kubelet_serving, task.node_roles]
+  depends_on = [task.coredns, task.flannel, task.kubelet_serving, task.node_roles, task.nodes_joined]
 
   script "cluster" {
     content = join("\n", [
