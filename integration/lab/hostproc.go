@@ -417,8 +417,9 @@ func (l *Lab) Freeze(h *Host) error { return l.signalHost(h, syscall.SIGSTOP) }
 // Thaw resumes a frozen host.
 func (l *Lab) Thaw(h *Host) error { return l.signalHost(h, syscall.SIGCONT) }
 
-// signalHost signals every process in h's network namespace (which holds
-// exactly the host's processes; systemd-nspawn itself stays outside).
+// signalHost signals every process in h's network namespace: sshd and the
+// host's services (systemd-nspawn itself stays outside; pods, which have
+// their own network namespaces, are not reached).
 func (l *Lab) signalHost(h *Host, sig syscall.Signal) error {
 	pids := netnsPIDs(h.Netns)
 	if len(pids) == 0 {
