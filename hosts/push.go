@@ -25,7 +25,8 @@ import (
 // destination, or, as non-root with sudo, to a private 0700 directory under
 // /tmp; then one command verifies the sha256, sets mode/owner/group
 // (`install` for sudo) and renames into place. Temp files are removed on
-// failure; the destination is only ever replaced by rename.
+// failure; the destination is only ever replaced by rename. Missing parent
+// directories are made (like `install -D`).
 func (t *SSH) Push(ctx context.Context, u *Upload) (PushResult, error) {
 	res, err := t.push(ctx, u)
 	if err != nil {
@@ -81,6 +82,10 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 		staged = stageDir + "/" + base
 	} else {
 		staged = dir + "/" + tmpName
+		// Missing parent directories are made, as `install -D` would.
+		if err := t.sftpOp(ctx, func() error { return c.MkdirAll(dir) }); err != nil {
+			return res, fmt.Errorf("make %s: %w", dir, err)
+		}
 	}
 	if err := t.upload(ctx, c, open, size, staged, u.Progress); err != nil {
 		t.cleanup(c, staged, false)
@@ -95,7 +100,7 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 	var script strings.Builder
 	script.WriteString("set -e; ")
 	if useSudo {
-		fmt.Fprintf(&script, "trap 'rm -rf %s' EXIT; ", q(stageDir))
+		fmt.Fprintf(&script, "trap 'rm -rf %s' EXIT; mkdir -p %s; ", q(stageDir), q(dir))
 		fmt.Fprintf(&script, "install -m %s", strconv.FormatUint(uint64(mode), 8))
 		if owner != "" {
 			fmt.Fprintf(&script, " -o %s", q(owner))

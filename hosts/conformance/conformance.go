@@ -293,6 +293,13 @@ func testPush(t *testing.T, tg *Target) {
 			t.Fatalf("remote view: %q %v (a temp file left behind?)", out, err)
 		}
 	}
+	nested := tg.Dir + "/x/y/z.conf"
+	if r, err := tg.Transport.Push(ctx(t), &hosts.Upload{Path: nested, Content: []byte("deep")}); err != nil || !r.Changed {
+		t.Fatalf("push into missing directories: %+v %v", r, err)
+	}
+	if got := fetch(t, tg, nested); string(got) != "deep" {
+		t.Fatalf("fetched %q", got)
+	}
 	empty := tg.Dir + "/empty"
 	if r, err := tg.Transport.Push(ctx(t), &hosts.Upload{Path: empty, Content: []byte{}}); err != nil || !r.Changed {
 		t.Fatalf("empty file: %+v %v", r, err)
@@ -346,6 +353,10 @@ func testPushSudo(t *testing.T, tg *Target) {
 	}
 	if r, err := tg.Transport.Push(ctx(t), u); err != nil || r.Changed {
 		t.Fatalf("second push: %+v %v", r, err)
+	}
+	deep := tg.Dir + "/root-dir/sub/file"
+	if _, err := tg.Transport.Push(ctx(t), &hosts.Upload{Path: deep, Content: []byte("x"), Sudo: true}); err != nil {
+		t.Fatalf("sudo push into missing directories: %v", err)
 	}
 	out, _, err := run(t, tg, &hosts.Command{Cmd: "stat -c '%a %U %G' " + p, Sudo: true})
 	if err != nil || out != "600 root root\n" {
