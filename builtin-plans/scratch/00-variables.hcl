@@ -281,8 +281,8 @@ variable "containerd_restrict_oom_score_adj" {
 
 variable "kube_proxy_conntrack_max_per_core" {
   type        = number
-  default     = 32768
-  description = "kube-proxy conntrack.maxPerCore (its default). 0 leaves nf_conntrack_max alone: needed where that global sysctl is read-only (containers, e.g. the lab)"
+  default     = -1
+  description = "kube-proxy conntrack.maxPerCore. -1: kube-proxy's default (32768) where the node can set nf_conntrack_max, else 0 (leave it alone: a container's network namespace, e.g. the lab)"
 }
 
 variable "kubelet_resolv_conf" {

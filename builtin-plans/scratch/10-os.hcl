@@ -34,6 +34,9 @@ task "facts" {
   output "cgroup" {
     value = jsondecode(step.detect.stdout).cgroup
   }
+  output "conntrack_writable" {
+    value = jsondecode(step.detect.stdout).conntrack_writable
+  }
 }
 
 # Packages, swap, SELinux, firewalld, cgroup v2. Every step is guarded, so a host that is

@@ -168,7 +168,7 @@ task "kube_proxy" {
       mode                   = var.kube_proxy_mode
       pod_cidr               = var.pod_cidr
       node_name              = task.facts.output.node_name
-      conntrack_max_per_core = var.kube_proxy_conntrack_max_per_core
+      conntrack_max_per_core = var.kube_proxy_conntrack_max_per_core >= 0 ? var.kube_proxy_conntrack_max_per_core : (task.facts.output.conntrack_writable ? 32768 : 0)
     })
     mode = "0644"
   }

@@ -61,5 +61,16 @@ node_name=$(hostname | tr '[:upper:]' '[:lower:]')
 
 cgroup=$(stat -fc %T /sys/fs/cgroup)
 
-printf '{"ip":"%s","iface":"%s","node_name":"%s","hostname":"%s","os_family":"%s","os_id":"%s","os_major":"%s","cgroup":"%s"}\n' \
-  "$ip" "$iface" "$node_name" "$(hostname)" "$os_family" "$os_id" "$os_major" "$cgroup"
+# can kube-proxy size the conntrack table? (not always from inside a container's network
+# namespace): write the current value back, which changes nothing
+conntrack_writable=true
+f=/proc/sys/net/netfilter/nf_conntrack_max
+if [ -e "$f" ]; then
+  v=$(cat "$f")
+  if ! { echo "$v" > "$f"; } 2>/dev/null; then
+    conntrack_writable=false
+  fi
+fi
+
+printf '{"ip":"%s","iface":"%s","node_name":"%s","hostname":"%s","os_family":"%s","os_id":"%s","os_major":"%s","cgroup":"%s","conntrack_writable":%s}\n' \
+  "$ip" "$iface" "$node_name" "$(hostname)" "$os_family" "$os_id" "$os_major" "$cgroup" "$conntrack_writable"
