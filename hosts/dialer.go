@@ -32,9 +32,10 @@ type Options struct {
 	// Environ is the environment (nil = os.Environ()): PLAN_SSH_PASSWORD,
 	// PLAN_SUDO_PASSWORD and SSH_AUTH_SOCK are read from it.
 	Environ []string
-	// MaxSessions bounds concurrent channels per host (default 8, below
-	// sshd's MaxSessions default of 10: sftp and cancellation take their
-	// own channels).
+	// MaxSessions bounds concurrent command channels per host (default 8).
+	// The sftp client and a cancellation's kill command take a channel of
+	// their own, so keep it at most sshd's MaxSessions (10 by default)
+	// minus 2; a channel sshd refuses anyway is retried, not fatal.
 	MaxSessions int
 	// ConnectTimeout bounds TCP connect + handshake + auth when the
 	// endpoint's ConnectTimeout is 0 (default 15s).

@@ -2,10 +2,12 @@ package hosts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 )
 
 // sftpClient returns the connection's one sftp client, starting it on
@@ -20,14 +22,26 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if c.sftp != nil {
 		return c.sftp, nil
 	}
-	type res struct {
+	type res = struct {
 		s   *sftp.Client
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
-		s, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64))
-		ch <- res{s, err}
+		// A channel refused because sshd's MaxSessions is reached is
+		// retried until the op timeout, like command sessions.
+		backoff := 20 * time.Millisecond
+		deadline := time.Now().Add(t.d.opts.OpTimeout)
+		for {
+			s, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64))
+			var oce *ssh.OpenChannelError
+			if err == nil || !errors.As(err, &oce) || time.Now().Add(backoff).After(deadline) || ctx.Err() != nil {
+				ch <- res{s, err}
+				return
+			}
+			time.Sleep(backoff)
+			backoff = min(2*backoff, 500*time.Millisecond)
+		}
 	}()
 	timer := time.NewTimer(t.d.opts.OpTimeout)
 	defer timer.Stop()
@@ -42,7 +56,18 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 		t.markDead(c)
 		return nil, fmt.Errorf("start sftp: %w", ErrTimeout)
 	case <-ctx.Done():
+		go closeLate(ch)
 		return nil, ctxError(ctx)
+	}
+}
+
+// closeLate closes an sftp client that arrives after its caller gave up.
+func closeLate(ch <-chan struct {
+	s   *sftp.Client
+	err error
+}) {
+	if r := <-ch; r.s != nil {
+		r.s.Close()
 	}
 }
 

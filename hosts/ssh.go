@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -34,6 +35,7 @@ type conn struct {
 	client  *ssh.Client
 	closers []io.Closer // jump clients, agent connection
 	dead    chan struct{}
+	broken  atomic.Bool // a failed use showed it is dead before Wait did
 	sftpMu  sync.Mutex
 	sftp    *sftp.Client
 }
@@ -46,6 +48,9 @@ func (c *conn) close() {
 }
 
 func (c *conn) isDead() bool {
+	if c.broken.Load() {
+		return true
+	}
 	select {
 	case <-c.dead:
 		return true
@@ -103,13 +108,27 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 	var raw net.Conn
 	var err error
 	if ep.Jump != nil {
-		jc, release, err := d.jumpConn(ctx, ep.Jump, depth+1)
-		if err != nil {
-			return nil, fmt.Errorf("jump host %s: %w", ep.Jump.Destination(), err)
-		}
-		closers = append(closers, closerFunc(release))
-		raw, err = jc.client.DialContext(dctx, "tcp", ep.Addr())
-		if err != nil {
+		// A shared jump connection may have died without anyone noticing
+		// yet: then forget it and dial the hop again, once.
+		for attempt := 0; ; attempt++ {
+			jc, release, err := d.jumpConn(ctx, ep.Jump, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("jump host %s: %w", ep.Jump.Destination(), err)
+			}
+			raw, err = jc.client.DialContext(dctx, "tcp", ep.Addr())
+			if err == nil {
+				closers = append(closers, closerFunc(release))
+				break
+			}
+			release()
+			var oce *ssh.OpenChannelError
+			if !errors.As(err, &oce) && dctx.Err() == nil {
+				jc.broken.Store(true)
+				if attempt == 0 {
+					continue
+				}
+				err = fmt.Errorf("%w: %w", ErrConnLost, err)
+			}
 			return fail(fmt.Errorf("dial %s via %s: %w", ep.Addr(), ep.Jump.Destination(), dialError(dctx, err)))
 		}
 	} else if ep.ProxyCommand != "" {
