@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -87,10 +88,18 @@ func labelDiag(kind string, b *hcl.Block) *hcl.Diagnostic {
 }
 
 func dupDiag(kind, name string, prev hcl.Range, b *hcl.Block) *hcl.Diagnostic {
+	scope := "across all files of a plan"
+	if kind == "step" || kind == "output" {
+		scope = "within a task"
+	}
+	article := "A"
+	if strings.ContainsAny(kind[:1], "aeiou") {
+		article = "An"
+	}
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Duplicate %s %q", kind, name),
-		Detail:   fmt.Sprintf("A %s named %q was already declared at %s. Names must be unique across all files of a plan.", kind, name, prev),
+		Detail:   fmt.Sprintf("%s %s named %q was already declared at %s. Names must be unique %s.", article, kind, name, prev, scope),
 		Subject:  b.LabelRanges[0].Ptr(),
 	}
 }

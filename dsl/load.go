@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -276,7 +277,17 @@ func (p *Plan) readRel(from, rel string) ([]byte, string, error) {
 		b, err = os.ReadFile(resolved)
 	}
 	if err != nil {
-		return nil, resolved, fmt.Errorf("reading %s: %w", rel, err)
+		// The path as written, not the resolved one: messages stay the
+		// same wherever the plan lives.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		where := ""
+		if !filepath.IsAbs(rel) {
+			where = " (paths are relative to the plan file's directory)"
+		}
+		return nil, resolved, fmt.Errorf("reading %s: %w%s", rel, err, where)
 	}
 	return b, resolved, nil
 }
