@@ -81,7 +81,10 @@ func (l *Lab) start(ctx context.Context, h *Host) error {
 			"--console=read-only",
 		}
 		cmd = exec.Command("/bin/sh", args...)
-		cmd.Env = append(os.Environ(), "PLAN_LAB_CGROUPS="+strings.Join(h.Cgroups, " "))
+		// A clean environment: nothing of the caller's (NOTIFY_SOCKET,
+		// SYSTEMD_*) may change how nspawn behaves.
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+			"PLAN_LAB_CGROUPS=" + strings.Join(h.Cgroups, " ")}
 	} else {
 		cmd = exec.Command("nsenter", "--net=/run/netns/"+h.Netns, "--",
 			"unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child=SIGKILL",
