@@ -109,6 +109,9 @@ func resolvePlanPaths(paths []string, stderr io.Writer) ([]string, fs.FS, error)
 			return nil, nil, fmt.Errorf("%s: no such file or directory, and no built-in plan of that name (built-ins: %s)", pth, builtinNames())
 		}
 		fmt.Fprintf(stderr, "using built-in plan %s\n", bp.Name)
+		if st, err := os.Stat(bp.Name); err == nil && st.IsDir() {
+			fmt.Fprintf(stderr, "note: ./%s/ exists (plan init?); name it as %s or ./%s/ to use it instead\n", bp.Name, bp.Name, bp.Name)
+		}
 		out[i] = bp.Name
 		isBuiltin[i] = true
 		builtin = true
