@@ -25,6 +25,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 2
 fi
 
+./integration/prereqs.sh # apt packages the lab needs, only those missing
+
 step "build plan"
 mkdir -p bin
 go build -o "$plan" ./cmd/plan

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 step() { echo "== $* ($(date -u +%H:%M:%S))"; }
 
+if [ "$(id -u)" -eq 0 ]; then
+	./integration/prereqs.sh # apt packages the lab and the tests need, only those missing
+fi
+
 step "go build, go vet"
 go build ./...
 go vet ./...

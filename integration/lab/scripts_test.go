@@ -11,7 +11,7 @@ func TestScriptsShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Skip("shellcheck not installed")
 	}
-	scripts := []string{"../../.ci/run", "../test.sh", "../demo.sh"}
+	scripts := []string{"../../.ci/run", "../test.sh", "../demo.sh", "../prereqs.sh"}
 	out, err := exec.Command("shellcheck", scripts...).CombinedOutput()
 	if err != nil {
 		t.Errorf("shellcheck %v: %v\n%s", scripts, err, out)
