@@ -1,4 +1,4 @@
-# scratch-reset: take nodes built by the scratch plan back to before the install (for labs).
+# Takes nodes built by the scratch plan back to before the install (for labs).
 #
 #   plan run scratch-reset -H masters=cp1 -H workers=w1,w2
 #

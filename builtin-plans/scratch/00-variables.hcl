@@ -1,4 +1,4 @@
-# scratch: a Kubernetes cluster from scratch, every component a systemd unit.
+# A Kubernetes cluster from scratch over SSH: every component a systemd unit, openssl PKI, TLS bootstrapping.
 #
 # This file holds the inputs (variables), the derived values (locals) and the two
 # groups. The tasks live in one file per phase, numbered in the order they run:

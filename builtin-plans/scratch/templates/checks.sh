@@ -88,5 +88,7 @@ if [ "$failed" = 0 ]; then
 else
   echo
   echo "Some checks failed (after ${TIMEOUT}s); see above, and journalctl -u kubelet / kube-apiserver on the nodes."
+  # the failure summary shows the end of stderr: the table
+  printf '%s' "$out" >&2
   exit 1
 fi
