@@ -69,3 +69,43 @@ func TestStaleLabIsReclaimed(t *testing.T) {
 		t.Errorf("stale netns %s still exists", stale.Hosts[1].Netns)
 	}
 }
+
+// Labs brought up at the same moment get distinct ids and networks.
+func TestConcurrentLabs(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	labs := make([]*Lab, 3)
+	errs := make(chan error, len(labs))
+	for i := range labs {
+		go func() {
+			l, err := Up(ctx, Options{Hosts: 1, Logf: t.Logf})
+			labs[i] = l
+			errs <- err
+		}()
+	}
+	for range labs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	ids := map[int]bool{}
+	for _, l := range labs {
+		if l == nil {
+			continue
+		}
+		defer func() {
+			if err := l.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			assertGone(t, l)
+		}()
+		if ids[l.ID] {
+			t.Errorf("two labs got id %d", l.ID)
+		}
+		ids[l.ID] = true
+		if got := mustRun(t, l, l.Hosts[0], UserRoot, "ip -4 -o addr show eth0 | awk '{print $4}'", ""); got != l.Hosts[0].Address+"/24" {
+			t.Errorf("lab %d: eth0 has %q, want %s/24", l.ID, got, l.Hosts[0].Address)
+		}
+	}
+}
