@@ -47,8 +47,10 @@ task "os_prep" {
 
   run "packages_dnf" {
     when    = task.facts.output.os_family == "rhel"
-    command = "dnf install -y ${join(" ", var.packages_dnf)}"
-    unless  = "rpm -q ${join(" ", var.packages_dnf)} >/dev/null 2>&1"
+    # only what no installed package provides (OL9's curl-minimal provides curl, and
+    # installing curl next to it would conflict)
+    command = "missing=''; for p in ${join(" ", var.packages_dnf)}; do rpm -q --whatprovides \"$p\" >/dev/null 2>&1 || missing=\"$missing $p\"; done; dnf install -y $missing"
+    unless  = "rpm -q --whatprovides ${join(" ", var.packages_dnf)} >/dev/null 2>&1"
   }
 
   run "packages_apt" {

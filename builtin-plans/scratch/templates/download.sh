@@ -8,14 +8,19 @@ set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-get() { # get URL CHECKSUM-URL: download URL into $tmp and verify it
-  name=$(basename "$1")
-  curl -fsSL --retry 3 -o "$tmp/$name" "$1"
+get() { # get URL CHECKSUM-URL...: download URL into $tmp and verify it against the pinned
+  # sha256, else the first checksum file that can be fetched
+  url=$1
+  shift
+  name=$(basename "$url")
+  curl -fsSL --retry 3 -o "$tmp/$name" "$url"
   want=$(echo "$CHECKSUMS" | awk -v f="$name" '$1 == f {print $2; exit}')
-  if [ -z "$want" ]; then
-    curl -fsSL --retry 3 -o "$tmp/$name.sum" "$2"
-    want=$(awk -v f="$name" 'NF == 1 {print $1; exit} $2 == f || $2 == "*" f || $2 ~ ("/" f "$") {print $1; exit}' "$tmp/$name.sum")
-  fi
+  for sum in "$@"; do
+    [ -z "$want" ] || break
+    if curl -fsSL --retry 3 -o "$tmp/$name.sum" "$sum"; then
+      want=$(awk -v f="$name" 'NF == 1 {print $1; exit} $2 == f || $2 == "*" f || $2 ~ ("/" f "$") {print $1; exit}' "$tmp/$name.sum")
+    fi
+  done
   if [ -z "$want" ]; then
     echo "no sha256 for $name" >&2
     exit 1
@@ -61,11 +66,22 @@ case "$COMPONENT" in
     tar -xzf "$tmp/$f" -C /opt/cni/bin
     ;;
   flannel-cni-plugin)
+    # the tarball is named with the full tag (v1.5.1-flannel3) or, in newer releases,
+    # without its -flannelN suffix; it holds flannel-ARCH (or flannel)
+    base=$gh/flannel-io/cni-plugin/releases/download/$VERSION
     f=cni-plugin-flannel-linux-$ARCH-$VERSION.tgz
-    url=$gh/flannel-io/cni-plugin/releases/download/$VERSION/$f
-    get "$url" "$url.sha256"
-    tar -xzf "$tmp/$f" -C "$tmp"
-    install -m 0755 "$tmp/flannel-$ARCH" /opt/cni/bin/flannel
+    if ! curl -fsSI --retry 3 -o /dev/null "$base/$f"; then
+      f=cni-plugin-flannel-linux-$ARCH-${VERSION%-flannel*}.tgz
+    fi
+    get "$base/$f" "$base/$f.sha256" "$base/$f.sha256sum"
+    mkdir -p "$tmp/flannel"
+    tar -xzf "$tmp/$f" -C "$tmp/flannel"
+    bin=$(find "$tmp/flannel" -type f \( -name "flannel-$ARCH" -o -name flannel \) | head -n 1)
+    if [ -z "$bin" ]; then
+      echo "no flannel plugin in $f" >&2
+      exit 1
+    fi
+    install -m 0755 "$bin" /opt/cni/bin/flannel
     ;;
   *)
     echo "unknown component $COMPONENT" >&2
