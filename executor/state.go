@@ -59,9 +59,18 @@ type storedValue struct {
 type State struct {
 	path string
 	lock *os.File
-	mu   sync.Mutex
+	mu   sync.Mutex // guards file, gen, key
 	file stateFile
+	gen  uint64 // bumped by every change of file
 	key  []byte
+
+	// Saves are group commits: a change returns once a file holding it is
+	// on disk, but while one save is being written the changes that arrive
+	// meanwhile wait and go out together in the next one, instead of one
+	// whole-file rewrite and fsync each (which made the saves of a run
+	// quadratic in its nodes and serialized every node behind them).
+	saveMu sync.Mutex // one writer at a time
+	saved  uint64     // the generation on disk (guarded by saveMu)
 }
 
 // OpenState locks and reads the state at path; a missing or
@@ -139,36 +148,57 @@ func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
 // record stores a successful node and writes the file.
 func (s *State) record(id, fp string, outs map[string]cty.Value, sources map[string]string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	ns := &nodeState{Fingerprint: digest(fp), Finished: time.Now().UTC(), Outputs: map[string]storedValue{}, Sources: sources}
 	for name, v := range outs {
 		sv, err := s.encode(v)
 		if err != nil {
+			s.mu.Unlock()
 			return fmt.Errorf("store output %s of %s: %w", name, id, err)
 		}
 		ns.Outputs[name] = sv
 	}
 	s.file.Nodes[id] = ns
-	return s.save()
+	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
+	return s.save(gen)
 }
 
 // forget removes a node (it failed, or is about to run again).
 func (s *State) forget(id string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.file.Nodes[id]; !ok {
+		s.mu.Unlock()
 		return nil
 	}
 	delete(s.file.Nodes, id)
-	return s.save()
+	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
+	return s.save(gen)
 }
 
-func (s *State) save() error {
+// save returns once the file on disk holds generation gen of the state (or
+// a later one): it writes the current state unless a save that finished
+// while it waited already did.
+func (s *State) save(gen uint64) error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.saved >= gen {
+		return nil
+	}
+	s.mu.Lock()
 	data, err := json.MarshalIndent(s.file, "", "  ")
+	cur := s.gen
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path, data, 0o600)
+	if err := writeFileAtomic(s.path, data, 0o600); err != nil {
+		return err
+	}
+	s.saved = cur
+	return nil
 }
 
 func (s *State) encode(v cty.Value) (storedValue, error) {

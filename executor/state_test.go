@@ -2,9 +2,12 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -193,5 +196,55 @@ func TestCorruptStateIsAnError(t *testing.T) {
 	os.WriteFile(p, []byte("{not json"), 0o600)
 	if _, err := OpenState(p); err == nil {
 		t.Fatal("no error for a corrupt state file")
+	}
+}
+
+// Concurrent successes are saved together (group commit), yet each record
+// returns only once the file on disk holds it.
+func TestConcurrentRecordsAreAllOnDisk(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := OpenState(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 64
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("t[h%d]", i)
+			if err := s.record(id, "fp"+id, map[string]cty.Value{"x": cty.NumberIntVal(int64(i))}, nil); err != nil {
+				t.Error(err)
+				return
+			}
+			var f stateFile
+			data, err := os.ReadFile(p)
+			if err == nil {
+				err = json.Unmarshal(data, &f)
+			}
+			if err != nil {
+				t.Error(err)
+			} else if _, ok := f.Nodes[id]; !ok {
+				t.Errorf("%s recorded but not on disk", id)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.forget("t[h0]"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = OpenState(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.file.Nodes) != n-1 {
+		t.Fatalf("%d nodes on disk, want %d", len(s.file.Nodes), n-1)
+	}
+	if _, ok, _ := s.lookup("t[h5]", "fpt[h5]"); !ok {
+		t.Fatal("t[h5] not found after reopening")
 	}
 }
