@@ -91,6 +91,12 @@ variable "artifacts_dir" {
   description = "Local artifacts directory to push binaries and images from (air-gapped). Empty: each node downloads from the upstream URLs and checks sha256"
 }
 
+variable "download_mirror" {
+  type        = string
+  default     = ""
+  description = "Base URL of a mirror that serves the upstream files under HOST/PATH (e.g. http://mirror/dl.k8s.io/release/..., http://mirror/github.com/...). Empty: the upstream URLs"
+}
+
 variable "checksums" {
   type        = map(string)
   default     = {}

@@ -60,6 +60,7 @@ task "control_plane_binaries" {
       "COMPONENT=kubernetes VERSION='${var.kubernetes_version}' ARCH='${var.arch}'",
       "BINS='${join(" ", local.control_plane_bins)}'",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/kubernetes-control-plane-${var.kubernetes_version}'",
       file("templates/download.sh"),
     ])
@@ -70,6 +71,7 @@ task "control_plane_binaries" {
     content = join("\n", [
       "COMPONENT=etcd VERSION='${var.etcd_version}' ARCH='${var.arch}' BINS=''",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/etcd-${var.etcd_version}'",
       file("templates/download.sh"),
     ])
@@ -161,6 +163,7 @@ task "node_binaries" {
       "COMPONENT=kubernetes VERSION='${var.kubernetes_version}' ARCH='${var.arch}'",
       "BINS='${join(" ", local.node_bins)}'",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/kubernetes-node-${var.kubernetes_version}'",
       file("templates/download.sh"),
     ])
@@ -171,6 +174,7 @@ task "node_binaries" {
     content = join("\n", [
       "COMPONENT=containerd VERSION='${var.containerd_version}' ARCH='${var.arch}' BINS=''",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/containerd-${var.containerd_version}'",
       file("templates/download.sh"),
     ])
@@ -181,6 +185,7 @@ task "node_binaries" {
     content = join("\n", [
       "COMPONENT=runc VERSION='${var.runc_version}' ARCH='${var.arch}' BINS=''",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/runc-${var.runc_version}'",
       file("templates/download.sh"),
     ])
@@ -191,6 +196,7 @@ task "node_binaries" {
     content = join("\n", [
       "COMPONENT=cni-plugins VERSION='${var.cni_plugins_version}' ARCH='${var.arch}' BINS=''",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/cni-plugins-${var.cni_plugins_version}'",
       file("templates/download.sh"),
     ])
@@ -201,6 +207,7 @@ task "node_binaries" {
     content = join("\n", [
       "COMPONENT=flannel-cni-plugin VERSION='${var.flannel_cni_plugin_version}' ARCH='${var.arch}' BINS=''",
       "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/flannel-cni-plugin-${var.flannel_cni_plugin_version}'",
       file("templates/download.sh"),
     ])

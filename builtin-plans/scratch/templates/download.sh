@@ -3,7 +3,8 @@
 # next to it) and install them. Used when no artifacts directory is given.
 #
 # Inputs (set above by the plan): COMPONENT, VERSION, ARCH, BINS (for kubernetes),
-# CHECKSUMS (lines "file-name sha256"), MARKER (a file made when done: the step's guard).
+# CHECKSUMS (lines "file-name sha256"), MIRROR (download_mirror, may be empty), MARKER (a
+# file made when done: the step's guard).
 set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -32,11 +33,17 @@ get() { # get URL CHECKSUM-URL...: download URL into $tmp and verify it against 
   fi
 }
 
+# A mirror (download_mirror) serves the same paths under MIRROR/HOST/...
+dl=https://dl.k8s.io
 gh=https://github.com
+if [ -n "$MIRROR" ]; then
+  dl=$MIRROR/dl.k8s.io
+  gh=$MIRROR/github.com
+fi
 case "$COMPONENT" in
   kubernetes)
     for b in $BINS; do
-      url=https://dl.k8s.io/release/$VERSION/bin/linux/$ARCH/$b
+      url=$dl/release/$VERSION/bin/linux/$ARCH/$b
       get "$url" "$url.sha256"
       install -m 0755 "$tmp/$b" "/usr/local/bin/$b"
     done
