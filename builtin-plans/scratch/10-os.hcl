@@ -3,7 +3,8 @@
 # What the plan needs to know about each host: its OS (OL7 is refused here, with the
 # reason), the IPv4 address and interface the cluster uses, and the kubelet's node name.
 task "facts" {
-  on = local.all_hosts
+  on   = local.all_hosts
+  sudo = true # the conntrack probe needs root
 
   script "detect" {
     content = join("\n", [
