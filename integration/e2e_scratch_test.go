@@ -43,30 +43,7 @@ const (
 )
 
 func TestScratchCluster(t *testing.T) {
-	needLab(t)
-	if testing.Short() {
-		t.Skip("builds a whole Kubernetes cluster; not in -short mode")
-	}
-	ctx, cancel := testContext(t)
-	defer cancel()
-	start := time.Now()
-
-	artifactsDir := scratchArtifacts(ctx, t)
-	waitInotifyRoom(ctx, t)
-
-	t.Logf("%s lab: 3 systemd hosts", since(start))
-	l, err := lab.Up(ctx, lab.Options{Hosts: 3, Systemd: true, Name: "e2e-scratch", Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("lab close: %v", err)
-		}
-	})
-	c := &scratchCluster{t: t, l: l, master: l.Hosts[0], workers: l.Hosts[1:], artifacts: artifactsDir}
-	c.work = t.TempDir()
-	t.Cleanup(c.diagnoseOnFailure)
+	c, ctx := newScratchCluster(t, 3)
 
 	// 1. The first run builds the cluster.
 	r1, d1 := c.run(ctx, scratchFirstRunTimeout, nil)
@@ -78,15 +55,7 @@ func TestScratchCluster(t *testing.T) {
 	}
 
 	// 2. The cluster, checked from outside the plan.
-	t.Run("etcd", c.checkEtcd)
-	t.Run("apiserver", c.checkAPIServer)
-	t.Run("leases", c.checkLeases)
-	t.Run("tls-bootstrap", c.checkTLSBootstrap)
-	t.Run("nodes-flannel", c.checkNodesAndFlannel)
-	t.Run("workloads", c.checkWorkloads)
-	if t.Failed() {
-		t.FailNow()
-	}
+	c.checkCluster(t)
 
 	// 3. Re-runs. A second plain run finds every node up to date in the run state: nothing
 	// runs, nothing changes, in seconds. With --force every node runs again and its guards
@@ -105,9 +74,84 @@ func TestScratchCluster(t *testing.T) {
 	c.requireNothingChanged(r3)
 	t.Logf("third run (--force, every node runs, guards only): %s", d3.Round(time.Second))
 
-	// 4. Resume after a fault.
-	c.checkResume(ctx)
-	t.Logf("%s proof done", since(start))
+	// 4. Resume after a fault: sshd killed on a worker while a --force run (so that there is
+	// work in flight on a built cluster) is on it.
+	victim := c.workers[len(c.workers)-1]
+	f := c.faultedRun(ctx, victim, "containerd["+victim.Alias+"]", "--force")
+	c.resume(ctx, f, false)
+	t.Logf("%s proof done", since(c.start))
+}
+
+// TestScratchSingleNode builds a one-node cluster (the master runs kubelet and the pods, as
+// in the seed) and interrupts that very first build: sshd dies while the run is half way, the
+// run fails, and the re-run finishes the cluster without redoing any node that had succeeded.
+func TestScratchSingleNode(t *testing.T) {
+	c, ctx := newScratchCluster(t, 1)
+	h := c.master
+	f := c.faultedRun(ctx, h, "containerd["+h.Alias+"]")
+	r := c.resume(ctx, f, true)
+	if report := c.checksReport(r); report != "" {
+		t.Logf("the plan's own checks:\n%s", report)
+	}
+	c.checkCluster(t)
+	t.Logf("%s single-node proof done", since(c.start))
+}
+
+// newScratchCluster brings up a systemd lab of n hosts (the first a master, the others
+// workers) with the artifacts ready, torn down when the test ends.
+func newScratchCluster(t *testing.T, n int) (*scratchCluster, context.Context) {
+	needLab(t)
+	if testing.Short() {
+		t.Skip("builds a whole Kubernetes cluster; not in -short mode")
+	}
+	ctx, cancel := testContext(t)
+	t.Cleanup(cancel)
+	start := time.Now()
+	artifactsDir := scratchArtifacts(ctx, t)
+	waitInotifyRoom(ctx, t, n)
+
+	t.Logf("%s lab: %d systemd host(s)", since(start), n)
+	l, err := lab.Up(ctx, lab.Options{Hosts: n, Systemd: true, Name: "e2e-scratch", Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("lab close: %v", err)
+		}
+	})
+	c := &scratchCluster{t: t, l: l, master: l.Hosts[0], workers: l.Hosts[1:], artifacts: artifactsDir, start: start}
+	c.work = t.TempDir()
+	t.Cleanup(c.diagnoseOnFailure)
+	return c, ctx
+}
+
+// checkCluster runs every check of the cluster as a subtest, and stops the test when one
+// failed: re-runs of a broken cluster prove nothing.
+func (c *scratchCluster) checkCluster(t *testing.T) {
+	for _, check := range []struct {
+		name string
+		f    func(*scratchCluster, *testing.T)
+	}{
+		{"etcd", (*scratchCluster).checkEtcd},
+		{"apiserver", (*scratchCluster).checkAPIServer},
+		{"leases", (*scratchCluster).checkLeases},
+		{"tls-bootstrap", (*scratchCluster).checkTLSBootstrap},
+		{"nodes-flannel", (*scratchCluster).checkNodesAndFlannel},
+		{"workloads", (*scratchCluster).checkWorkloads},
+	} {
+		t.Run(check.name, func(t *testing.T) { check.f(c.with(t), t) })
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// with is c for a subtest: its helpers fail t, not the parent test.
+func (c *scratchCluster) with(t *testing.T) *scratchCluster {
+	cc := *c
+	cc.t = t
+	return &cc
 }
 
 // testContext bounds the test a little inside go test's own deadline, so that the cleanups
@@ -143,10 +187,10 @@ func scratchArtifacts(ctx context.Context, t *testing.T) string {
 	return dir
 }
 
-// inotifyPerCluster is about how many inotify instances root's processes of a 3-node lab
-// cluster hold (measured: per node ~6 kubelet, ~5 systemd, 2 containerd, 2 logind, 1
-// kube-proxy), with room for the kubelets' growth.
-const inotifyPerCluster = 60
+// inotifyPerNode is about how many inotify instances root's processes of one lab cluster node
+// hold (measured: ~6 kubelet, ~5 systemd, 2 containerd, 2 logind, 1 kube-proxy), with room
+// for the kubelet's growth.
+const inotifyPerNode = 20
 
 // waitInotifyRoom waits until root has room for the cluster's inotify instances. Every lab
 // host runs as the machine's own root on the machine's kernel, so all of them share one
@@ -154,26 +198,27 @@ const inotifyPerCluster = 60
 // with other Kubernetes labs up on the machine, a kubelet fails with "inotify_init: too many
 // open files" (cAdvisor) and its node never registers. Better to wait, then fail saying so,
 // than to fail later on a missing node. On a CI machine only this cluster runs; no wait.
-func waitInotifyRoom(ctx context.Context, t *testing.T) {
+func waitInotifyRoom(ctx context.Context, t *testing.T, nodes int) {
 	t.Helper()
 	limit, err := readInt("/proc/sys/fs/inotify/max_user_instances")
 	if err != nil {
 		t.Logf("inotify: %v (not checked)", err)
 		return
 	}
+	need := nodes * inotifyPerNode
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		used := inotifyInstances(0)
-		if used+inotifyPerCluster <= limit {
-			t.Logf("inotify: root holds %d of %d instances; the cluster needs about %d", used, limit, inotifyPerCluster)
+		if used+need <= limit {
+			t.Logf("inotify: root holds %d of %d instances; the cluster needs about %d", used, limit, need)
 			return
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			t.Fatalf("inotify: root's processes hold %d of fs.inotify.max_user_instances=%d and the cluster needs about %d more: "+
 				"other Kubernetes labs run on this machine (plan lab status); kubelets would fail with \"inotify_init: too many open files\"",
-				used, limit, inotifyPerCluster)
+				used, limit, need)
 		}
-		t.Logf("inotify: root holds %d of %d instances, waiting for room for about %d (other labs running)", used, limit, inotifyPerCluster)
+		t.Logf("inotify: root holds %d of %d instances, waiting for room for about %d (other labs running)", used, limit, need)
 		time.Sleep(15 * time.Second)
 	}
 }
@@ -235,6 +280,7 @@ type scratchCluster struct {
 	workers   []*lab.Host
 	artifacts string
 	work      string // the directory plan runs in (.plan/ state and logs)
+	start     time.Time
 }
 
 func (c *scratchCluster) hosts() []*lab.Host { return c.l.Hosts }
@@ -249,16 +295,18 @@ func (c *scratchCluster) args() []string {
 	for _, h := range c.workers {
 		workers = append(workers, h.Alias)
 	}
-	return []string{
-		"scratch.hcl",
-		"-F", c.l.SSHConfig,
-		"-H", "masters=" + c.master.Alias,
-		"-H", "workers=" + strings.Join(workers, ","),
-		"--var", "artifacts_dir=" + c.artifacts,
+	// One node is given as the docs show it, a bare -H HOST (bound to the first group,
+	// masters); a cluster with workers names both groups.
+	args := []string{"scratch.hcl", "-F", c.l.SSHConfig, "-H", c.master.Alias}
+	if len(workers) > 0 {
+		args = []string{"scratch.hcl", "-F", c.l.SSHConfig, "-H", "masters=" + c.master.Alias, "-H", "workers=" + strings.Join(workers, ",")}
+	}
+	return append(args,
+		"--var", "artifacts_dir="+c.artifacts,
 		"--var", "node_interface=eth0",
 		"--var", "kubelet_fail_cgroup_v1=false",
 		"--var", "containerd_restrict_oom_score_adj=true",
-	}
+	)
 }
 
 // run runs the plan (plan run --output json ... in c.work), streaming its events to onEvent
@@ -656,7 +704,8 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(caPEM)
 
-	for _, w := range c.workers {
+	// Every node's kubelet joins this way, the master's too (it runs pods, as in the seed).
+	for i, w := range c.hosts() {
 		node := "system:node:" + w.Name
 		// The worker's client CSR: asked for by the bootstrap token's user, approved by the
 		// csrapproving controller (the auto-approval binding lets it), and issued.
@@ -723,7 +772,10 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 		if cert.Subject.CommonName != node || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "system:nodes" {
 			t.Errorf("%s: kubelet client certificate for %s %v, want %s [system:nodes]", w.Name, cert.Subject.CommonName, cert.Subject.Organization, node)
 		}
-		// Workers got the CA certificate and a bootstrap kubeconfig, never a CA key.
+		// Workers got the CA certificate and a bootstrap kubeconfig, never a private key.
+		if i == 0 {
+			continue
+		}
 		if out, _ := c.sh(w, "ls "+pki+"/*.key 2>/dev/null"); strings.TrimSpace(out) != "" {
 			t.Errorf("%s: private keys under %s: %s", w.Name, pki, out)
 		}
@@ -884,7 +936,12 @@ func (c *scratchCluster) checkWorkloads(t *testing.T) {
 		}
 		c.mustSh(h, "ctr -n k8s.io images import --platform linux/amd64 /var/tmp/probe.tar >/dev/null && rm /var/tmp/probe.tar")
 	}
-	a, b := c.workers[0], c.workers[1]
+	// The two probe pods go to two workers, so that pod-to-pod traffic crosses nodes
+	// (flannel's VXLAN); a single-node cluster runs both on its one node.
+	a, b := c.master, c.master
+	if len(c.workers) >= 2 {
+		a, b = c.workers[0], c.workers[1]
+	}
 	manifests := fmt.Sprintf(probeManifests, artifacts.ProbeImage, a.Name, b.Name)
 	c.mustSh(c.master, "kubectl apply -f - <<'EOF'\n"+manifests+"\nEOF")
 
@@ -906,7 +963,7 @@ func (c *scratchCluster) checkWorkloads(t *testing.T) {
 	})
 	t.Logf("probe-a on %s: %s; probe-b on %s: %s", a.Name, ips["probe-a"], b.Name, ips["probe-b"])
 
-	// Pod to pod across nodes by pod IP, both ways (flannel's VXLAN between the workers).
+	// Pod to pod by pod IP, both ways.
 	for _, p := range [][2]string{{"probe-a", "probe-b"}, {"probe-b", "probe-a"}} {
 		from, to := p[0], p[1]
 		c.eventually(from+" reaches "+to+" by pod IP", time.Minute, func() error {
@@ -969,37 +1026,45 @@ func (c *scratchCluster) checkWorkloads(t *testing.T) {
 	t.Logf("Service echo (%s) answers from a pod and from %d nodes", clusterIP, len(c.hosts()))
 }
 
-// checkResume interrupts a run with a fault (sshd killed on a worker while the run is on it),
-// checks that the run fails clearly, brings sshd back and checks that the re-run finishes
-// without redoing what had succeeded. The faulted run uses --force so that there is work in
-// flight to interrupt on a built cluster; its guards keep it harmless.
-func (c *scratchCluster) checkResume(ctx context.Context) {
+// faulted is what a run interrupted by a fault left behind.
+type faulted struct {
+	victim    *lab.Host
+	succeeded map[string]bool // nodes ok or changed
+	failed    map[string]bool
+	stopped   int
+	took      time.Duration
+}
+
+// faultedRun runs the plan and kills sshd on victim (the lab's fault hook: the service
+// stopped, every session killed) as soon as the node trigger starts its first step, then
+// checks that the run fails clearly: exit 1, failures only on the victim, each with its
+// error. sshd stays down until resume.
+func (c *scratchCluster) faultedRun(ctx context.Context, victim *lab.Host, trigger string, extra ...string) *faulted {
 	t := c.t
-	victim := c.workers[len(c.workers)-1]
-	trigger := "containerd[" + victim.Alias + "]"
+	t.Helper()
 	var once sync.Once
 	killed := make(chan error, 1)
-	r4, d4 := c.run(ctx, scratchReRunTimeout, func(ev executor.Event) {
+	r, d := c.run(ctx, scratchFirstRunTimeout, func(ev executor.Event) {
 		if ev.Kind == executor.EventStepStarted && ev.Node == trigger {
 			once.Do(func() {
 				t.Logf("fault: killing sshd on %s while %s runs step %s", victim.Name, trigger, ev.Step)
 				killed <- c.l.KillSSHD(victim)
 			})
 		}
-	}, "--force")
+	}, extra...)
 	select {
 	case err := <-killed:
 		if err != nil {
 			t.Fatalf("kill sshd on %s: %v", victim.Name, err)
 		}
 	default:
-		t.Fatalf("the faulted run never started %s:\n%s", trigger, tail(r4.stdout, 20))
+		t.Fatalf("the faulted run (exit %d) never started %s:\n%s\nstderr:\n%s", r.exit, trigger, tail(r.stdout, 20), tail(r.stderr, 20))
 	}
-	s4 := r4.summary(t)
-	if r4.exit != 1 || s4.Failed == 0 {
-		t.Fatalf("faulted run: exit %d, %d failed; want exit 1 and failures", r4.exit, s4.Failed)
+	s := r.summary(t)
+	if r.exit != 1 || s.Failed == 0 {
+		t.Fatalf("faulted run: exit %d, %d failed; want exit 1 and failures", r.exit, s.Failed)
 	}
-	for _, f := range s4.Failures {
+	for _, f := range s.Failures {
 		if f.Host != victim.Alias {
 			t.Errorf("faulted run: a failure on %s, not the faulted host: %s: %s", f.Host, f.Node, f.Error)
 		}
@@ -1008,46 +1073,56 @@ func (c *scratchCluster) checkResume(ctx context.Context) {
 		}
 		t.Logf("faulted run: %s failed at step %q: %s", f.Node, f.Step, firstLine(f.Error))
 	}
-	succeeded := map[string]bool{}
-	failed := map[string]bool{}
-	for _, ev := range r4.events {
+	f := &faulted{victim: victim, succeeded: map[string]bool{}, failed: map[string]bool{}, stopped: len(s.Stopped), took: d}
+	for _, ev := range r.events {
 		if ev.Kind == executor.EventNodeFinished {
 			switch ev.Status {
 			case executor.StatusOK, executor.StatusChanged:
-				succeeded[ev.Node] = true
+				f.succeeded[ev.Node] = true
 			case executor.StatusFailed:
-				failed[ev.Node] = true
+				f.failed[ev.Node] = true
 			}
 		}
 	}
-	t.Logf("faulted run: %s, %d nodes succeeded, %d failed, %d not run", d4.Round(time.Second), len(succeeded), len(failed), len(s4.Stopped))
-	if !failed[trigger] {
+	t.Logf("faulted run: %s, %d nodes succeeded, %d failed, %d not run", d.Round(time.Second), len(f.succeeded), len(f.failed), f.stopped)
+	if !f.failed[trigger] {
 		t.Errorf("faulted run: %s did not fail", trigger)
 	}
+	return f
+}
 
+// resume brings sshd back on the faulted host and runs the plan again: it must finish, with
+// every node that had succeeded up to date (not run again) and every node that had failed run
+// again. exact also requires that nothing else was up to date: the faulted run was the
+// first, so a node it did not finish has no earlier success to fall back on.
+func (c *scratchCluster) resume(ctx context.Context, f *faulted, exact bool) *planRun {
+	t := c.t
+	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := c.l.RestartSSHD(rctx, victim); err != nil {
-		t.Fatalf("restart sshd on %s: %v", victim.Name, err)
+	if err := c.l.RestartSSHD(rctx, f.victim); err != nil {
+		t.Fatalf("restart sshd on %s: %v", f.victim.Name, err)
 	}
-	r5, d5 := c.run(ctx, scratchReRunTimeout, nil)
-	c.requireSuccess(r5, "resumed run")
-	s5 := r5.summary(t)
-	for _, ev := range r5.events {
+	r, d := c.run(ctx, scratchFirstRunTimeout, nil)
+	c.requireSuccess(r, "resumed run")
+	s := r.summary(t)
+	for _, ev := range r.events {
 		if ev.Kind != executor.EventNodeFinished {
 			continue
 		}
-		if succeeded[ev.Node] && ev.Status != executor.StatusUpToDate {
+		if f.succeeded[ev.Node] && ev.Status != executor.StatusUpToDate {
 			t.Errorf("resumed run: %s succeeded in the faulted run but ran again (%s)", ev.Node, ev.Status)
 		}
-		if failed[ev.Node] && ev.Status == executor.StatusUpToDate {
-			t.Errorf("resumed run: %s failed in the faulted run but counts as up to date", ev.Node)
+		if !f.succeeded[ev.Node] && ev.Status == executor.StatusUpToDate && (exact || f.failed[ev.Node]) {
+			t.Errorf("resumed run: %s did not succeed in the faulted run but counts as up to date", ev.Node)
 		}
 	}
-	if s5.UpToDate < len(succeeded) {
-		t.Errorf("resumed run: %d nodes up to date, want at least the %d that succeeded before", s5.UpToDate, len(succeeded))
+	if s.UpToDate < len(f.succeeded) {
+		t.Errorf("resumed run: %d nodes up to date, want at least the %d that succeeded before", s.UpToDate, len(f.succeeded))
 	}
-	t.Logf("resume: %s (%d nodes up to date, %d ran: %d changed, %d ok)", d5.Round(time.Second), s5.UpToDate, s5.Nodes-s5.UpToDate, s5.Changed, s5.OK)
+	t.Logf("resume: %s (%d nodes up to date, %d ran: %d changed, %d ok); with the faulted run %s",
+		d.Round(time.Second), s.UpToDate, s.Nodes-s.UpToDate, s.Changed, s.OK, (f.took + d).Round(time.Second))
+	return r
 }
 
 // diagnoseOnFailure logs what an operator would look at first when the proof fails.
