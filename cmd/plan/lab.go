@@ -268,8 +268,8 @@ func labSSHConfig(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "# ssh_config:  %s\n# known_hosts: %s\n# client key:  %s\n", l.SSHConfig, l.KnownHosts, l.ClientKey)
 	fmt.Fprintf(stdout, "# users: root (key), plan (key; sudo password in %s), nopw (passwordless sudo)\n", l.PasswordFile)
 	fmt.Fprintf(stdout, "# use:   ssh -F %s %s\n", l.SSHConfig, aliases[0])
-	fmt.Fprintf(stdout, "#        or put 'Include %s' at the top of ~/.ssh/config, then\n", l.SSHConfig)
-	fmt.Fprintf(stdout, "#        plan run PLAN -H %s\n", strings.Join(aliases, ","))
+	fmt.Fprintf(stdout, "#        plan run PLAN -F %s -H %s\n", l.SSHConfig, strings.Join(aliases, ","))
+	fmt.Fprintf(stdout, "#        (or `plan lab ssh-config --install` once, then without -F)\n")
 	_, _ = stdout.Write(cfg)
 	return exitOK
 }
