@@ -278,6 +278,12 @@ func testPush(t *testing.T, tg *Target) {
 	if push("one\n", 0o640).Changed {
 		t.Fatal("same content and mode: Changed true")
 	}
+	if !push("one\n", 0o2750).Changed {
+		t.Fatal("mode change to setgid: Changed false")
+	}
+	if push("one\n", 0o2750).Changed {
+		t.Fatal("same setgid mode: Changed true")
+	}
 	if !push("one\n", 0o600).Changed {
 		t.Fatal("mode change: Changed false")
 	}
