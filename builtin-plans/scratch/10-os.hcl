@@ -1,4 +1,4 @@
-# Phase 0: facts about every host, then OS preparation (seed: "構成" and step 1).
+# Facts about every host, then OS preparation (seed: "構成" and step 1).
 
 # What the plan needs to know about each host: its OS (OL7 is refused here, with the
 # reason), the IPv4 address and interface the cluster uses, and the kubelet's node name.

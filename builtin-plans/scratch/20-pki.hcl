@@ -1,4 +1,4 @@
-# Phase 1: users and the PKI (seed step 2). Everything is made with openssl on the first
+# Users and the PKI (seed step 2). Everything is made with openssl on the first
 # master; the other masters get only what three masters must share.
 
 # The seed's service users: kube-apiserver, controller-manager and scheduler run as

@@ -1,4 +1,4 @@
-# Phase 2: binaries (seed step 3 and the binary half of steps 5 and 8). hyperkube is gone:
+# Binaries (seed step 3 and the binary half of steps 5 and 8). hyperkube is gone:
 # one binary per component. Offline (artifacts_dir set) every file is pushed from the
 # artifacts directory; otherwise each node downloads it and checks its sha256.
 

@@ -1,4 +1,4 @@
-# Phase 3: kubeconfigs of the master components and of kubectl (seed step 4). On a master
+# Kubeconfigs of the master components and of kubectl (seed step 4). On a master
 # they talk to their own API server on 127.0.0.1 and read the certificates in
 # /etc/kubernetes/pki; the seed's `kubectl config set-*` lines become one template.
 

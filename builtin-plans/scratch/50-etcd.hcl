@@ -1,4 +1,4 @@
-# Phase 4: etcd (seed step 5) on every master, with TLS for clients and peers, client
+# Etcd (seed step 5) on every master, with TLS for clients and peers, client
 # certificate authentication, as the etcd user. Three masters make a three-member cluster.
 
 task "etcd" {

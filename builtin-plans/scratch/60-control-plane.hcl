@@ -1,4 +1,4 @@
-# Phase 5: kube-apiserver, kube-controller-manager and kube-scheduler (seed step 6) on
+# Kube-apiserver, kube-controller-manager and kube-scheduler (seed step 6) on
 # every master, as the kubernetes user.
 
 task "kube_apiserver" {

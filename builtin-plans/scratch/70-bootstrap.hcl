@@ -1,4 +1,4 @@
-# Phase 6: TLS bootstrapping (seed step 7 and 8.5): the bootstrap token, the RBAC
+# TLS bootstrapping (seed step 7 and 8.5): the bootstrap token, the RBAC
 # bindings that let kubelets ask for and get their certificates, and the files every node
 # gets: the CA certificate, the bootstrap kubeconfig and the kube-proxy kubeconfig.
 

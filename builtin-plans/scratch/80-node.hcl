@@ -1,4 +1,4 @@
-# Phase 7: every node, masters included (the seed's master also runs kubelet): containerd
+# Every node, masters included (the seed's master also runs kubelet): containerd
 # with runc and the systemd cgroup driver (the seed's Docker is gone since 1.24), the CNI
 # configuration, the kubelet joining by TLS bootstrapping, kube-proxy (seed steps 8, 9.1).
 

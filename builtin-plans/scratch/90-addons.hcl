@@ -1,4 +1,4 @@
-# Phase 9: what runs on the cluster itself (seed steps 8.4-8.5 and 9.2-9.3): masters
+# What runs on the cluster itself (seed steps 8.4-8.5 and 9.2-9.3): masters
 # labelled, kubelet serving certificates approved, flannel, CoreDNS.
 
 # A barrier: the kubelet and kube-proxy run on every host but the first master. Tasks on

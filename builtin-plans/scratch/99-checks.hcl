@@ -1,4 +1,4 @@
-# Phase 10: the checks that say, in one screen, whether the cluster works: etcd health,
+# The checks that say, in one screen, whether the cluster works: etcd health,
 # API /readyz, anonymous access refused, leader leases, nodes Ready, CSRs approved,
 # flannel and CoreDNS running, and kubernetes.default.svc answered by CoreDNS.
 
