@@ -514,3 +514,32 @@ func TestProxyCommandThroughOpenSSH(t *testing.T) {
 		t.Fatalf("jump server: %d connections, %d execs", jump.srv.Accepted(), jump.srv.Execs())
 	}
 }
+
+func TestSudoPasswordRedactedFromStderrTail(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"plan": {SudoPassword: "pw-to-hide"}})
+	d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=pw-to-hide"}})
+	tr, err := d.Dial(bg(t), w.endpoint("plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	// A command that (wrongly) prints the secret it was given.
+	err = tr.Run(bg(t), &hosts.Command{Cmd: `echo "leaking $P" >&2; exit 4`, Sudo: true, Env: map[string]string{"P": "pw-to-hide"}})
+	var ee *hosts.ExitError
+	if !errors.As(err, &ee) || ee.Code != 4 {
+		t.Fatalf("want exit 4, got %v", err)
+	}
+	if strings.Contains(ee.StderrTail, "pw-to-hide") || !strings.Contains(ee.StderrTail, "leaking <redacted>") {
+		t.Fatalf("stderr tail not redacted: %q", ee.StderrTail)
+	}
+	// A script on stdin under sudo: the password is consumed by sudo, the
+	// whole script reaches the shell.
+	var out bytes.Buffer
+	script := "x='a b'\necho \"one $x\"\necho two\n"
+	if err := tr.Run(bg(t), &hosts.Command{Cmd: "/bin/sh -s", Sudo: true, Stdin: strings.NewReader(script), Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "one a b\ntwo\n" {
+		t.Fatalf("script output %q", out.String())
+	}
+}
