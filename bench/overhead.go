@@ -49,6 +49,8 @@ type tool struct {
 	run  func(ctx context.Context) (sample, error)
 }
 
+// planW1 runs the W1 plan as a user would the first time: a fresh run state
+// (written after every node) and per-node logs.
 func (b *bench) planW1(hosts []*lab.Host, extraEnv ...string) func(ctx context.Context) (sample, error) {
 	return func(ctx context.Context) (sample, error) {
 		logDir, err := os.MkdirTemp(b.cfg.out, "logs-")
@@ -57,7 +59,7 @@ func (b *bench) planW1(hosts []*lab.Host, extraEnv ...string) func(ctx context.C
 		}
 		defer os.RemoveAll(logDir)
 		cmd := exec.CommandContext(ctx, b.cfg.planBin, "run", filepath.Join(b.cfg.root, "bench", "plans", "w1"),
-			"--no-state", "--output", "json", "--log-dir", logDir,
+			"--state", filepath.Join(logDir, "state.json"), "--output", "json", "--log-dir", logDir,
 			"-F", b.lab.SSHConfig, "-H", "all="+aliases(hosts))
 		cmd.Dir = b.cfg.out
 		cmd.Env = append(os.Environ(), extraEnv...)

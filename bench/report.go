@@ -139,7 +139,15 @@ func (r *report) markdown() string {
 	}
 	ratio("W3 plan 64 hosts / plan 8 hosts (wall)", "w3/plan", "w1/plan", wallS, "≤ 2×", func(v float64) bool { return v <= 2 })
 	ratio("W3 OpenSSH floor 64 / 8 hosts (wall, reference)", "w3/openssh", "w1/openssh", wallS, "—", func(float64) bool { return true })
-	ratio("W3 plan 64 / 8 hosts (CPU)", "w3/plan", "w1/plan", cpuS, "—", func(float64) bool { return true })
+	if n, ok := r.med("w3/plan", cpuS); ok {
+		if d, ok := r.med("w1/plan", cpuS); ok && d > 0 {
+			v := n / d
+			fmt.Fprintf(&b, "| W3 plan CPU 64 / 8 hosts (8× the nodes); per node | %.2f×; %.2f× | — | — |\n", v, v/8)
+		}
+	}
+	if n, ok := r.med("w3/plan", rssMiB); ok {
+		fmt.Fprintf(&b, "| W3 plan peak RSS at 64 hosts | %.1f MiB | report | — |\n", n)
+	}
 	if r.W4 != nil && r.W4.Serial > 0 {
 		v := r.W4.Default.Seconds() / r.W4.Serial.Seconds()
 		fmt.Fprintf(&b, "| W4 scratch default / --parallel 1 (wall) | %.2f× | ≤ 0.6× | %s |\n", v, yes(v <= 0.6))

@@ -111,13 +111,13 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 			logf("W4 lab close: %v", err)
 		}
 	}()
-	hostArgs := []string{"-F", l.SSHConfig, "-H", "masters=" + l.Hosts[0].Alias, "-H", "workers=" + l.Hosts[1].Alias + "," + l.Hosts[2].Alias}
+	hostArgs := []string{"-H", "masters=" + l.Hosts[0].Alias, "-H", "workers=" + l.Hosts[1].Alias + "," + l.Hosts[2].Alias}
 	vars := []string{"--var", "artifacts_dir=" + artifacts, "--var", "node_interface=eth0",
 		"--var", "kubelet_fail_cgroup_v1=false", "--var", "containerd_restrict_oom_score_adj=true"}
 
 	g, err := exec.CommandContext(ctx, cfg.planBin, append(append([]string{"graph", "scratch", "--nodes", "hosts", "--format", "dot"}, hostArgs...), vars...)...).Output()
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("plan graph: %w", err)
+		return 0, nil, nil, fmt.Errorf("plan graph: %w: %s", err, errText(err))
 	}
 	deps := parseDot(g)
 
@@ -125,7 +125,7 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	args := append([]string{"run", "scratch", "--no-state", "--output", "json", "--log-dir", logDir}, hostArgs...)
+	args := append([]string{"run", "scratch", "--no-state", "--output", "json", "--log-dir", logDir, "-F", l.SSHConfig}, hostArgs...)
 	args = append(args, vars...)
 	if serial {
 		args = append(args, "--parallel", "1")
@@ -210,4 +210,11 @@ func criticalPath(evs []executor.Event, deps map[string][]string) (time.Duration
 		path = append([]pathNode{{n, dur[n]}}, path...)
 	}
 	return best[end], path, len(order)
+}
+
+func errText(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return tail(ee.Stderr, 5)
+	}
+	return ""
 }
