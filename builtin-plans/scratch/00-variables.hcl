@@ -259,7 +259,7 @@ variable "cgroup_v2_reboot" {
 
 variable "packages_dnf" {
   type        = list(string)
-  default     = ["openssl", "curl", "tar", "gzip", "iproute", "procps-ng", "kmod", "iptables", "nftables", "conntrack-tools", "socat", "container-selinux"]
+  default     = ["openssl", "curl", "tar", "gzip", "diffutils", "iproute", "procps-ng", "kmod", "iptables", "nftables", "conntrack-tools", "socat", "container-selinux"]
   description = "Packages installed on dnf hosts (Oracle Linux 8/9)"
 }
 

@@ -55,7 +55,8 @@ case "$COMPONENT" in
     install -m 0755 "$tmp/etcd-$VERSION-linux-$ARCH/etcd" "$tmp/etcd-$VERSION-linux-$ARCH/etcdctl" /usr/local/bin/
     ;;
   containerd)
-    f=containerd-${VERSION#v}-linux-$ARCH.tar.gz
+    # the static build: the dynamic one needs a newer glibc than Oracle Linux 8's 2.28
+    f=containerd-static-${VERSION#v}-linux-$ARCH.tar.gz
     url=$gh/containerd/containerd/releases/download/$VERSION/$f
     get "$url" "$url.sha256sum"
     tar -xzf "$tmp/$f" -C "$tmp"
