@@ -1,0 +1,181 @@
+package hosts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// connect dials ep, through its jump hosts, and authenticates.
+func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, error) {
+	if depth > maxJumpDepth {
+		return nil, fmt.Errorf("jump chain too long")
+	}
+	timeout := ep.ConnectTimeout
+	if timeout <= 0 {
+		timeout = d.opts.ConnectTimeout
+	}
+	var closers []io.Closer
+	fail := func(err error) (*conn, error) {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i].Close()
+		}
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var raw net.Conn
+	var err error
+	if ep.Jump != nil {
+		// A shared jump connection may have died without anyone noticing
+		// yet: then forget it and dial the hop again, once.
+		for attempt := 0; ; attempt++ {
+			jc, release, err := d.jumpConn(ctx, ep.Jump, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("jump host %s: %w", ep.Jump.Destination(), err)
+			}
+			raw, err = jc.client.DialContext(dctx, "tcp", ep.Addr())
+			if err == nil {
+				closers = append(closers, closerFunc(release))
+				break
+			}
+			release()
+			var oce *ssh.OpenChannelError
+			if !errors.As(err, &oce) && dctx.Err() == nil {
+				jc.broken.Store(true)
+				if attempt == 0 {
+					continue
+				}
+				err = fmt.Errorf("%w: %w", ErrConnLost, err)
+			}
+			return fail(fmt.Errorf("dial %s via %s: %w", ep.Addr(), ep.Jump.Destination(), dialError(dctx, err)))
+		}
+	} else if ep.ProxyCommand != "" {
+		if raw, err = proxyCommandConn(ep); err != nil {
+			return fail(err)
+		}
+	} else {
+		raw, err = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dctx, "tcp", ep.Addr())
+		if err != nil {
+			return fail(fmt.Errorf("dial %s: %w", ep.Addr(), dialError(dctx, err)))
+		}
+	}
+	hk, err := newHostKeyChecker(ep, d.opts.AcceptNewHostKeys)
+	if err != nil {
+		raw.Close()
+		return fail(err)
+	}
+	methods, agentConn := d.authMethods(dctx, ep)
+	closers = append(closers, agentConn)
+	cfg := &ssh.ClientConfig{
+		User:              ep.User,
+		Auth:              methods,
+		HostKeyCallback:   hk.check,
+		HostKeyAlgorithms: preferAlgorithms(hk.knownKeyAlgorithms()),
+		Timeout:           timeout,
+	}
+	// x/crypto/ssh's handshake has no deadline of its own: a server that
+	// accepts TCP and never speaks would hang it forever. Close the socket
+	// when the bound passes.
+	type result struct {
+		c     ssh.Conn
+		chans <-chan ssh.NewChannel
+		reqs  <-chan *ssh.Request
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, ch, rq, err := ssh.NewClientConn(raw, ep.Addr(), cfg)
+		done <- result{c, ch, rq, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-dctx.Done():
+		raw.Close()
+		<-done
+		return fail(fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), ctxError(dctx)))
+	}
+	if r.err != nil {
+		raw.Close()
+		return fail(classifyHandshake(ep, r.err))
+	}
+	client := ssh.NewClient(r.c, r.chans, r.reqs)
+	c := &conn{client: client, closers: closers, dead: make(chan struct{})}
+	go func() {
+		client.Wait()
+		close(c.dead)
+	}()
+	if iv := d.keepAliveInterval(ep); iv > 0 {
+		go keepAlive(c, iv, max(ep.ServerAliveCountMax, 1))
+	}
+	return c, nil
+}
+
+// preferAlgorithms puts the known key types first and keeps every other
+// algorithm after them, as OpenSSH orders HostKeyAlgorithms.
+func preferAlgorithms(known []string) []string {
+	all := ssh.SupportedAlgorithms().HostKeys
+	if len(known) == 0 {
+		// Nothing known for this host: ask for plain keys, so an unknown
+		// host shows a key that can be verified and recorded rather than
+		// a certificate nobody vouches for.
+		var plain []string
+		for _, a := range all {
+			if !strings.Contains(a, "-cert-") {
+				plain = append(plain, a)
+			}
+		}
+		return plain
+	}
+	out := append([]string{}, known...)
+	for _, a := range all {
+		dup := false
+		for _, k := range known {
+			dup = dup || k == a
+		}
+		if !dup {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func dialError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return err
+}
+
+// classifyHandshake maps handshake failures to the typed errors.
+func classifyHandshake(ep *Endpoint, err error) error {
+	switch {
+	case errors.Is(err, ErrHostKeyUnknown), errors.Is(err, ErrHostKeyChanged):
+		return err
+	case errors.Is(err, errNoAnswer):
+		return fmt.Errorf("%w for %s: %w", ErrAuth, ep.Destination(), err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("ssh handshake with %s: %w: %w", ep.Addr(), ErrTimeout, err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "no supported methods remain") {
+		return fmt.Errorf("%w for %s (tried agent, identity files %v, password=%v): %w",
+			ErrAuth, ep.Destination(), ep.IdentityFiles, ep.PasswordAuthentication, err)
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("ssh handshake with %s: %w: server closed the connection", ep.Addr(), ErrConnLost)
+	}
+	return fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), err)
+}

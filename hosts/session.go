@@ -1,0 +1,99 @@
+package hosts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// session opens a channel within the semaphore and the op timeout.
+// release must be called when the session is done.
+func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, func(), error) {
+	release := func() {}
+	if !bypass {
+		select {
+		case t.sem <- struct{}{}:
+			release = func() { <-t.sem }
+		case <-ctx.Done():
+			return nil, nil, nil, ctxError(ctx)
+		}
+	}
+	redialed := false
+	backoff := 20 * time.Millisecond
+	deadline := time.Now().Add(t.d.opts.OpTimeout)
+	for {
+		c, err := t.client(ctx)
+		if err != nil {
+			release()
+			return nil, nil, nil, err
+		}
+		s, err := t.newSession(ctx, c)
+		if err == nil {
+			return s, c, release, nil
+		}
+		var oce *ssh.OpenChannelError
+		switch {
+		case ctx.Err() != nil:
+			release()
+			return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), ctxError(ctx))
+		case errors.As(err, &oce) && time.Now().Before(deadline):
+			// sshd refused the channel (MaxSessions counts channels that
+			// are still closing): the connection is fine, try again soon.
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(2*backoff, 500*time.Millisecond)
+			continue
+		case !redialed && !errors.As(err, &oce):
+			// The connection is dead or wedged: re-dial once.
+			redialed = true
+			t.markDead(c)
+			continue
+		}
+		release()
+		return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), err)
+	}
+}
+
+func (t *SSH) newSession(ctx context.Context, c *conn) (*ssh.Session, error) {
+	type res struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := c.client.NewSession()
+		ch <- res{s, err}
+	}()
+	timer := time.NewTimer(t.d.opts.OpTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		var oce *ssh.OpenChannelError
+		if errors.As(r.err, &oce) {
+			return nil, r.err
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConnLost, r.err)
+		}
+		return r.s, nil
+	case <-timer.C:
+		go func() {
+			if r := <-ch; r.s != nil {
+				r.s.Close()
+			}
+		}()
+		return nil, fmt.Errorf("%w: no channel within %v", ErrTimeout, t.d.opts.OpTimeout)
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.s != nil {
+				r.s.Close()
+			}
+		}()
+		return nil, ctxError(ctx)
+	}
+}
