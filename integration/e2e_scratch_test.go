@@ -772,6 +772,15 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 		if cert.Subject.CommonName != node || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "system:nodes" {
 			t.Errorf("%s: kubelet client certificate for %s %v, want %s [system:nodes]", w.Name, cert.Subject.CommonName, cert.Subject.Organization, node)
 		}
+		// The kubelet's serving certificate (serverTLSBootstrap, approved by the plan) is
+		// issued by the cluster CA for the node's address, and the kubelet refuses anonymous
+		// requests.
+		kubelet := net.JoinHostPort(w.Address, "10250")
+		if status, err := httpsStatus(kubelet, roots, "/pods"); err != nil {
+			t.Errorf("%s: kubelet's serving certificate: %v", w.Name, err)
+		} else if status != 401 {
+			t.Errorf("%s: anonymous request to the kubelet: HTTP %d, want 401", w.Name, status)
+		}
 		// Workers got the CA certificate and a bootstrap kubeconfig, never a private key.
 		if i == 0 {
 			continue
