@@ -1,7 +1,6 @@
 package hosts
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -183,162 +180,6 @@ func feedStdin(w io.WriteCloser, r io.Reader, password string, f *stderrFilter) 
 	if r != nil {
 		io.Copy(w, r)
 	}
-}
-
-// kill ends the remote process group through a fresh session: TERM, a
-// short grace, then KILL.
-func (t *SSH) kill(pgid int, useSudo bool, password string) {
-	if pgid <= 1 {
-		return
-	}
-	g := strconv.Itoa(pgid)
-	script := "kill -TERM -" + g + " 2>/dev/null || exit 0; i=0; while [ $i -lt 20 ]; do kill -0 -" + g +
-		" 2>/dev/null || exit 0; sleep 0.1; i=$((i+1)); done; kill -KILL -" + g + " 2>/dev/null; exit 0"
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, _, release, err := t.session(ctx, true)
-	if err != nil {
-		return
-	}
-	defer release()
-	defer s.Close()
-	cmd := "/bin/sh -c " + ShellQuote(script)
-	if useSudo {
-		if password != "" {
-			s.Stdin = strings.NewReader(password + "\n")
-			cmd = "sudo -S -k -p '' -- " + cmd
-		} else {
-			cmd = "sudo -n -- " + cmd
-		}
-	}
-	done := make(chan struct{})
-	go func() { s.Run(cmd); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-}
-
-// stderrFilter removes sudo's prompt and the process-group marker line
-// from stderr, and notices a rejected sudo password (the prompt shown a
-// second time).
-type stderrFilter struct {
-	marker, prompt string
-	out            io.Writer
-
-	mu          sync.Mutex
-	buf         []byte // before the marker
-	started     chan struct{}
-	badPassword chan struct{}
-	bad         bool
-	pg          int
-	prompts     int
-}
-
-func (f *stderrFilter) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.pg != 0 {
-		return f.passThrough(p, len(p))
-	}
-	f.buf = append(f.buf, p...)
-	if f.prompt != "" {
-		if n := bytes.Count(f.buf, []byte(f.prompt)); n > 1 && !f.bad {
-			f.bad = true
-			close(f.badPassword)
-		}
-	}
-	i := bytes.Index(f.buf, []byte(f.marker+" "))
-	if i < 0 {
-		return len(p), nil
-	}
-	end := bytes.IndexByte(f.buf[i:], '\n')
-	if end < 0 {
-		return len(p), nil
-	}
-	pg, _ := strconv.Atoi(string(f.buf[i+len(f.marker)+1 : i+end]))
-	if pg == 0 {
-		pg = -1
-	}
-	f.pg = pg
-	close(f.started)
-	// What came before the marker is sudo's chatter (prompt, lecture) or
-	// login-shell noise, never the command's: drop it.
-	rest := f.buf[i+end+1:]
-	f.buf = nil
-	return f.passThrough(rest, len(p))
-}
-
-func (f *stderrFilter) passThrough(p []byte, n int) (int, error) {
-	if len(p) > 0 {
-		if _, err := f.out.Write(p); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
-}
-
-// flush writes what came before a marker that never came (sudo failed):
-// prompts removed.
-func (f *stderrFilter) flush() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.pg != 0 || len(f.buf) == 0 {
-		return
-	}
-	b := f.buf
-	if f.prompt != "" {
-		b = bytes.ReplaceAll(b, []byte(f.prompt), nil)
-	}
-	f.out.Write(b)
-	f.buf = nil
-}
-
-func (f *stderrFilter) pgid() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.pg
-}
-
-func (f *stderrFilter) hasStarted() bool { return f.pgid() != 0 }
-
-func (f *stderrFilter) rejected() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.bad {
-		return true
-	}
-	// sudo gave up without a second prompt (stdin closed): it says so.
-	return f.pg == 0 && f.prompt != "" && bytes.Contains(f.buf, []byte("incorrect password"))
-}
-
-// sudoPassword probes once per connection whether sudo needs a password
-// (`sudo -n true`); only then is the run's sudo password fetched (asked
-// once per run or PLAN_SUDO_PASSWORD). Hosts that need none never get it.
-func (t *SSH) sudoPassword(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	known := t.sudoPwd
-	t.mu.Unlock()
-	if known == nil {
-		perr := t.run(ctx, &Command{Cmd: "sudo -n true 2>/dev/null"}, false, "")
-		var ee *ExitError
-		if perr != nil && !errors.As(perr, &ee) {
-			return "", perr
-		}
-		need := perr != nil
-		t.mu.Lock()
-		t.sudoPwd = &need
-		known = &need
-		t.mu.Unlock()
-	}
-	if !*known {
-		return "", nil
-	}
-	p, err := t.d.secret(ctx, "sudo-password", EnvSudoPassword, fmt.Sprintf("[sudo] password for %s: ", t.ep.Destination()))
-	if err != nil {
-		return "", &kindError{kind: ErrSudoPassword, err: fmt.Errorf("%s: sudo as %s needs a password: %w", t.label(), t.ep.User, err)}
-	}
-	return p, nil
 }
 
 // secrets are the strings redacted from stderr tails: the sudo password in

@@ -1,0 +1,36 @@
+package hosts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// sudoPassword probes once per connection whether sudo needs a password
+// (`sudo -n true`); only then is the run's sudo password fetched (asked
+// once per run or PLAN_SUDO_PASSWORD). Hosts that need none never get it.
+func (t *SSH) sudoPassword(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	known := t.sudoPwd
+	t.mu.Unlock()
+	if known == nil {
+		perr := t.run(ctx, &Command{Cmd: "sudo -n true 2>/dev/null"}, false, "")
+		var ee *ExitError
+		if perr != nil && !errors.As(perr, &ee) {
+			return "", perr
+		}
+		need := perr != nil
+		t.mu.Lock()
+		t.sudoPwd = &need
+		known = &need
+		t.mu.Unlock()
+	}
+	if !*known {
+		return "", nil
+	}
+	p, err := t.d.secret(ctx, "sudo-password", EnvSudoPassword, fmt.Sprintf("[sudo] password for %s: ", t.ep.Destination()))
+	if err != nil {
+		return "", &kindError{kind: ErrSudoPassword, err: fmt.Errorf("%s: sudo as %s needs a password: %w", t.label(), t.ep.User, err)}
+	}
+	return p, nil
+}
