@@ -6,7 +6,8 @@
 # (etcd data, PKI, kubeconfigs, kubelet and CNI state), its network links and rules, its
 # files and users. Kept unless asked: the binaries and the imported images (so a lab can
 # rebuild quickly) and the OS settings (packages, swap, SELinux, firewalld, cgroup v2).
-# Every node forgets its cluster: run it on all of them, then scratch again.
+# Every node forgets its cluster: run it on all of them, then scratch again with --force
+# (the run state still records the first build as done).
 
 variable "remove_binaries" {
   type        = bool
