@@ -67,7 +67,16 @@ func main() {
 	flag.BoolVar(&cfg.ansible, "ansible", true, "run the Ansible baseline (installs Debian's ansible when missing)")
 	flag.BoolVar(&cfg.profile, "profile", true, "take CPU and heap profiles of plan on W1 and W3")
 	flag.StringVar(&cfg.out, "out", "", "output directory (default bench/out)")
+	cpEvents := flag.String("critical-path", "", "only print W4's critical path from saved JSON events (with -graph)")
+	cpGraph := flag.String("graph", "", "the saved `plan graph --nodes hosts --format dot` for -critical-path")
 	flag.Parse()
+	if *cpEvents != "" {
+		if err := printCriticalPath(*cpEvents, *cpGraph); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg.w2Size = int64(*w2MiB) << 20
 	cfg.only = map[string]bool{}
 	for _, w := range strings.Split(only, ",") {

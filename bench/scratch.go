@@ -120,6 +120,7 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 		return 0, nil, nil, fmt.Errorf("plan graph: %w: %s", err, errText(err))
 	}
 	deps := parseDot(g)
+	os.WriteFile(filepath.Join(cfg.out, "w4-graph.dot"), g, 0o644)
 
 	logDir, err := os.MkdirTemp(cfg.out, "w4-logs-")
 	if err != nil {
@@ -159,8 +160,8 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 }
 
 var (
-	dotNode = regexp.MustCompile(`^\s*(n\d+) \[label="([^"]+)"\]`)
-	dotEdge = regexp.MustCompile(`^\s*(n\d+) -> (n\d+)`)
+	dotNode = regexp.MustCompile(`^\s*("[^"]+"|n\d+) \[label="([^"]+)"\]`)
+	dotEdge = regexp.MustCompile(`^\s*("[^"]+"|n\d+) -> ("[^"]+"|n\d+)`)
 )
 
 // parseDot reads `plan graph --nodes hosts --format dot` into node -> deps.
@@ -171,10 +172,48 @@ func parseDot(b []byte) map[string][]string {
 		if m := dotNode.FindStringSubmatch(line); m != nil {
 			labels[m[1]] = m[2]
 		} else if m := dotEdge.FindStringSubmatch(line); m != nil {
-			deps[labels[m[2]]] = append(deps[labels[m[2]]], labels[m[1]])
+			from, to := label(labels, m[1]), label(labels, m[2])
+			deps[to] = append(deps[to], from)
 		}
 	}
 	return deps
+}
+
+// label is a dot node id's label (a quoted id is its own label).
+func label(labels map[string]string, id string) string {
+	if l, ok := labels[id]; ok {
+		return l
+	}
+	return strings.Trim(id, `"`)
+}
+
+// printCriticalPath recomputes W4's critical path from saved events and a
+// saved `plan graph --nodes hosts --format dot` (bench -critical-path).
+func printCriticalPath(eventsFile, dotFile string) error {
+	evData, err := os.ReadFile(eventsFile)
+	if err != nil {
+		return err
+	}
+	dot, err := os.ReadFile(dotFile)
+	if err != nil {
+		return err
+	}
+	var evs []executor.Event
+	for _, line := range bytes.Split(evData, []byte("\n")) {
+		var ev executor.Event
+		if json.Unmarshal(line, &ev) == nil {
+			evs = append(evs, ev)
+		}
+	}
+	w := &scratchResult{}
+	w.CriticalPath, w.Path, w.Nodes = criticalPath(evs, parseDot(dot))
+	for _, ev := range evs {
+		if ev.Kind == executor.EventRunFinished && ev.Summary != nil {
+			w.Default = ev.Summary.Duration
+		}
+	}
+	fmt.Print(w.markdown())
+	return nil
 }
 
 // criticalPath is the longest chain of node durations through the graph.
