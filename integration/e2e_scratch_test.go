@@ -286,10 +286,10 @@ type scratchCluster struct {
 func (c *scratchCluster) hosts() []*lab.Host { return c.l.Hosts }
 
 // args is the scratch plan's command line for this lab. The overrides are the ones the lab
-// needs and nothing else (docs/lab.md, docs/scratch.md): binaries and images come from the
-// offline cache; the hosts are cgroup v1 containers on a shared kernel, so kubelet must accept
-// cgroup v1 and containerd must not ask for a negative oom_score_adj (this kernel refuses it);
-// node_interface names eth0, the lab's only interface, explicitly.
+// needs and nothing else (docs/proof.md): binaries and images come from the offline cache;
+// the hosts are cgroup v1 containers on a shared kernel, so kubelet must accept cgroup v1 and
+// containerd must not ask for a negative oom_score_adj (this kernel refuses it). The node
+// address is left to the plan (the host's address is one of the node's own).
 func (c *scratchCluster) args() []string {
 	var workers []string
 	for _, h := range c.workers {
@@ -303,7 +303,6 @@ func (c *scratchCluster) args() []string {
 	}
 	return append(args,
 		"--var", "artifacts_dir="+c.artifacts,
-		"--var", "node_interface=eth0",
 		"--var", "kubelet_fail_cgroup_v1=false",
 		"--var", "containerd_restrict_oom_score_adj=true",
 	)
