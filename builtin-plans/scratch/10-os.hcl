@@ -47,7 +47,7 @@ task "os_prep" {
   sudo = true
 
   run "packages_dnf" {
-    when    = task.facts.output.os_family == "rhel"
+    when = task.facts.output.os_family == "rhel"
     # only what no installed package provides (OL9's curl-minimal provides curl, and
     # installing curl next to it would conflict)
     command = "missing=''; for p in ${join(" ", var.packages_dnf)}; do rpm -q --whatprovides \"$p\" >/dev/null 2>&1 || missing=\"$missing $p\"; done; dnf install -y $missing"

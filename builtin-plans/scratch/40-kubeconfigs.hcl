@@ -10,9 +10,13 @@ task "kubeconfigs" {
   file "controller_manager" {
     destination = "/etc/kubernetes/kube-controller-manager.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster   = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
-      user      = "system:kube-controller-manager", token = "", cert_data = "", key_data = "",
-      cert_file = "kube-controller-manager",
+      cluster     = var.cluster_name
+      server      = "https://127.0.0.1:6443"
+      ca_data     = ""
+      user        = "system:kube-controller-manager"
+      token_file  = ""
+      client_cert = "/etc/kubernetes/pki/kube-controller-manager.crt"
+      client_key  = "/etc/kubernetes/pki/kube-controller-manager.key"
     })
     owner = "kubernetes"
     group = "kubernetes"
@@ -22,9 +26,13 @@ task "kubeconfigs" {
   file "scheduler" {
     destination = "/etc/kubernetes/kube-scheduler.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster   = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
-      user      = "system:kube-scheduler", token = "", cert_data = "", key_data = "",
-      cert_file = "kube-scheduler",
+      cluster     = var.cluster_name
+      server      = "https://127.0.0.1:6443"
+      ca_data     = ""
+      user        = "system:kube-scheduler"
+      token_file  = ""
+      client_cert = "/etc/kubernetes/pki/kube-scheduler.crt"
+      client_key  = "/etc/kubernetes/pki/kube-scheduler.key"
     })
     owner = "kubernetes"
     group = "kubernetes"
@@ -34,9 +42,13 @@ task "kubeconfigs" {
   file "admin" {
     destination = "/etc/kubernetes/admin.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster   = var.cluster_name, server = "https://127.0.0.1:6443", ca_data = "",
-      user      = "kubernetes-admin", token = "", cert_data = "", key_data = "",
-      cert_file = "admin",
+      cluster     = var.cluster_name
+      server      = "https://127.0.0.1:6443"
+      ca_data     = ""
+      user        = "kubernetes-admin"
+      token_file  = ""
+      client_cert = "/etc/kubernetes/pki/admin.crt"
+      client_key  = "/etc/kubernetes/pki/admin.key"
     })
     owner = "kube-admin"
     group = "kube-admin"

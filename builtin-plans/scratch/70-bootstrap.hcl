@@ -40,14 +40,16 @@ task "bootstrap" {
   }
 }
 
-# What a node needs to join: no private key but kube-proxy's reaches a worker.
+# What a node needs to join: the CA certificate, the bootstrap token and kube-proxy's client
+# certificate and key (no other private key reaches a worker). The kubeconfigs refer to
+# them by path, so they hold no secret themselves.
 task "node_kubeconfigs" {
   on   = local.all_hosts
   sudo = true
 
   run "dirs" {
-    command = "mkdir -p /etc/kubernetes/pki"
-    unless  = "test -d /etc/kubernetes/pki"
+    command = "mkdir -p /etc/kubernetes/pki /var/lib/kubelet /var/lib/kube-proxy"
+    unless  = "test -d /etc/kubernetes/pki && test -d /var/lib/kubelet && test -d /var/lib/kube-proxy"
   }
 
   file "ca" {
@@ -56,19 +58,36 @@ task "node_kubeconfigs" {
     mode        = "0644"
   }
 
+  file "bootstrap_token" {
+    destination = "/var/lib/kubelet/bootstrap-token"
+    content     = "${task.bootstrap.output.token}\n"
+    mode        = "0600"
+  }
+
+  file "kube_proxy_crt" {
+    destination = "/var/lib/kube-proxy/kube-proxy.crt"
+    content     = task.pki.output.kube_proxy_crt
+    mode        = "0644"
+  }
+
+  file "kube_proxy_key" {
+    destination = "/var/lib/kube-proxy/kube-proxy.key"
+    content     = task.pki.output.kube_proxy_key
+    mode        = "0600"
+  }
+
   # Masters reach their own API server; workers the API endpoint (a load balancer when
   # api_endpoint is set, else the first master).
   file "bootstrap" {
     destination = "/etc/kubernetes/bootstrap.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster   = var.cluster_name
-      server    = contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
-      ca_data   = base64encode(task.pki.output.ca_crt)
-      user      = "kubelet-bootstrap"
-      token     = task.bootstrap.output.token
-      cert_data = ""
-      key_data  = ""
-      cert_file = ""
+      cluster     = var.cluster_name
+      server      = contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
+      ca_data     = base64encode(task.pki.output.ca_crt)
+      user        = "kubelet-bootstrap"
+      token_file  = "/var/lib/kubelet/bootstrap-token"
+      client_cert = ""
+      client_key  = ""
     })
     mode = "0600"
   }
@@ -76,14 +95,13 @@ task "node_kubeconfigs" {
   file "kube_proxy" {
     destination = "/etc/kubernetes/kube-proxy.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
-      cluster   = var.cluster_name
-      server    = contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
-      ca_data   = base64encode(task.pki.output.ca_crt)
-      user      = "system:kube-proxy"
-      token     = ""
-      cert_data = base64encode(task.pki.output.kube_proxy_crt)
-      key_data  = base64encode(task.pki.output.kube_proxy_key)
-      cert_file = ""
+      cluster     = var.cluster_name
+      server      = contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
+      ca_data     = base64encode(task.pki.output.ca_crt)
+      user        = "system:kube-proxy"
+      token_file  = ""
+      client_cert = "/var/lib/kube-proxy/kube-proxy.crt"
+      client_key  = "/var/lib/kube-proxy/kube-proxy.key"
     })
     mode = "0600"
   }
