@@ -54,7 +54,7 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 		owner = "root"
 	}
 
-	same, err := t.remoteMatches(ctx, u.Path, sum, mode, owner, group, u.Sudo)
+	same, err := t.remoteMatches(ctx, u.Path, sum, size, mode, owner, group, u.Sudo)
 	if err != nil {
 		return res, err
 	}
@@ -199,9 +199,13 @@ func uploadSource(u *Upload) (func() (io.ReadCloser, error), int64, string, erro
 
 // remoteMatches reports whether the destination already has this content,
 // mode and owner (group too when given).
-func (t *SSH) remoteMatches(ctx context.Context, p, sum string, mode os.FileMode, owner, group string, sudo bool) (bool, error) {
-	cmd := "if [ -f " + ShellQuote(p) + " ]; then stat -c '%a %U %u %G %g' " + ShellQuote(p) +
-		" && " + sha256Cmd(ShellQuote(p)) + "; fi"
+//
+// The remote file is hashed only when its size matches: replacing a big
+// binary with one of another size costs no remote read.
+func (t *SSH) remoteMatches(ctx context.Context, p, sum string, size int64, mode os.FileMode, owner, group string, sudo bool) (bool, error) {
+	q := ShellQuote(p)
+	cmd := "if [ -f " + q + " ]; then set -- $(stat -c '%a %U %u %G %g %s' " + q + ") && echo \"$1 $2 $3 $4 $5\" && " +
+		"if [ \"$6\" = " + strconv.FormatInt(size, 10) + " ]; then " + sha256Cmd(q) + "; fi; fi"
 	var out bytes.Buffer
 	if err := t.Run(ctx, &Command{Cmd: cmd, Sudo: sudo, Stdout: &out}); err != nil {
 		var ee *ExitError
