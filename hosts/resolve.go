@@ -37,6 +37,9 @@ const NoSSHClient = "-"
 
 const maxJumpDepth = 8
 
+// errNoDashG means the ssh client does not know -G.
+var errNoDashG = errors.New("ssh client has no -G")
+
 // Resolve resolves every spec, in order. Vagrant machines ("vagrant:NAME")
 // are asked for with one `vagrant ssh-config` call.
 func (r *Resolver) Resolve(ctx context.Context, specs []Spec) ([]*Endpoint, error) {
@@ -90,7 +93,10 @@ func (r *Resolver) resolveOne(ctx context.Context, s Spec, depth int) (*Endpoint
 func (r *Resolver) options(ctx context.Context, s Spec) (sshOptions, string, error) {
 	if ssh := r.sshClient(); ssh != "" {
 		opts, err := r.sshG(ctx, ssh, s)
-		return opts, "ssh -G", err
+		if !errors.Is(err, errNoDashG) {
+			return opts, "ssh -G", err
+		}
+		// An OpenSSH older than 6.8 (or another client): use the parser.
 	}
 	p := &configParser{originalHost: s.Name, localUser: localUserName(), home: r.home(), opts: applyOverrides(sshOptions{}, s)}
 	if r.ConfigFile != "" {
@@ -181,6 +187,9 @@ func (r *Resolver) sshG(ctx context.Context, ssh string, s Spec) (sshOptions, er
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
+		if msg := stderr.String(); strings.Contains(msg, "illegal option") || strings.Contains(msg, "unknown option") {
+			return nil, errNoDashG
+		}
 		return nil, fmt.Errorf("ssh -G: %w: %s", err, firstLine(stderr.String()))
 	}
 	opts := sshOptions{}

@@ -219,3 +219,19 @@ func TestGlobMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveFallsBackWithoutDashG(t *testing.T) {
+	dir, file := writeTestConfig(t)
+	old := filepath.Join(dir, "old-ssh")
+	if err := os.WriteFile(old, []byte("#!/bin/sh\necho 'ssh: illegal option -- G' >&2\nexit 255\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{ConfigFile: file, Home: dir, SSHPath: old}
+	eps, err := r.Resolve(context.Background(), []Spec{{Name: "web1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eps[0].Source != "ssh_config" || eps[0].HostName != "web1.example.test" {
+		t.Fatalf("fallback: %+v", eps[0])
+	}
+}
