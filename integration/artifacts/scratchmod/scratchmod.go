@@ -92,23 +92,27 @@ func (m Module) ToolsFile() string {
 	return b.String()
 }
 
-// Prepare writes the module into dir and resolves its dependencies with `go mod tidy`. A dir
-// whose go.mod already has the same content is left as it is (tidy is skipped when go.sum
-// exists), so a warm re-run costs nothing.
+// Prepare writes the module into dir and resolves its dependencies with `go mod tidy`. When
+// dir already holds exactly this module (same go.mod request, tools file and extra files) and a
+// go.sum, nothing is done, so a warm re-run costs nothing.
 func (m Module) Prepare(ctx context.Context, env Env, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("scratch module %s: %w", m.Path, err)
 	}
-	want := m.GoMod()
-	stamp := filepath.Join(dir, "go.mod.requested")
-	if old, err := os.ReadFile(stamp); err == nil && string(old) == want {
+	files := map[string]string{"go.mod": m.GoMod(), "tools.go": m.ToolsFile()}
+	for p, c := range m.Files {
+		files[p] = c
+	}
+	// The stamp records what was asked for, not what tidy wrote into go.mod.
+	var want strings.Builder
+	for _, p := range sortedKeys(files) {
+		fmt.Fprintf(&want, "=== %s\n%s\n", p, files[p])
+	}
+	stamp := filepath.Join(dir, "scratchmod.stamp")
+	if old, err := os.ReadFile(stamp); err == nil && string(old) == want.String() {
 		if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
 			return nil
 		}
-	}
-	files := map[string]string{"go.mod": want, "tools.go": m.ToolsFile()}
-	for p, c := range m.Files {
-		files[p] = c
 	}
 	for p, c := range files {
 		full := filepath.Join(dir, p)
@@ -120,11 +124,11 @@ func (m Module) Prepare(ctx context.Context, env Env, dir string) error {
 		}
 	}
 	os.Remove(filepath.Join(dir, "go.sum"))
+	os.Remove(stamp)
 	if err := env.goCmd(ctx, dir, nil, "mod", "tidy"); err != nil {
 		return fmt.Errorf("scratch module %s: go mod tidy: %w", m.Path, err)
 	}
-	// tidy rewrites go.mod; remember what was asked for, not what tidy wrote.
-	if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
+	if err := os.WriteFile(stamp, []byte(want.String()), 0o644); err != nil {
 		return fmt.Errorf("scratch module %s: %w", m.Path, err)
 	}
 	return nil
