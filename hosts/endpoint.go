@@ -3,6 +3,7 @@ package hosts
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -135,8 +136,6 @@ type Endpoint struct {
 	// Source says where the values came from: "ssh -G", "ssh_config",
 	// "vagrant".
 	Source string
-	// explicitIdentity is false when IdentityFiles are OpenSSH's defaults.
-	explicitIdentity bool
 }
 
 // Addr is host:port for dialing.
@@ -163,7 +162,7 @@ func (e *Endpoint) SSHArgs() []string {
 	if e.Port != 0 && e.Port != 22 {
 		a = append(a, "-p", strconv.Itoa(e.Port))
 	}
-	if e.explicitIdentity {
+	if e.explicitIdentity() {
 		for _, f := range e.IdentityFiles {
 			a = append(a, "-i", f)
 		}
@@ -171,7 +170,20 @@ func (e *Endpoint) SSHArgs() []string {
 			a = append(a, "-o", "IdentitiesOnly=yes")
 		}
 	}
-	if e.Jump != nil {
+	for _, f := range e.CertificateFiles {
+		a = append(a, "-o", "CertificateFile="+f)
+	}
+	if e.Jump != nil && e.Jump.needsOwnOptions() {
+		// ssh -J would reach the hops with plain defaults: spell the
+		// hop's options out in a ProxyCommand instead.
+		hop := e.Jump.SSHArgs()
+		hop = append(hop[:len(hop)-1:len(hop)-1], "-W", "%h:%p", hop[len(hop)-1])
+		q := make([]string, len(hop))
+		for i, s := range hop {
+			q[i] = ShellQuote(s)
+		}
+		a = append(a, "-o", "ProxyCommand=ssh "+strings.Join(q, " "))
+	} else if e.Jump != nil {
 		a = append(a, "-J", e.jumpChain())
 	} else if e.ProxyCommand != "" {
 		a = append(a, "-o", "ProxyCommand="+e.ProxyCommand)
@@ -186,6 +198,40 @@ func (e *Endpoint) SSHArgs() []string {
 		a = append(a, "-o", "HostKeyAlias="+e.HostKeyAlias)
 	}
 	return append(a, e.Destination())
+}
+
+// explicitIdentity reports whether IdentityFiles are something other than
+// OpenSSH's default keys (which `ssh` finds by itself).
+func (e *Endpoint) explicitIdentity() bool {
+	for _, f := range e.IdentityFiles {
+		if filepath.Base(filepath.Dir(f)) != ".ssh" || !isDefaultKeyName(filepath.Base(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDefaultKeyName(name string) bool {
+	for _, d := range defaultIdentityFiles {
+		if filepath.Base(d) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// needsOwnOptions reports whether this hop, or one before it, cannot be
+// reached with `ssh -J user@host:port` alone (which applies no command-line
+// options to hops).
+func (e *Endpoint) needsOwnOptions() bool {
+	for j := e; j != nil; j = j.Jump {
+		if j.explicitIdentity() || len(j.CertificateFiles) > 0 || j.ProxyCommand != "" || j.HostKeyAlias != "" ||
+			(j.StrictHostKeyChecking != "" && j.StrictHostKeyChecking != HostKeyStrict) ||
+			(len(j.UserKnownHostsFiles) > 0 && !isDefaultKnownHosts(j.UserKnownHostsFiles)) {
+			return true
+		}
+	}
+	return false
 }
 
 // jumpChain renders the hops before e as ssh -J wants them: "a,b".

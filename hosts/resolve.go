@@ -254,7 +254,6 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 	tk := tokens{host: e.HostName, original: name, remoteUser: e.User, localUser: local, home: home, port: strconv.Itoa(e.Port)}
 	expand := func(p string) string { return expandTilde(expandTokens(p, tk), home) }
 	ids := o["identityfile"]
-	e.explicitIdentity = len(ids) > 0 && !sameStrings(ids, defaultIdentityFiles)
 	if len(ids) == 0 {
 		ids = defaultIdentityFiles
 	}
@@ -365,20 +364,4 @@ func isYes(v string) bool {
 		return true
 	}
 	return false
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[string]bool{}
-	for _, s := range b {
-		seen[s] = true
-	}
-	for _, s := range a {
-		if !seen[s] {
-			return false
-		}
-	}
-	return true
 }

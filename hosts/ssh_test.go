@@ -318,8 +318,13 @@ func TestJumpHost(t *testing.T) {
 	if jump.srv.Execs() != before {
 		t.Fatal("the command ran on the jump host")
 	}
-	if !strings.Contains(ep.SSHCommand("true"), "-J hop@127.0.0.1:") {
-		t.Fatalf("SSHCommand lacks -J: %s", ep.SSHCommand("true"))
+	// The hop needs its own key and known_hosts, which ssh -J cannot
+	// pass on: the command spells them out in a ProxyCommand.
+	cmd := ep.SSHCommand("true")
+	for _, want := range []string{"ProxyCommand=ssh ", "-i " + jump.keyPath, "-W %h:%p hop@127.0.0.1", "u@127.0.0.1 true"} {
+		if !strings.Contains(cmd, want) {
+			t.Fatalf("SSHCommand lacks %q: %s", want, cmd)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -253,5 +254,33 @@ func TestLabLinkCutMidPush(t *testing.T) {
 	got, err := tr.Fetch(labCtx(t), &hosts.Download{Path: dest})
 	if err != nil || string(got) != "old\n" {
 		t.Fatalf("destination after the cut: %d bytes, %v (want the old file)", len(got), err)
+	}
+}
+
+// The "reproduce by hand" line must work when pasted into a shell, also
+// for a host behind a jump host that needs its own key.
+func TestLabSSHCommandReproduces(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("no OpenSSH client")
+	}
+	l := needLab(t)
+	h1, h2 := l.Hosts[0], l.Hosts[1]
+	direct := labEndpoint(t, l, h1, lab.UserNopw)
+	jumped := labEndpoint(t, l, h2, lab.UserNopw)
+	jumped.Jump = labEndpoint(t, l, h1, lab.UserRoot)
+	jumped.ProxyJump = h1.Alias
+	for _, c := range []struct {
+		ep   *hosts.Endpoint
+		want string
+	}{{direct, h1.Name}, {jumped, h2.Name}} {
+		line := c.ep.SSHCommand("hostname")
+		// BatchMode: never prompt; -F /dev/null: only what the line says.
+		line = strings.Replace(line, "ssh ", "ssh -F /dev/null -o BatchMode=yes ", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, "/bin/sh", "-c", line).CombinedOutput()
+		cancel()
+		if err != nil || strings.TrimSpace(string(out)) != c.want {
+			t.Fatalf("%s\n=> %q %v", line, out, err)
+		}
 	}
 }
