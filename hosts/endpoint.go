@@ -162,7 +162,7 @@ func (e *Endpoint) SSHArgs() []string {
 	if e.Port != 0 && e.Port != 22 {
 		a = append(a, "-p", strconv.Itoa(e.Port))
 	}
-	if e.explicitIdentity() {
+	if e.ExplicitIdentity() {
 		for _, f := range e.IdentityFiles {
 			a = append(a, "-i", f)
 		}
@@ -200,9 +200,9 @@ func (e *Endpoint) SSHArgs() []string {
 	return append(a, e.Destination())
 }
 
-// explicitIdentity reports whether IdentityFiles are something other than
+// ExplicitIdentity reports whether IdentityFiles are something other than
 // OpenSSH's default keys (which `ssh` finds by itself).
-func (e *Endpoint) explicitIdentity() bool {
+func (e *Endpoint) ExplicitIdentity() bool {
 	for _, f := range e.IdentityFiles {
 		if filepath.Base(filepath.Dir(f)) != ".ssh" || !isDefaultKeyName(filepath.Base(f)) {
 			return true
@@ -225,7 +225,7 @@ func isDefaultKeyName(name string) bool {
 // options to hops).
 func (e *Endpoint) needsOwnOptions() bool {
 	for j := e; j != nil; j = j.Jump {
-		if j.explicitIdentity() || len(j.CertificateFiles) > 0 || j.ProxyCommand != "" || j.HostKeyAlias != "" ||
+		if j.ExplicitIdentity() || len(j.CertificateFiles) > 0 || j.ProxyCommand != "" || j.HostKeyAlias != "" ||
 			(j.StrictHostKeyChecking != "" && j.StrictHostKeyChecking != HostKeyStrict) ||
 			(len(j.UserKnownHostsFiles) > 0 && !isDefaultKnownHosts(j.UserKnownHostsFiles)) {
 			return true

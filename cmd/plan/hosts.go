@@ -40,6 +40,7 @@ type hostRow struct {
 	Source         string   `json:"source"`
 	SSH            string   `json:"ssh"`
 	Check          string   `json:"check,omitempty"`
+	explicitKeys   bool     // not OpenSSH's default keys
 }
 
 func runHosts(args []string, stdout, stderr io.Writer) int {
@@ -78,7 +79,7 @@ func runHosts(args []string, stdout, stderr io.Writer) int {
 		rows[i] = hostRow{Name: planHosts[i].Name, Groups: planHosts[i].Groups, User: ep.User, Address: ep.HostName,
 			Port: ep.Port, IdentityFiles: ep.IdentityFiles, ProxyJump: ep.ProxyJump,
 			HostKeyPolicy: string(ep.StrictHostKeyChecking), KnownHostsFile: ep.UserKnownHostsFiles,
-			Source: ep.Source, SSH: ep.SSHCommand("")}
+			Source: ep.Source, SSH: ep.SSHCommand(""), explicitKeys: ep.ExplicitIdentity()}
 		if rows[i].Groups == nil {
 			rows[i].Groups = []string{}
 		}
@@ -169,7 +170,7 @@ func printHostTable(w io.Writer, rows []hostRow, check bool) {
 	fmt.Fprint(tw, "HOST\tGROUPS\tDESTINATION\tKEY\tJUMP\tHOST KEYS\tFROM\n")
 	for _, r := range rows {
 		key := "default keys"
-		if len(r.IdentityFiles) > 0 && !sameAsDefault(r.IdentityFiles) {
+		if r.explicitKeys {
 			key = strings.Join(r.IdentityFiles, ",")
 		}
 		jump := r.ProxyJump
@@ -189,16 +190,4 @@ func printHostTable(w io.Writer, rows []hostRow, check bool) {
 			fmt.Fprintf(w, "%s: %s\n", r.Name, r.Check)
 		}
 	}
-}
-
-// sameAsDefault says whether files are OpenSSH's default identity files
-// (ssh -G lists them when nothing is configured).
-func sameAsDefault(files []string) bool {
-	for _, f := range files {
-		i := strings.LastIndex(f, "/.ssh/id_")
-		if i < 0 {
-			return false
-		}
-	}
-	return true
 }
