@@ -11,6 +11,7 @@ func TestFake(t *testing.T) {
 		f := hosts.NewFake("fake")
 		f.Handler = hosts.FakeShell(t.TempDir())
 		t.Cleanup(func() { f.Close() })
-		return &Target{Transport: f, Dir: "/srv/conformance"}
+		// FakeShell ignores Sudo (runs as the test user): sudo cases run, root-only ones skip.
+		return &Target{Transport: f, Dir: "/srv/conformance", Sudo: true}
 	})
 }
