@@ -63,7 +63,8 @@ func TestScratchCluster(t *testing.T) {
 	r2, d2 := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r2, "second run")
 	if s := r2.summary(t); s.UpToDate != s.Nodes || s.Changed != 0 {
-		t.Errorf("second run: %d of %d nodes up to date, %d changed; want all up to date", s.UpToDate, s.Nodes, s.Changed)
+		t.Errorf("second run: %d of %d nodes up to date, %d changed; want all up to date; ran again:\n%s",
+			s.UpToDate, s.Nodes, s.Changed, strings.Join(notUpToDate(r2), "\n"))
 	}
 	t.Logf("second run (run state): %s, all %d nodes up to date (first run %s)", d2.Round(time.Second), r2.summary(t).Nodes, d1.Round(time.Second))
 	if d2 > d1/3 {
@@ -107,7 +108,7 @@ func newScratchCluster(t *testing.T, n int) (*scratchCluster, context.Context) {
 	ctx, cancel := testContext(t)
 	t.Cleanup(cancel)
 	start := time.Now()
-	artifactsDir := scratchArtifacts(ctx, t)
+	artifactsDir := snapshotArtifacts(t, scratchArtifacts(ctx, t))
 	waitInotifyRoom(ctx, t, n)
 
 	t.Logf("%s lab: %d systemd host(s)", since(start), n)
@@ -264,6 +265,38 @@ func readInt(file string) (int, error) {
 	return n, nil
 }
 
+// snapshotArtifacts gives the test its own hard-linked copy of the artifacts directory: the
+// cache is shared by everything on the machine, and a component rebuilt while the test runs
+// (a rename over the old file) would change the files the plan pushes between its runs, so a
+// re-run would rightly run those nodes again. Hard links cost nothing and keep the test's
+// files as they were. Where links are impossible the test uses the cache itself.
+func snapshotArtifacts(t *testing.T, dir string) string {
+	t.Helper()
+	snap := filepath.Join(t.TempDir(), "artifacts")
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(snap, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			return os.Link(path, target)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Logf("artifacts: no hard-linked snapshot (%v); the plan pushes from %s itself", err, dir)
+		return dir
+	}
+	return snap
+}
+
 // logWriter sends each line written to it to t.Logf.
 type logWriter struct{ t *testing.T }
 
@@ -399,6 +432,17 @@ func (c *scratchCluster) requireSuccess(r *planRun, what string) {
 		}
 	}
 	t.Fatalf("%s: exit %d%s\nstderr:\n%s", what, r.exit, b.String(), tail(r.stderr, 40))
+}
+
+// notUpToDate lists the nodes of a run that were not up to date, with their status and why.
+func notUpToDate(r *planRun) []string {
+	var nodes []string
+	for _, ev := range r.events {
+		if ev.Kind == executor.EventNodeFinished && ev.Status != executor.StatusUpToDate {
+			nodes = append(nodes, fmt.Sprintf("%s: %s %s %s", ev.Node, ev.Status, ev.Reason, firstLine(ev.Error)))
+		}
+	}
+	return nodes
 }
 
 // readOnlySteps only look at a host; the plan language has no way to say so, and a command
