@@ -71,7 +71,12 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 		raw.Close()
 		return fail(err)
 	}
-	methods, agentConn := d.authMethods(dctx, ep)
+	// From here the bound is a clock that stops while a prompt waits for
+	// the user; cancellation still comes from ctx.
+	clock := newHandshakeClock(timeout)
+	defer clock.stop()
+	hctx := context.WithValue(ctx, clockKey{}, clock)
+	methods, agentConn := d.authMethods(hctx, ep)
 	closers = append(closers, agentConn)
 	cfg := &ssh.ClientConfig{
 		User:              ep.User,
@@ -97,10 +102,14 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 	var r result
 	select {
 	case r = <-done:
-	case <-dctx.Done():
+	case <-clock.expired:
 		raw.Close()
 		<-done
-		return fail(fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), ctxError(dctx)))
+		return fail(fmt.Errorf("ssh handshake with %s: %w: no answer within %v", ep.Addr(), ErrTimeout, timeout))
+	case <-ctx.Done():
+		raw.Close()
+		<-done
+		return fail(fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), ctxError(ctx)))
 	}
 	if r.err != nil {
 		raw.Close()

@@ -104,6 +104,9 @@ func (d *Dialer) secret(ctx context.Context, kind, envKey, question string) (str
 			return v, nil
 		}
 	}
+	// Waiting for the user (or for another host's prompt) does not count
+	// against the handshake's ConnectTimeout.
+	defer pauseClock(ctx)()
 	d.mu.Lock()
 	m := d.asking[kind]
 	if m == nil {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -184,17 +185,78 @@ func uploadSource(u *Upload) (func() (io.ReadCloser, error), int64, string, erro
 		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(u.Content)), nil },
 			int64(len(u.Content)), hex.EncodeToString(sum[:]), nil
 	}
-	f, err := os.Open(u.LocalPath)
+	n, sum, err := localSums.sum(u.LocalPath)
 	if err != nil {
 		return nil, 0, "", err
+	}
+	return func() (io.ReadCloser, error) { return os.Open(u.LocalPath) }, n, sum, nil
+}
+
+// localSums remembers the sha256 of local files by path, size and
+// modification time (as the run state stamps sources), so a file pushed to many hosts (a binary to
+// every node) is read and hashed once, not once per host: pushes of one
+// file running at once wait for the first to hash it. A file changed in
+// place between the hash and the upload is caught by the remote check
+// after the upload, as before.
+var localSums = &sumCache{m: map[string]*sumEntry{}}
+
+type sumCache struct {
+	mu sync.Mutex
+	m  map[string]*sumEntry
+}
+
+type sumEntry struct {
+	key  string // size, mtime, dev, inode when hashed
+	done chan struct{}
+	n    int64
+	sum  string
+	err  error
+}
+
+func (c *sumCache) sum(path string) (int64, string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, "", err
+	}
+	key := fileKey(fi)
+	c.mu.Lock()
+	e := c.m[path]
+	if e == nil || e.key != key {
+		e = &sumEntry{key: key, done: make(chan struct{})}
+		c.m[path] = e
+		c.mu.Unlock()
+		e.n, e.sum, e.err = hashFile(path)
+		close(e.done)
+		if e.err != nil {
+			c.mu.Lock()
+			if c.m[path] == e {
+				delete(c.m, path)
+			}
+			c.mu.Unlock()
+		}
+		return e.n, e.sum, e.err
+	}
+	c.mu.Unlock()
+	<-e.done
+	return e.n, e.sum, e.err
+}
+
+func fileKey(fi os.FileInfo) string {
+	return fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano())
+}
+
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("read %s: %w", u.LocalPath, err)
+		return 0, "", fmt.Errorf("read %s: %w", path, err)
 	}
-	return func() (io.ReadCloser, error) { return os.Open(u.LocalPath) }, n, hex.EncodeToString(h.Sum(nil)), nil
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // remoteMatches reports whether the destination already has this content,

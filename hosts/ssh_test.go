@@ -548,3 +548,21 @@ func TestSudoPasswordRedactedFromStderrTail(t *testing.T) {
 		t.Fatalf("script output %q", out.String())
 	}
 }
+
+// Typing a password takes longer than ConnectTimeout: the handshake clock
+// stops while the prompt waits.
+func TestSlowPromptDoesNotHitConnectTimeout(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {Password: "typed slowly"}})
+	d := hosts.NewDialer(hosts.Options{Environ: []string{}, Prompt: func(ctx context.Context, q string, secret bool) (string, error) {
+		time.Sleep(4 * time.Second)
+		return "typed slowly", nil
+	}})
+	ep := w.endpoint("u")
+	ep.IdentityFiles, ep.PasswordAuthentication = nil, true
+	ep.ConnectTimeout = 2 * time.Second
+	tr, err := d.Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("a 4s prompt under a 2s ConnectTimeout: %v", err)
+	}
+	tr.Close()
+}
