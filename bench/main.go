@@ -146,34 +146,8 @@ func run(cfg *config) error {
 		need = max(need, cfg.large, cfg.small)
 	}
 	if need > 0 {
-		logf("lab: %d light hosts", need)
-		upCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-		l, err := lab.Up(upCtx, lab.Options{Hosts: need, Name: "bench", Logf: logf})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("lab up: %w", err)
-		}
-		defer func() {
-			logf("lab: tearing down")
-			if err := l.Close(); err != nil {
-				logf("lab close: %v", err)
-			}
-		}()
-		b := &bench{cfg: cfg, lab: l, rep: rep}
-		if cfg.only["w1"] || cfg.only["w3"] {
-			if err := b.overhead(ctx); err != nil {
-				return err
-			}
-		}
-		if cfg.only["w2"] {
-			if err := b.transfer(ctx); err != nil {
-				return err
-			}
-		}
-		if cfg.profile && (cfg.only["w1"] || cfg.only["w3"]) {
-			if err := b.profiles(ctx); err != nil {
-				logf("profiles: %v", err)
-			}
+		if err := lightWorkloads(ctx, cfg, rep, need); err != nil {
+			return err
 		}
 	}
 	if cfg.only["w4"] {
@@ -182,6 +156,41 @@ func run(cfg *config) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// lightWorkloads runs W1-W3 on one lab of light hosts, torn down on return
+// (before W4 starts its own systemd lab).
+func lightWorkloads(ctx context.Context, cfg *config, rep *report, need int) error {
+	logf("lab: %d light hosts", need)
+	upCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	l, err := lab.Up(upCtx, lab.Options{Hosts: need, Name: "bench", Logf: logf})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("lab up: %w", err)
+	}
+	defer func() {
+		logf("lab: tearing down")
+		if err := l.Close(); err != nil {
+			logf("lab close: %v", err)
+		}
+	}()
+	b := &bench{cfg: cfg, lab: l, rep: rep}
+	if cfg.only["w1"] || cfg.only["w3"] {
+		if err := b.overhead(ctx); err != nil {
+			return err
+		}
+	}
+	if cfg.only["w2"] {
+		if err := b.transfer(ctx); err != nil {
+			return err
+		}
+	}
+	if cfg.profile && (cfg.only["w1"] || cfg.only["w3"]) {
+		if err := b.profiles(ctx); err != nil {
+			logf("profiles: %v", err)
+		}
+	}
+	return nil
 }
 
 func repoRoot() (string, error) {

@@ -113,7 +113,7 @@ func (b *bench) transfer(ctx context.Context) error {
 	sum := func(ctx context.Context) (sample, error) {
 		before := wireBytes(hosts)
 		s, err := parallelSSH(ctx, hosts, func(h *lab.Host) []string {
-			return append(append([]string{"ssh"}, b.sshBase("")...), h.Alias, "sha256sum /root/bench-big")
+			return append(append([]string{"ssh"}, b.sshBase("")...), h.Alias, "openssl dgst -sha256 -r /root/bench-big")
 		})
 		s.Bytes = wireBytes(hosts) - before
 		return s, err
