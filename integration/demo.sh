@@ -69,5 +69,9 @@ step "plan run scratch.hcl ${host_args[*]}"
 	"$@"
 
 step "done"
-echo "the cluster runs on lab \"$name\": ssh -F $ssh_config ${lab_hosts[0]} kubectl get nodes"
-echo "tear it down with: $plan lab down --name $name"
+if [ "${KEEP_LAB:-1}" = 0 ]; then
+	echo "the lab \"$name\" is torn down now (KEEP_LAB=0)"
+else
+	echo "the cluster runs on lab \"$name\": ssh -F $ssh_config ${lab_hosts[0]} kubectl get nodes"
+	echo "tear it down with: $plan lab down --name $name"
+fi
