@@ -331,6 +331,9 @@ func (l *Lab) ChangeHostKey(ctx context.Context, h *Host) error {
 // works from the recorded state alone, after a failed start or from another
 // process, and keeps going past errors, returning them all.
 func (l *Lab) Close() error {
+	if l.reused() {
+		return nil
+	}
 	start := time.Now()
 	var errs []error
 	// Kill every host first, then wait: a host full of pods takes a while
@@ -391,6 +394,15 @@ func (l *Lab) Close() error {
 		l.logf("lab %d: torn down in %s", l.ID, time.Since(start).Round(10*time.Millisecond))
 	}
 	return errors.Join(errs...)
+}
+
+// reused reports whether l's id now belongs to another lab: l was torn down
+// before, its id was released and claimed again, and the names derived from
+// the id (bridge, netns, veths, directory) are the new lab's. A late second
+// Close of the old Lab must then touch nothing.
+func (l *Lab) reused() bool {
+	current, err := Load(l.Dir)
+	return err == nil && !current.Created.Equal(l.Created)
 }
 
 // netnsPIDs lists the processes in a named network namespace.
