@@ -17,7 +17,8 @@
 //     request bounded; keepalives; a dead connection re-dialed before the
 //     next call; cancellation kills the remote process group; sudo with a
 //     password fed on stdin behind a random prompt; pushes staged beside
-//     the destination, sha256-verified and renamed.
+//     the destination, sha256-verified and renamed (small files in one
+//     session, content on stdin; big ones over sftp).
 //
 // docs/transport.md is the user-facing description: ssh_config options
 // honoured, auth order, host-key policy, sudo, push semantics, limits.

@@ -20,7 +20,8 @@ import (
 
 // Push implements Transport.
 //
-// Steps: compare the remote sha256, mode, owner and group with one command
+// Content up to smallPushMax goes in one session (see pushSmall). Bigger
+// content, and DryRun, take these steps: compare the remote sha256, mode, owner and group with one command
 // (with sudo when asked); when they match, return Changed=false. Otherwise
 // upload with sftp (concurrent writes) to a temp file beside the
 // destination, or, as non-root with sudo, to a private 0700 directory under
@@ -53,6 +54,12 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 	owner, group := u.Owner, u.Group
 	if owner == "" && useSudo {
 		owner = "root"
+	}
+
+	if size <= smallPushMax && !u.DryRun {
+		changed, err := t.pushSmall(ctx, u, open, size, sum, mode, owner, group)
+		res.Changed = changed
+		return res, err
 	}
 
 	same, err := t.remoteMatches(ctx, u.Path, sum, size, mode, owner, group, u.Sudo)

@@ -60,6 +60,8 @@ func Run(t *testing.T, f Factory) {
 		{"PushLocalFileProgress", testPushLocal},
 		{"PushSudoOwnerMode", testPushSudo},
 		{"InterruptedPushKeepsOldFile", testInterruptedPush},
+		{"PushUnchangedWritesNothing", testPushUnchangedWritesNothing},
+		{"PushSudoOwnerChange", testPushSudoOwnerChange},
 		{"FetchMissing", testFetchMissing},
 		{"FetchToLocalPath", testFetchLocal},
 		{"ClosedTransportFails", testClosed},
@@ -371,6 +373,73 @@ func testPushSudo(t *testing.T, tg *Target) {
 	b, err := tg.Transport.Fetch(ctx(t), &hosts.Download{Path: p, Sudo: true})
 	if err != nil || string(b) != "secret\n" {
 		t.Fatalf("sudo fetch: %q %v", b, err)
+	}
+}
+
+// testPushUnchangedWritesNothing: a push of the same content, mode and
+// owner must not touch the destination (same inode and mtime), and a
+// content change of the same size must still be seen (the small-file
+// path compares sha256, not only the size).
+func testPushUnchangedWritesNothing(t *testing.T, tg *Target) {
+	p := tg.Dir + "/same"
+	u := &hosts.Upload{Path: p, Content: []byte("same content\n"), Mode: 0o4750}
+	if r, err := tg.Transport.Push(ctx(t), u); err != nil || !r.Changed {
+		t.Fatalf("first push: %+v %v", r, err)
+	}
+	stat := func() string {
+		out, _, err := run(t, tg, &hosts.Command{Cmd: "stat -c '%i %Y %a' " + p + "; ls -A " + tg.Dir})
+		if err != nil {
+			t.Fatalf("stat: %v", err)
+		}
+		return out
+	}
+	var before string
+	if tg.FilesVisibleToRun {
+		before = stat()
+		if !strings.HasSuffix(strings.SplitN(before, "\n", 2)[0], " 4750") {
+			t.Fatalf("setuid mode not kept: %q", before)
+		}
+	}
+	if r, err := tg.Transport.Push(ctx(t), u); err != nil || r.Changed {
+		t.Fatalf("second push: %+v %v", r, err)
+	}
+	if tg.FilesVisibleToRun {
+		if after := stat(); after != before {
+			t.Fatalf("unchanged push touched the file: %q then %q", before, after)
+		}
+	}
+	u2 := &hosts.Upload{Path: p, Content: []byte("SAME CONTENT\n"), Mode: 0o4750}
+	if r, err := tg.Transport.Push(ctx(t), u2); err != nil || !r.Changed {
+		t.Fatalf("same size, other content: %+v %v", r, err)
+	}
+	if got := fetch(t, tg, p); string(got) != "SAME CONTENT\n" {
+		t.Fatalf("fetched %q", got)
+	}
+}
+
+// testPushSudoOwnerChange: same content and mode but another owner is a
+// change, and the push makes the owner the one asked for.
+func testPushSudoOwnerChange(t *testing.T, tg *Target) {
+	if !tg.Sudo || !tg.SudoIsRoot || !tg.FilesVisibleToRun {
+		t.Skip("backend has no real sudo")
+	}
+	p := tg.Dir + "/owned"
+	u := &hosts.Upload{Path: p, Content: []byte("x\n"), Mode: 0o640, Owner: "root", Group: "root", Sudo: true}
+	if _, err := tg.Transport.Push(ctx(t), u); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	if _, _, err := run(t, tg, &hosts.Command{Cmd: "chown 1:1 " + p, Sudo: true}); err != nil {
+		t.Fatalf("chown: %v", err)
+	}
+	if r, err := tg.Transport.Push(ctx(t), u); err != nil || !r.Changed {
+		t.Fatalf("owner differs: %+v %v", r, err)
+	}
+	out, _, err := run(t, tg, &hosts.Command{Cmd: "stat -c '%a %u %g' " + p, Sudo: true})
+	if err != nil || out != "640 0 0\n" {
+		t.Fatalf("stat: %q %v", out, err)
+	}
+	if r, err := tg.Transport.Push(ctx(t), u); err != nil || r.Changed {
+		t.Fatalf("third push: %+v %v", r, err)
 	}
 }
 
