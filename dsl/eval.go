@@ -1,9 +1,11 @@
 package dsl
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -593,18 +595,60 @@ func (ev *evaluator) Secrets() []string { return sortedSecrets(ev.secrets) }
 func (ev *evaluator) Fingerprint() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "task %s\x00%s\x00", ev.t.name, ev.t.srcHash)
-	writeJSON := func(label string, v cty.Value) {
-		v, _ = v.UnmarkDeep()
-		b, err := ctyjson.Marshal(v, cty.DynamicPseudoType)
-		if err != nil {
-			b = []byte(v.GoString())
-		}
-		fmt.Fprintf(h, "%s=%s\x00", label, b)
+	writeFingerprintJSON(h, "target", hostValue(ev.n.Host))
+	// The static references are the same for every node of the task, and
+	// one of them is typically the whole `on` group: hashed per node, a
+	// task on N hosts would cost O(N²). Their bytes are rendered once per
+	// task; the digest is the same as writing them here one by one.
+	h.Write(ev.p.staticRefsBytes(ev.t))
+	writeFingerprintJSON(h, "task", ev.taskVal)
+	// The files read during Load's check of this node, not those read by
+	// this evaluator so far: the fingerprint must not change as steps run.
+	reads := ev.p.info[ev.n].reads
+	for _, k := range sortedKeys(reads) {
+		fmt.Fprintf(h, "file %s=%s\x00", k, reads[k])
 	}
-	writeJSON("target", hostValue(ev.n.Host))
-	statics := ev.p.staticVars()
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeFingerprintJSON writes `label=JSON\x00` of v (unmarked) to w.
+func writeFingerprintJSON(w io.Writer, label string, v cty.Value) {
+	v, _ = v.UnmarkDeep()
+	b, err := ctyjson.Marshal(v, cty.DynamicPseudoType)
+	if err != nil {
+		b = []byte(v.GoString())
+	}
+	fmt.Fprintf(w, "%s=%s\x00", label, b)
+}
+
+// staticRefsBytes is the fingerprint input for the var, local, host and
+// group values task t refers to, in sorted order. It is cached per task
+// once the static values are final (p.static set); before that it is
+// rendered each time.
+func (p *Plan) staticRefsBytes(t *task) []byte {
+	if p.static == nil {
+		return renderStaticRefs(p.staticVars(), t)
+	}
+	p.fpMu.Lock()
+	b, ok := p.fpRefs[t]
+	p.fpMu.Unlock()
+	if ok {
+		return b
+	}
+	// Two nodes of one task may render at once; both get the same bytes.
+	b = renderStaticRefs(p.staticVars(), t)
+	p.fpMu.Lock()
+	if p.fpRefs == nil {
+		p.fpRefs = map[*task][]byte{}
+	}
+	p.fpRefs[t] = b
+	p.fpMu.Unlock()
+	return b
+}
+
+func renderStaticRefs(statics map[string]cty.Value, t *task) []byte {
 	refs := map[string]cty.Value{}
-	for _, tr := range ev.t.allTraversals() {
+	for _, tr := range t.allTraversals() {
 		root := tr.RootName()
 		name, ok := attrAt(tr, 1)
 		if !ok {
@@ -618,17 +662,11 @@ func (ev *evaluator) Fingerprint() string {
 			}
 		}
 	}
+	var buf bytes.Buffer
 	for _, k := range sortedKeys(refs) {
-		writeJSON(k, refs[k])
+		writeFingerprintJSON(&buf, k, refs[k])
 	}
-	writeJSON("task", ev.taskVal)
-	// The files read during Load's check of this node, not those read by
-	// this evaluator so far: the fingerprint must not change as steps run.
-	reads := ev.p.info[ev.n].reads
-	for _, k := range sortedKeys(reads) {
-		fmt.Fprintf(h, "file %s=%s\x00", k, reads[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return buf.Bytes()
 }
 
 // allTraversals lists every traversal in the task body, in a stable order.

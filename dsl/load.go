@@ -48,7 +48,10 @@ type Plan struct {
 	funcCache map[string]funcTable // by base directory
 	static    map[string]cty.Value // var, local, host, group once resolveStatic is done
 	fileHash  map[string]string    // resolved path -> sha256 of files read by file()/templatefile()
-	secrets   map[string]struct{}
+
+	fpMu    sync.Mutex       // guards fpRefs: evaluators run concurrently
+	fpRefs  map[*task][]byte // Fingerprint's static-reference bytes per task
+	secrets map[string]struct{}
 }
 
 // Files returns the parsed plan files by name, for printing diagnostics.
