@@ -118,10 +118,11 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 		}
 		fmt.Fprintf(&script, " %s %s; ", q(staged), q(target))
 	} else {
-		fmt.Fprintf(&script, "chmod %s %s; ", strconv.FormatUint(uint64(mode), 8), q(target))
+		// chown before chmod: chown clears setuid/setgid bits.
 		if owner != "" || group != "" {
 			fmt.Fprintf(&script, "chown %s %s; ", q(owner+optColon(group)), q(target))
 		}
+		fmt.Fprintf(&script, "chmod %s %s; ", strconv.FormatUint(uint64(mode), 8), q(target))
 	}
 	fmt.Fprintf(&script, "sum=$(%s); sum=${sum%%%% *}; ", sha256Cmd(q(target)))
 	fmt.Fprintf(&script, "if [ \"$sum\" != %s ]; then rm -f %s; echo \"sha256 mismatch: got $sum\" >&2; exit 1; fi; ", sum, q(target))

@@ -62,6 +62,7 @@ func Run(t *testing.T, f Factory) {
 		{"InterruptedPushKeepsOldFile", testInterruptedPush},
 		{"PushUnchangedWritesNothing", testPushUnchangedWritesNothing},
 		{"PushSudoOwnerChange", testPushSudoOwnerChange},
+		{"PushLargeWithGroupKeepsSetgid", testPushLargeKeepsSetgid},
 		{"FetchMissing", testFetchMissing},
 		{"FetchToLocalPath", testFetchLocal},
 		{"ClosedTransportFails", testClosed},
@@ -440,6 +441,29 @@ func testPushSudoOwnerChange(t *testing.T, tg *Target) {
 	}
 	if r, err := tg.Transport.Push(ctx(t), u); err != nil || r.Changed {
 		t.Fatalf("third push: %+v %v", r, err)
+	}
+}
+
+// testPushLargeKeepsSetgid: a file above the one-session limit with a group
+// and a setgid mode keeps the bit (chown clears setuid/setgid, so the
+// transport must chown before it chmods).
+func testPushLargeKeepsSetgid(t *testing.T, tg *Target) {
+	if !tg.FilesVisibleToRun {
+		t.Skip("backend's files are not visible to commands")
+	}
+	grp, _, err := run(t, tg, &hosts.Command{Cmd: "id -gn"})
+	if err != nil {
+		t.Fatalf("id -gn: %v", err)
+	}
+	p := tg.Dir + "/big-setgid"
+	content := bytes.Repeat([]byte("0123456789abcdef"), (2<<20)/16) // 2 MiB: the sftp path
+	u := &hosts.Upload{Path: p, Content: content, Mode: 0o2750, Group: strings.TrimSpace(grp)}
+	if r, err := tg.Transport.Push(ctx(t), u); err != nil || !r.Changed {
+		t.Fatalf("push: %+v %v", r, err)
+	}
+	out, _, err := run(t, tg, &hosts.Command{Cmd: "stat -c %a " + p})
+	if err != nil || strings.TrimSpace(out) != "2750" {
+		t.Fatalf("mode after push: %q %v", out, err)
 	}
 }
 
