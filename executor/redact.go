@@ -28,17 +28,19 @@ func NewRedactor(secrets ...string) *Redactor {
 }
 
 // Add makes the redactor replace secrets from now on. Empty and blank
-// strings are ignored. A multi-line secret (a PEM key) is also redacted line
-// by line, so a copy with other line endings or indentation still hides its
-// body.
+// strings are ignored. A multi-line secret (a PEM key, a kubeconfig with a
+// token) is also redacted piece by piece — each token of it that looks like
+// key material — so a copy with other line endings or indentation still hides
+// its body, while the ordinary words and YAML keys around it (`cluster:`,
+// `insecure-skip-tls-verify`) stay readable everywhere else.
 func (r *Redactor) Add(secrets ...string) {
 	var add []string
 	for _, s := range secrets {
 		add = append(add, s)
 		if strings.Contains(s, "\n") {
-			for _, line := range strings.Split(s, "\n") {
-				if line = strings.TrimSpace(line); len(line) >= 8 {
-					add = append(add, line)
+			for _, field := range strings.Fields(s) {
+				if looksLikeKeyMaterial(field) {
+					add = append(add, field)
 				}
 			}
 		}
@@ -175,4 +177,25 @@ func settled(buf []byte, secrets []string) int {
 		}
 	}
 	return cut
+}
+
+// looksLikeKeyMaterial reports whether a token of a multi-line secret is
+// worth redacting on its own: at least 16 characters of the base64/hex/token
+// alphabet, with a digit or a base64 symbol in it. Words, YAML keys and
+// dotted or slashed names have none, so they are left alone.
+func looksLikeKeyMaterial(tok string) bool {
+	if len(tok) < 16 {
+		return false
+	}
+	special := false
+	for _, c := range tok {
+		switch {
+		case c >= '0' && c <= '9', c == '+', c == '=':
+			special = true
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '/', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return special
 }

@@ -21,9 +21,28 @@ func TestRedactorString(t *testing.T) {
 	if got != "a "+Mask+" b "+Mask+" c" {
 		t.Errorf("got %q", got)
 	}
-	r.Add("-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----")
-	if got := r.String("body:   AAAABBBBCCCCDDDD\r\n"); strings.Contains(got, "AAAABBBB") {
+	r.Add("-----BEGIN KEY-----\nMIIBkTCB+wIJAKHHIG0x\n-----END KEY-----")
+	if got := r.String("body:   MIIBkTCB+wIJAKHHIG0x\r\n"); strings.Contains(got, "MIIBkTCB") {
 		t.Errorf("a line of a multi-line secret leaked: %q", got)
+	}
+}
+
+// A multi-line secret such as a kubeconfig with a token hides its token
+// wherever it appears, but not the YAML keys and words around it.
+func TestRedactorMultiLineKeepsOrdinaryWords(t *testing.T) {
+	kubeconfig := "apiVersion: v1\nclusters:\n- cluster:\n    insecure-skip-tls-verify: true\n" +
+		"    server: https://kubernetes.default.svc:6443\nusers:\n- user:\n    token: abcdef.0123456789abcdef\n"
+	r := NewRedactor(kubeconfig)
+	for _, ordinary := range []string{"checks/cluster changed", "insecure-skip-tls-verify", "clusters:", "apiVersion: v1"} {
+		if got := r.String(ordinary); got != ordinary {
+			t.Errorf("ordinary text redacted: %q -> %q", ordinary, got)
+		}
+	}
+	if got := r.String("Authorization: Bearer abcdef.0123456789abcdef"); strings.Contains(got, "0123456789") {
+		t.Errorf("the token inside the secret leaked: %q", got)
+	}
+	if got := r.String(kubeconfig); got != Mask {
+		t.Errorf("the whole secret is not one mask: %q", got)
 	}
 }
 
