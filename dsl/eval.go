@@ -123,6 +123,11 @@ func (ev *evaluator) buildTaskVal() hcl.Diagnostics {
 		if needs[r.task] == nil {
 			needs[r.task] = map[string]bool{}
 		}
+		if r.allHosts {
+			for _, xh := range x.hosts {
+				needs[r.task][xh.Name] = true
+			}
+		}
 		switch {
 		case r.host != "":
 			needs[r.task][r.host] = true

@@ -59,7 +59,8 @@ func (p *Plan) buildGraph() hcl.Diagnostics {
 
 // nodeDeps applies the per-host rule: a reference to task X from the node
 // on h waits for X on h when X runs there, else for every node of X; an
-// indexed reference task.X["w1"] waits for that node.
+// indexed reference task.X["w1"] waits for that node; a computed index
+// (task.X[target.name]) waits for every node of X.
 func (p *Plan) nodeDeps(t *task, h *Host) []*Node {
 	var out []*Node
 	seen := map[*Node]bool{}
@@ -74,6 +75,10 @@ func (p *Plan) nodeDeps(t *task, h *Host) []*Node {
 		switch {
 		case r.host != "":
 			add(p.nodeByID[nodeID(x.name, r.host)])
+		case r.allHosts:
+			for _, xh := range x.hosts {
+				add(p.nodeByID[nodeID(x.name, xh.Name)])
+			}
 		case containsHost(x.hosts, h):
 			add(p.nodeByID[nodeID(x.name, h.Name)])
 		default:
@@ -90,7 +95,7 @@ func (p *Plan) nodeDeps(t *task, h *Host) []*Node {
 func (p *Plan) checkOutputRefsOn(t *task, h *Host) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, r := range t.refs {
-		if r.host != "" || r.output == "" || r.explicit {
+		if r.host != "" || r.output == "" || r.explicit || r.allHosts {
 			continue
 		}
 		x := p.taskByName[r.task]

@@ -101,6 +101,11 @@ type taskRef struct {
 	host     string // task.X["host"]: the host named, else ""
 	output   string // the output read, "" for a bare task.X (depends_on)
 	explicit bool   // from depends_on
+	// allHosts: a bare task.X inside an expression, typically indexed with a
+	// computed key (task.X[target.name], [for h in ... : task.X[h.name]]).
+	// Which node is read is known only late, so the node waits for every
+	// node of X and sees all of their outputs.
+	allHosts bool
 	rng      hcl.Range
 }
 
@@ -435,6 +440,9 @@ func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
 			ref.host = hostName
 			rest = rest[1:]
 		}
+	}
+	if len(rest) == 0 {
+		ref.allHosts, ref.output = true, "*"
 	}
 	if len(rest) > 0 {
 		if a, ok := rest[0].(hcl.TraverseAttr); !ok || a.Name != "output" {
