@@ -80,6 +80,9 @@ type Step struct {
 	Command     string
 	Script      string
 	Interpreter string
+	// ReadOnly is `changed = false` on a run or script step: the command only
+	// reads the host (facts, checks), so running it is not a change.
+	ReadOnly bool
 
 	// file: Destination plus Content or Source (a local path, already
 	// resolved against the plan file's directory; Source is read through

@@ -356,6 +356,9 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 	if _, ok := vals["sudo"]; ok {
 		st.Sudo = b.boolean("sudo", st.Sudo)
 	}
+	if _, ok := vals["changed"]; ok {
+		st.ReadOnly = !b.boolean("changed", true)
+	}
 	st.Mode = b.mode("mode")
 	if a, ok := s.attrs["timeout"]; ok {
 		dur, d := durationAttr(a, ev.context())

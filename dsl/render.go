@@ -207,7 +207,7 @@ func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value) {
 		}
 		fmt.Fprintf(w, "when:    %s\n", oneLine(text("when")))
 	}
-	for _, g := range []string{"creates", "unless", "sudo", "timeout", "mode", "owner", "group"} {
+	for _, g := range []string{"creates", "unless", "sudo", "changed", "timeout", "mode", "owner", "group"} {
 		if has(g) {
 			fmt.Fprintf(w, "%-8s %s\n", g+":", oneLine(text(g)))
 		}

@@ -38,8 +38,8 @@ var commonStepAttrs = []hcl.AttributeSchema{
 }
 
 var stepSchemas = map[StepKind]*hcl.BodySchema{
-	StepRun:    stepSchema(hcl.AttributeSchema{Name: "command", Required: true}),
-	StepScript: stepSchema(hcl.AttributeSchema{Name: "content"}, hcl.AttributeSchema{Name: "source"}, hcl.AttributeSchema{Name: "interpreter"}),
+	StepRun:    stepSchema(hcl.AttributeSchema{Name: "command", Required: true}, hcl.AttributeSchema{Name: "changed"}),
+	StepScript: stepSchema(hcl.AttributeSchema{Name: "content"}, hcl.AttributeSchema{Name: "source"}, hcl.AttributeSchema{Name: "interpreter"}, hcl.AttributeSchema{Name: "changed"}),
 	StepFile: stepSchema(hcl.AttributeSchema{Name: "destination", Required: true}, hcl.AttributeSchema{Name: "content"},
 		hcl.AttributeSchema{Name: "source"}, hcl.AttributeSchema{Name: "mode"}, hcl.AttributeSchema{Name: "owner"},
 		hcl.AttributeSchema{Name: "group"}),

@@ -101,7 +101,7 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 	case dsl.StepRun, dsl.StepScript:
 		if r.opts.DryRun {
 			nl.note("   dry run: would run")
-			sr.result.Changed = true
+			sr.result.Changed = !step.ReadOnly
 			return sr, nil
 		}
 		c := &hosts.Command{Cmd: step.Command, Env: step.Env, Sudo: step.Sudo, Stdout: stdout, Stderr: stderr}
@@ -117,8 +117,9 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 			return sr, r.stepFailure(ctx, err)
 		}
 		// A command that ran is assumed to have changed the host; guards
-		// (creates, unless) are how a plan says it did not need to run.
-		sr.result.Changed = true
+		// (creates, unless) are how a plan says it did not need to run, and
+		// `changed = false` how it says the command only reads.
+		sr.result.Changed = !step.ReadOnly
 		return sr, nil
 
 	case dsl.StepFile:
