@@ -447,18 +447,14 @@ func notUpToDate(r *planRun) []string {
 	return nodes
 }
 
-// readOnlySteps only look at a host; the plan language has no way to say so, and a command
-// without a guard always counts as changed (docs/execution.md). They must run every time to
-// mean anything: facts detects each node's OS and address, checks looks at the cluster.
-var readOnlySteps = map[string]bool{"facts/detect": true, "checks/cluster": true}
-
-// requireNothingChanged checks that a re-run changed nothing but the read-only steps.
+// requireNothingChanged checks that a re-run changed nothing: every node ok. The read-only
+// steps (facts/detect, checks/cluster) run every time but say `changed = false`.
 func (c *scratchCluster) requireNothingChanged(r *planRun) {
 	t := c.t
 	t.Helper()
 	changedSteps := map[string][]string{}
 	for _, ev := range r.events {
-		if ev.Kind == executor.EventStepFinished && ev.Status == executor.StatusChanged && !readOnlySteps[ev.Task+"/"+ev.Step] {
+		if ev.Kind == executor.EventStepFinished && ev.Status == executor.StatusChanged {
 			changedSteps[ev.Node] = append(changedSteps[ev.Node], ev.Step)
 		}
 	}
@@ -469,9 +465,7 @@ func (c *scratchCluster) requireNothingChanged(r *planRun) {
 		}
 		switch ev.Status {
 		case executor.StatusChanged:
-			if steps := changedSteps[ev.Node]; len(steps) > 0 {
-				changed = append(changed, fmt.Sprintf("%s (steps: %s)", ev.Node, strings.Join(steps, ", ")))
-			}
+			changed = append(changed, fmt.Sprintf("%s (steps: %s)", ev.Node, strings.Join(changedSteps[ev.Node], ", ")))
 		case executor.StatusOK, executor.StatusSkipped:
 		default:
 			t.Errorf("re-run: %s is %s", ev.Node, ev.Status)

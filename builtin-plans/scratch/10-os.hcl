@@ -7,6 +7,7 @@ task "facts" {
   sudo = true # the conntrack probe needs root
 
   script "detect" {
+    changed = false # only reads the host
     content = join("\n", [
       "NODE_INTERFACE='${var.node_interface}'",
       "TARGET_ADDRESS='${target.address}'",

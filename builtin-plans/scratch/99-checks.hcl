@@ -8,6 +8,7 @@ task "checks" {
   depends_on = [task.coredns, task.flannel, task.kubelet_serving, task.node_roles, task.nodes_joined]
 
   script "cluster" {
+    changed = false # only reads the cluster
     content = join("\n", [
       "EXPECTED_NODES='${length(local.all_hosts)}'",
       "DNS_IP='${local.dns_service_ip}'",
