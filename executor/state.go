@@ -20,6 +20,8 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/plan-dev/plan/dsl"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 // stateVersion is bumped when the file format changes incompatibly; a file
@@ -300,35 +302,13 @@ func digest(fp string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// writeFileAtomic writes data to a temp file beside path and renames it
-// into place, so readers see the old or the new file, never half of one.
+// writeFileAtomic makes path's directory (private) when missing and
+// replaces path atomically.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, data, mode)
 }
 
 // secretStrings lists the string leaves of v (all of them: the caller

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 // Fake is an in-memory Transport for unit tests: a map of files, a command
@@ -324,7 +326,7 @@ func (f *Fake) fetch(ctx context.Context, d *Download) ([]byte, error) {
 	if d.LocalPath == "" {
 		return ff.Data, nil
 	}
-	if err := writeFileAtomic(d.LocalPath, ff.Data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(d.LocalPath, ff.Data, 0o600); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", d.Path, err)
 	}
 	return nil, nil

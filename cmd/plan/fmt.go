@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 func init() {
@@ -164,34 +166,13 @@ func fmtTargets(paths []string, recursive bool) ([]string, error) {
 	return out, nil
 }
 
-// writeFileAtomic replaces name with data through a temporary file in the
-// same directory, keeping the file's mode.
+// writeFileAtomic replaces name with data atomically, keeping the file's mode.
 func writeFileAtomic(name string, data []byte) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(name); err == nil {
 		mode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
+	return atomicfile.WriteFile(name, data, mode)
 }
 
 // unifiedDiff is a small line diff (LCS) in unified format with 3 lines of

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/integration/artifacts/scratchmod"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 // Defaults for the two directories, overridable by the environment so that CI on the same
@@ -296,7 +298,7 @@ func writeJSON(file string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(file, append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(file, append(data, '\n'), 0o644)
 }
 
 // ldflagsX renders -X flags for a version variable in several packages.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 // SumsFile is the checksum list at the top of the artifacts directory, in sha256sum(1)'s
@@ -45,7 +47,7 @@ func WriteSums(dir string, paths []string) (map[string]string, error) {
 		sums[p] = sum
 		fmt.Fprintf(&b, "%s  %s\n", sum, p)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, SumsFile), []byte(b.String()), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, SumsFile), []byte(b.String()), 0o644); err != nil {
 		return nil, err
 	}
 	return sums, nil
@@ -99,16 +101,4 @@ func VerifySums(dir string) (map[string]string, error) {
 		return sums, fmt.Errorf("%s does not match:\n  %s", SumsFile, strings.Join(bad, "\n  "))
 	}
 	return sums, nil
-}
-
-func writeFileAtomic(file string, data []byte, mode os.FileMode) error {
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }

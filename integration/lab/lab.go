@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 // DefaultDataDir holds one directory per lab (keys, known_hosts, ssh_config,
@@ -417,11 +419,10 @@ func (l *Lab) save() error {
 	if err != nil {
 		return fmt.Errorf("lab: encode state: %w", err)
 	}
-	tmp := filepath.Join(l.Dir, "state.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(l.Dir, "state.json"), b, 0o600); err != nil {
 		return fmt.Errorf("lab: write state: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(l.Dir, "state.json"))
+	return nil
 }
 
 // writeClientFiles makes the client key and the plan user's password.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
 // InstallSSHInclude makes every lab host reachable by its alias
@@ -36,11 +38,7 @@ func InstallSSHInclude() (path string, added bool, err error) {
 		return path, false, fmt.Errorf("lab: %w", err)
 	}
 	content := "# plan lab hosts (plan lab ssh-config --install)\n" + line + "\n\n" + string(old)
-	tmp := path + ".plan-lab.tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		return path, false, fmt.Errorf("lab: write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(content), 0o600); err != nil {
 		return path, false, fmt.Errorf("lab: install %s: %w", path, err)
 	}
 	return path, true, nil
