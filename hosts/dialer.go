@@ -37,6 +37,11 @@ type Options struct {
 	// their own, so keep it at most sshd's MaxSessions (10 by default)
 	// minus 2; a channel sshd refuses anyway is retried, not fatal.
 	MaxSessions int
+	// SessionPerCommand opens a session for every command instead of
+	// sending consecutive commands to a reused shell on the host (see
+	// Transport.Run). Slower; for hosts where a long-lived shell is not
+	// wanted.
+	SessionPerCommand bool
 	// ConnectTimeout bounds TCP connect + handshake + auth when the
 	// endpoint's ConnectTimeout is 0 (default 15s).
 	ConnectTimeout time.Duration

@@ -16,6 +16,10 @@ import (
 
 // Run implements Transport.
 //
+// Commands go to a reused shell on the host when they can (see shell.go):
+// the same `/bin/sh -c CMD` without a session of their own. Otherwise, and
+// with Options.SessionPerCommand:
+//
 // The command runs as `/bin/sh -c CMD` (under `sudo -S -k -p PROMPT` with
 // Sudo when the user is not root). Before CMD the shell reports its
 // process group on stderr with a random marker; the marker line is removed
@@ -34,7 +38,25 @@ func (t *SSH) Run(ctx context.Context, c *Command) error {
 			return err
 		}
 	}
-	return t.run(ctx, c, useSudo, password)
+	cc := *c // runInShell may replace Stdin with what it buffered
+	if err := t.runInShell(ctx, &cc, useSudo, password); err != errNoShell {
+		return err
+	}
+	return t.run(ctx, &cc, useSudo, password)
+}
+
+// remoteCommand is the session command that runs inner with /bin/sh -c,
+// under sudo when asked (with a unique prompt to find on stderr when a
+// password is fed on stdin).
+func (t *SSH) remoteCommand(inner string, useSudo bool, password string) (remote, prompt string) {
+	if !useSudo {
+		return "exec /bin/sh -c " + ShellQuote(inner), ""
+	}
+	if password != "" {
+		prompt = "[plan-sudo-" + randomToken() + "]"
+		return "exec sudo -S -k -p " + ShellQuote(prompt) + " -- /bin/sh -c " + ShellQuote(inner), prompt
+	}
+	return "exec sudo -n -- /bin/sh -c " + ShellQuote(inner), ""
 }
 
 func randomToken() string {
@@ -82,16 +104,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	// sudo's pty); fall back to $$.
 	inner := `read -r _ _ _ _ plan_pg _ 2>/dev/null </proc/$$/stat; printf '%s %s\n' ` + marker +
 		` "${plan_pg:-$$}" >&2; unset plan_pg; ` + env + c.Cmd
-	remote := "exec /bin/sh -c " + ShellQuote(inner)
-	prompt := ""
-	if useSudo {
-		if password != "" {
-			prompt = "[plan-sudo-" + randomToken() + "]"
-			remote = "exec sudo -S -k -p " + ShellQuote(prompt) + " -- /bin/sh -c " + ShellQuote(inner)
-		} else {
-			remote = "exec sudo -n -- /bin/sh -c " + ShellQuote(inner)
-		}
-	}
+	remote, prompt := t.remoteCommand(inner, useSudo, password)
 
 	s, _, release, err := t.session(ctx, false)
 	if err != nil {

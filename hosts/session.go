@@ -16,10 +16,20 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 	if !bypass {
 		select {
 		case t.sem <- struct{}{}:
-			release = func() { <-t.sem }
-		case <-ctx.Done():
-			return nil, nil, nil, ctxError(ctx)
+		default:
+			// Every slot is taken: an idle reused shell gives its up,
+			// now or (counted as waiting) when it is put back.
+			t.shells.waiting.Add(1)
+			t.shells.closeOne()
+			select {
+			case t.sem <- struct{}{}:
+				t.shells.waiting.Add(-1)
+			case <-ctx.Done():
+				t.shells.waiting.Add(-1)
+				return nil, nil, nil, ctxError(ctx)
+			}
 		}
+		release = func() { <-t.sem }
 	}
 	redialed := false
 	backoff := 20 * time.Millisecond

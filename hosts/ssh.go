@@ -19,6 +19,8 @@ type SSH struct {
 	d   *Dialer
 	sem chan struct{}
 
+	shells shellPool // idle reused shells (shell.go)
+
 	mu      sync.Mutex
 	conn    *conn // nil until dialed or after it died
 	closed  bool
@@ -84,6 +86,7 @@ func (t *SSH) client(ctx context.Context) (*conn, error) {
 
 // Close implements Transport.
 func (t *SSH) Close() error {
+	t.shells.closeAll()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true

@@ -15,7 +15,7 @@ import (
 // inProcess starts the in-process server with a user that needs a sudo
 // password (fed from the environment) and returns a factory connecting as
 // that user.
-func inProcess(t *testing.T, user string) Factory {
+func inProcess(t *testing.T, user string, sessionPerCommand ...bool) Factory {
 	return func(t *testing.T) *Target {
 		dir := t.TempDir()
 		keys := t.TempDir()
@@ -39,7 +39,8 @@ func inProcess(t *testing.T, user string) Factory {
 		ep := &hosts.Endpoint{Name: "inproc", HostName: "127.0.0.1", Port: srv.Port(), User: user,
 			IdentityFiles: []string{keyPath}, IdentitiesOnly: true, IdentityAgent: "none",
 			StrictHostKeyChecking: hosts.HostKeyStrict, UserKnownHostsFiles: []string{kh}}
-		d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=s3cret sudo"}})
+		d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=s3cret sudo"},
+			SessionPerCommand: len(sessionPerCommand) > 0 && sessionPerCommand[0]})
 		tr, err := d.Dial(context.Background(), ep)
 		if err != nil {
 			t.Fatal(err)
@@ -56,3 +57,6 @@ func inProcess(t *testing.T, user string) Factory {
 func TestInProcessSudoPassword(t *testing.T) { Run(t, inProcess(t, "plan")) }
 
 func TestInProcessPasswordlessSudo(t *testing.T) { Run(t, inProcess(t, "nopw")) }
+
+// The same suite with a session per command instead of reused shells.
+func TestInProcessSessionPerCommand(t *testing.T) { Run(t, inProcess(t, "plan", true)) }

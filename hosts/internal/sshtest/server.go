@@ -303,7 +303,16 @@ func (s *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request, user *User) {
 					cmd.Env = append(cmd.Env, "SSHTEST_SUDO=none")
 				}
 			}
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+			cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
+			// Like sshd, end the session when the process exits even if
+			// the client keeps stdin open: Wait closes this pipe and does
+			// not wait for the copy (cmd.Stdin = ch would).
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				ch.Close()
+				continue
+			}
+			go func() { io.Copy(stdin, ch); stdin.Close() }()
 			// like sshd: every session is its own session and group
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 			procMu.Lock()

@@ -1,0 +1,460 @@
+package hosts
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Reused shells.
+//
+// Opening a session costs the host a fork of sshd's session process and a
+// start of the user's login shell (~15–20 ms on the lab, most of a short
+// step). So Run keeps, per host and per sudo mode, a few long-lived
+// /bin/sh processes ("shells"), each in a session of its own, and sends
+// consecutive commands to an idle one over its stdin. Each command still
+// runs as `/bin/sh -c CMD` in a fresh child process: same argument, same
+// $$ semantics, same environment as in a session of its own, and a command
+// that exits, execs or changes directory cannot disturb the shell.
+//
+// The framing: after the command the shell prints "MARK CODE\n" on stdout
+// and "MARK CODE\n" on stderr, MARK being random per command. Each stream
+// is cut at its mark, so stdout and stderr stay apart and the exit code
+// comes back without a channel request. The command's stdin is /dev/null,
+// or a here-document holding Command.Stdin (base64-decoded on the host
+// when it is not plain text); stdin larger than shellStdinMax, or a shell
+// that cannot start, falls back to a session of the command's own.
+//
+// Cancellation kills the shell's whole process group (the command's too)
+// through a second session, exactly as for a session-per-command run, and
+// the shell is dropped. A shell whose connection died, or that died
+// itself, is never reused.
+
+// shellStdinMax is the most stdin sent through a shell. Shells that read
+// their script from a pipe byte by byte (bash does, to leave the rest of
+// stdin to the commands it runs) parse a here-document at a few MB/s;
+// bigger inputs go through a session of their own.
+const shellStdinMax = 64 << 10
+
+// shellMaxIdle bounds the idle shells kept per host: enough for the usual
+// chain of one step after another plus some concurrency, few enough to
+// leave sessions free (an idle shell holds one of Options.MaxSessions; one
+// is closed whenever a session is wanted and none is free).
+const shellMaxIdle = 4
+
+// errNoShell says a command cannot go through a reused shell; Run then
+// opens a session of its own.
+var errNoShell = errors.New("no reusable shell")
+
+// shell is one long-lived /bin/sh on the host.
+type shell struct {
+	t        *SSH
+	c        *conn
+	s        *ssh.Session
+	stdin    io.WriteCloser
+	release  func()
+	sudo     bool
+	password string
+	pgid     int
+	stdout   *frameWriter
+	stderr   *frameWriter
+
+	exited  chan struct{} // closed when the session ended
+	waitErr error         // its Wait error, read after exited
+	once    sync.Once
+}
+
+// shellPool holds a host's idle shells.
+type shellPool struct {
+	mu   sync.Mutex
+	idle []*shell
+	// waiting counts session() calls blocked for a slot: idle shells
+	// hold slots, so they are closed rather than kept while it is > 0.
+	waiting atomic.Int32
+	// broken[sudo] is set when a shell failed to start for a reason other
+	// than cancellation: that mode uses sessions from then on.
+	broken [2]bool
+}
+
+func (p *shellPool) disabled(sudo bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.broken[b2i(sudo)]
+}
+
+func (p *shellPool) disable(sudo bool) {
+	p.mu.Lock()
+	p.broken[b2i(sudo)] = true
+	p.mu.Unlock()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// take returns an idle shell for this mode on the live connection, or nil.
+// Shells found dead on the way are closed.
+func (p *shellPool) take(live *conn, sudo bool, password string) *shell {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		sh := p.idle[i]
+		if !sh.usable(live) {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			go sh.close()
+			continue
+		}
+		if sh.sudo == sudo && sh.password == password {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			return sh
+		}
+	}
+	return nil
+}
+
+// put returns a shell after a command that completed normally. When a
+// session is being waited for, the shell is closed instead, freeing its
+// slot (see SSH.session).
+func (p *shellPool) put(sh *shell) {
+	p.mu.Lock()
+	if len(p.idle) < shellMaxIdle && p.waiting.Load() == 0 {
+		p.idle = append(p.idle, sh)
+		sh = nil
+	}
+	p.mu.Unlock()
+	if sh != nil {
+		sh.close()
+	}
+}
+
+// closeOne closes the least recently used idle shell, freeing its session
+// slot. It reports whether there was one.
+func (p *shellPool) closeOne() bool {
+	p.mu.Lock()
+	if len(p.idle) == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	sh := p.idle[0]
+	p.idle = p.idle[1:]
+	p.mu.Unlock()
+	sh.close()
+	return true
+}
+
+func (p *shellPool) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, sh := range idle {
+		sh.close()
+	}
+}
+
+func (sh *shell) usable(live *conn) bool {
+	select {
+	case <-sh.exited:
+		return false
+	default:
+	}
+	return sh.c == live && !live.isDead()
+}
+
+// close ends the shell (EOF on its stdin makes it exit) and frees its
+// session slot.
+func (sh *shell) close() {
+	sh.once.Do(func() {
+		sh.stdin.Close()
+		sh.s.Close()
+		sh.release()
+	})
+}
+
+// currentConn is the live connection, or nil.
+func (t *SSH) currentConn() *conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn
+}
+
+// runInShell runs c in a reused shell. It returns errNoShell, having run
+// nothing, when c must go through a session of its own.
+func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password string) error {
+	if t.d.opts.SessionPerCommand || t.shells.disabled(useSudo) {
+		return errNoShell
+	}
+	env, err := exportPrefix(c.Env)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.label(), err)
+	}
+	var input []byte
+	if c.Stdin != nil {
+		input, err = io.ReadAll(io.LimitReader(c.Stdin, shellStdinMax+1))
+		if err != nil {
+			return fmt.Errorf("%s: read stdin: %w", t.label(), err)
+		}
+		if len(input) > shellStdinMax {
+			// Too big: what was read goes first on the session's stdin.
+			c.Stdin = io.MultiReader(bytes.NewReader(input), c.Stdin)
+			return errNoShell
+		}
+		c.Stdin = bytes.NewReader(input)
+	}
+
+	sh := t.shells.take(t.currentConn(), useSudo, password)
+	if sh == nil {
+		if sh, err = t.startShell(ctx, useSudo, password); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+			}
+			// Let the session path run it and tell what is wrong (a
+			// rejected sudo password, a broken shell...).
+			t.shells.disable(useSudo)
+			return errNoShell
+		}
+	}
+
+	mark := "plan-end-" + randomToken()
+	var tail tailBuffer
+	sh.stdout.begin(orDiscard(c.Stdout), mark)
+	sh.stderr.begin(io.MultiWriter(orDiscard(c.Stderr), &tail), mark)
+	script := shellCommand(env+c.Cmd, input, c.Stdin != nil, mark)
+
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(sh.stdin, script)
+		wrote <- err
+	}()
+
+	var code string
+	for pending := 2; pending > 0; {
+		select {
+		case code = <-sh.stdout.frame:
+			pending--
+		case <-sh.stderr.frame:
+			pending--
+		case <-sh.exited:
+			// The shell died under the command (`kill 0`, OOM, the
+			// connection): report it as a session would have.
+			sh.close()
+			sh.stdout.flush()
+			sh.stderr.flush()
+			return t.sessionEnded(sh.waitErr, &tail, password)
+		case <-ctx.Done():
+			t.kill(sh.pgid, sh.sudo, sh.password)
+			sh.s.Signal(ssh.SIGKILL)
+			sh.close()
+			select {
+			case <-sh.exited:
+			case <-time.After(5 * time.Second):
+			}
+			return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+		}
+	}
+	if err := <-wrote; err != nil {
+		// Both marks came, so the command ran; the shell is unusable.
+		sh.close()
+	} else {
+		t.shells.put(sh)
+	}
+	if code == "0" {
+		return nil
+	}
+	n := 0
+	if _, err := fmt.Sscanf(code, "%d", &n); err != nil {
+		return fmt.Errorf("%s: unreadable exit status %q from the shell: %w", t.label(), code, ErrConnLost)
+	}
+	return &ExitError{Code: n, StderrTail: tail.Tail(t.secrets(password)...)}
+}
+
+// sessionEnded turns the end of a shell's session during a command into
+// the error a session of the command's own would have given.
+func (t *SSH) sessionEnded(werr error, tail *tailBuffer, password string) error {
+	var ee *ssh.ExitError
+	if errors.As(werr, &ee) {
+		xe := &ExitError{Code: ee.ExitStatus(), StderrTail: tail.Tail(t.secrets(password)...)}
+		if sig := ee.Signal(); sig != "" {
+			xe.Code, xe.Signal = -1, sig
+		}
+		return xe
+	}
+	if werr == nil {
+		werr = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%s: %w: shell ended: %w", t.label(), ErrConnLost, werr)
+}
+
+// shellCommand renders what a shell reads for one command.
+func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
+	var b strings.Builder
+	run := "/bin/sh -c " + ShellQuote(cmd)
+	var doc string
+	switch {
+	case !hasStdin || len(input) == 0:
+		b.WriteString(run + " </dev/null")
+	default:
+		delim := "PLAN_STDIN_" + randomToken()
+		if plainText(input) {
+			b.WriteString(run + " <<'" + delim + "'")
+			doc = string(input) + delim + "\n"
+		} else {
+			b.WriteString("base64 -d <<'" + delim + "' | " + run)
+			doc = wrapBase64(input) + delim + "\n"
+		}
+	}
+	fmt.Fprintf(&b, "; plan_rc=$?; printf '%%s %%s\\n' %s \"$plan_rc\"; printf '%%s %%s\\n' %s \"$plan_rc\" >&2\n", mark, mark)
+	b.WriteString(doc)
+	return b.String()
+}
+
+// plainText reports whether b survives a here-document byte for byte:
+// no NUL, and a final newline (the document's last line needs one).
+func plainText(b []byte) bool {
+	return len(b) > 0 && b[len(b)-1] == '\n' && bytes.IndexByte(b, 0) < 0
+}
+
+func wrapBase64(b []byte) string {
+	enc := base64.StdEncoding.EncodeToString(b)
+	var s strings.Builder
+	for len(enc) > 76 {
+		s.WriteString(enc[:76])
+		s.WriteByte('\n')
+		enc = enc[76:]
+	}
+	s.WriteString(enc)
+	s.WriteByte('\n')
+	return s.String()
+}
+
+// startShell opens a session running a shell that reads commands from
+// stdin, under sudo when asked, and waits until it has said its process
+// group.
+func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*shell, error) {
+	marker := "plan-pgid-" + randomToken()
+	inner := `read -r _ _ _ _ plan_pg _ 2>/dev/null </proc/$$/stat; printf '%s %s\n' ` + marker +
+		` "${plan_pg:-$$}" >&2; unset plan_pg; exec /bin/sh -s`
+	remote, prompt := t.remoteCommand(inner, useSudo, password)
+
+	s, c, release, err := t.session(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	sh := &shell{t: t, c: c, s: s, release: release, sudo: useSudo, password: password,
+		stdout: newFrameWriter(), stderr: newFrameWriter(), exited: make(chan struct{})}
+	filter := &stderrFilter{marker: marker, prompt: prompt, out: sh.stderr,
+		started: make(chan struct{}), badPassword: make(chan struct{})}
+	s.Stdout = sh.stdout
+	s.Stderr = filter
+	if sh.stdin, err = s.StdinPipe(); err != nil {
+		s.Close()
+		release()
+		return nil, fmt.Errorf("%s: stdin: %w", t.label(), err)
+	}
+	if err := s.Start(remote); err != nil {
+		s.Close()
+		release()
+		return nil, fmt.Errorf("%s: start: %w: %w", t.label(), ErrConnLost, err)
+	}
+	go func() {
+		sh.waitErr = s.Wait()
+		close(sh.exited)
+	}()
+	if password != "" {
+		if _, err := io.WriteString(sh.stdin, password+"\n"); err != nil {
+			sh.close()
+			return nil, fmt.Errorf("%s: %w: %w", t.label(), ErrConnLost, err)
+		}
+	}
+	timer := time.NewTimer(t.d.opts.OpTimeout)
+	defer timer.Stop()
+	select {
+	case <-filter.started:
+		sh.pgid = filter.pgid()
+		return sh, nil
+	case <-filter.badPassword:
+		err = ErrSudoPassword
+	case <-sh.exited:
+		err = fmt.Errorf("shell ended before it started: %v", sh.waitErr)
+	case <-timer.C:
+		err = fmt.Errorf("%w: shell did not start within %v", ErrTimeout, t.d.opts.OpTimeout)
+	case <-ctx.Done():
+		err = ctxError(ctx)
+	}
+	sh.close()
+	return nil, fmt.Errorf("%s: %w", t.label(), err)
+}
+
+// frameWriter passes a shell's output stream to the running command's
+// writer up to the command's end mark, and hands over what follows the
+// mark on its line. Output between commands (from something a command
+// left running in the background) is dropped.
+type frameWriter struct {
+	mu    sync.Mutex
+	dst   io.Writer
+	mark  []byte // "MARK " while a command runs, else nil
+	held  []byte // output that may be the start of the mark
+	frame chan string
+}
+
+func newFrameWriter() *frameWriter { return &frameWriter{frame: make(chan string, 1)} }
+
+func (f *frameWriter) begin(dst io.Writer, mark string) {
+	f.mu.Lock()
+	f.dst, f.mark, f.held = dst, []byte(mark+" "), f.held[:0]
+	f.mu.Unlock()
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mark == nil {
+		return len(p), nil
+	}
+	f.held = append(f.held, p...)
+	if i := bytes.Index(f.held, f.mark); i >= 0 {
+		f.dst.Write(f.held[:i])
+		f.held = append(f.held[:0], f.held[i:]...)
+		if j := bytes.IndexByte(f.held, '\n'); j >= 0 {
+			f.frame <- string(f.held[len(f.mark):j])
+			f.mark, f.dst, f.held = nil, nil, f.held[:0]
+		}
+		return len(p), nil
+	}
+	keep := partialSuffix(f.held, f.mark)
+	f.dst.Write(f.held[:len(f.held)-keep])
+	f.held = append(f.held[:0], f.held[len(f.held)-keep:]...)
+	return len(p), nil
+}
+
+// flush writes what is held back when the stream ends without its mark.
+func (f *frameWriter) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mark != nil && len(f.held) > 0 {
+		f.dst.Write(f.held)
+	}
+	f.mark, f.dst, f.held = nil, nil, f.held[:0]
+}
+
+// partialSuffix is the length of the longest end of b that begins mark.
+func partialSuffix(b, mark []byte) int {
+	for k := min(len(b), len(mark)-1); k > 0; k-- {
+		if bytes.HasSuffix(b, mark[:k]) {
+			return k
+		}
+	}
+	return 0
+}

@@ -1,0 +1,212 @@
+package hosts_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/internal/sshtest"
+)
+
+func dialWorld(t *testing.T, w *world, user string, opts hosts.Options) hosts.Transport {
+	t.Helper()
+	tr, err := hosts.NewDialer(opts).Dial(bg(t), w.endpoint(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+func runOut(t *testing.T, tr hosts.Transport, c *hosts.Command) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := tr.Run(bg(t), c)
+	return out.String(), errb.String(), err
+}
+
+// Consecutive commands share one session; each still gets its own
+// /bin/sh -c (own $$, own cwd and variables), exact stdout and stderr
+// (also without a final newline) and its exit code.
+func TestShellReusedAcrossCommands(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	before := w.srv.Execs()
+	pids := map[string]bool{}
+	for i := range 10 {
+		out, errs, err := runOut(t, tr, &hosts.Command{
+			Cmd: fmt.Sprintf(`cd /; x=%d; printf 'out%%s' "$x"; printf 'err%%s' "$x" >&2; echo " $$" >&2; exit $((x %% 3))`, i)})
+		if want := fmt.Sprintf("out%d", i); out != want {
+			t.Fatalf("command %d: stdout %q, want %q", i, out, want)
+		}
+		if !strings.HasPrefix(errs, fmt.Sprintf("err%d ", i)) {
+			t.Fatalf("command %d: stderr %q", i, errs)
+		}
+		pids[strings.TrimSpace(strings.Fields(errs)[1])] = true
+		var xe *hosts.ExitError
+		switch {
+		case i%3 == 0 && err != nil:
+			t.Fatalf("command %d: %v", i, err)
+		case i%3 != 0 && (!errors.As(err, &xe) || xe.Code != i%3):
+			t.Fatalf("command %d: err %v, want exit %d", i, err, i%3)
+		case i%3 != 0 && !strings.Contains(xe.StderrTail, fmt.Sprintf("err%d", i)):
+			t.Fatalf("command %d: stderr tail %q", i, xe.StderrTail)
+		}
+	}
+	// the shell's state did not leak: x is unset and the directory is the
+	// session's, not "/" from the commands above.
+	out, _, err := runOut(t, tr, &hosts.Command{Cmd: `echo "[$x]"; pwd`})
+	if err != nil || !strings.HasPrefix(out, "[]\n") || strings.TrimSpace(strings.TrimPrefix(out, "[]\n")) == "/" {
+		t.Fatalf("state leaked between commands: %q %v", out, err)
+	}
+	if n := w.srv.Execs() - before; n != 1 {
+		t.Fatalf("11 commands took %d sessions, want 1", n)
+	}
+	if len(pids) != 10 {
+		t.Fatalf("commands shared a $$: %v", pids)
+	}
+}
+
+func TestSessionPerCommandOption(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{SessionPerCommand: true})
+	before := w.srv.Execs()
+	for range 3 {
+		if _, _, err := runOut(t, tr, &hosts.Command{Cmd: "true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.srv.Execs() - before; n != 3 {
+		t.Fatalf("3 commands took %d sessions, want 3", n)
+	}
+}
+
+// Stdin arrives byte for byte: text, binary (NUL, no final newline),
+// empty, and bigger than a reused shell takes (its own session then).
+func TestShellStdinExact(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	big := bytes.Repeat([]byte("0123456789abcdef\x00"), 5000) // 85 000 bytes
+	cases := map[string][]byte{
+		"text":   []byte("line one\n'quoted' \"and\" $HOME `x` \\\nPLAN_STDIN_\n"),
+		"binary": {0, 1, 2, 0xff, '\n', 'a', 0},
+		"no-eol": []byte("no newline at the end"),
+		"empty":  {},
+		"big":    big,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			before := w.srv.Execs()
+			out, _, err := runOut(t, tr, &hosts.Command{Cmd: "od -An -tx1 -v", Stdin: bytes.NewReader(in)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			for _, b := range in {
+				fmt.Fprintf(&want, "%02x", b)
+			}
+			if got := strings.Join(strings.Fields(out), ""); got != want.String() {
+				t.Fatalf("stdin arrived as %d hex digits, want %d", len(got), want.Len())
+			}
+			if name == "big" && w.srv.Execs() == before {
+				t.Fatalf("85 kB of stdin went through a reused shell")
+			}
+		})
+	}
+}
+
+// Concurrent commands each get a shell; afterwards the idle ones are
+// reused; commands waiting for a session are not starved by idle shells.
+func TestShellConcurrent(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{MaxSessions: 3})
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out bytes.Buffer
+			err := tr.Run(bg(t), &hosts.Command{Cmd: fmt.Sprintf("sleep 0.1; echo %d", i), Stdout: &out})
+			if err == nil && strings.TrimSpace(out.String()) != fmt.Sprint(i) {
+				err = fmt.Errorf("command %d printed %q", i, out.String())
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// after the burst, one command after another reuses an idle shell
+	before := w.srv.Execs()
+	for range 3 {
+		if _, _, err := runOut(t, tr, &hosts.Command{Cmd: "true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.srv.Execs() - before; n != 0 {
+		t.Fatalf("3 commands after the burst took %d new sessions, want 0", n)
+	}
+}
+
+// A command that kills its own process group takes the shell with it:
+// the error is the session's, and the next command gets a new shell.
+func TestShellKilledUnderCommand(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	_, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo bye >&2; kill -KILL 0"})
+	var xe *hosts.ExitError
+	if !errors.As(err, &xe) || xe.Signal != "KILL" && xe.Code == 0 {
+		t.Fatalf("err = %v, want the killed session's exit", err)
+	}
+	out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo again"})
+	if err != nil || out != "again\n" {
+		t.Fatalf("after the shell died: %q %v", out, err)
+	}
+}
+
+// Cancelling kills the command on the host and the shell is not reused;
+// the next command runs.
+func TestShellCancelled(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	pidFile := w.srv.Dir + "/sleeper.pid"
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := tr.Run(ctx, &hosts.Command{Cmd: "sleep 30 & echo $! > " + pidFile + "; wait"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+	out, _, err := runOut(t, tr, &hosts.Command{Cmd: "kill -0 $(cat " + pidFile + ") 2>/dev/null && echo alive || echo gone"})
+	if err != nil || out != "gone\n" {
+		t.Fatalf("after cancel: %q %v", out, err)
+	}
+}
+
+// Sudo commands use a shell of their own under sudo, fed the password
+// once; the password never shows.
+func TestShellSudo(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {SudoPassword: "pw-for-sudo"}})
+	tr := dialWorld(t, w, "u", hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=pw-for-sudo"}})
+	for i := range 3 {
+		out, errs, err := runOut(t, tr, &hosts.Command{Cmd: "echo ok; echo e >&2", Sudo: true})
+		if err != nil || out != "ok\n" || strings.Contains(out+errs, "pw-for-sudo") || errs != "e\n" {
+			t.Fatalf("sudo command %d: %q %q %v", i, out, errs, err)
+		}
+	}
+	out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo plain"})
+	if err != nil || out != "plain\n" {
+		t.Fatalf("plain after sudo: %q %v", out, err)
+	}
+}
