@@ -22,6 +22,34 @@ type sample struct {
 	CPU    time.Duration `json:"cpu_ns"`     // user+sys of the process and the children it reaped
 	MaxRSS int64         `json:"max_rss_kb"` // peak resident set of the process (KiB)
 	Bytes  int64         `json:"wire_bytes"` // bytes sent to the hosts (their veths), when measured
+	// Busy is the CPU time the whole machine spent during the run
+	// (/proc/stat: everything but idle and iowait), the lab's hosts
+	// included: with hosts on the same cores, it shows when a run is
+	// bound by CPU rather than by waiting.
+	Busy time.Duration `json:"machine_busy_ns"`
+}
+
+// machineBusy reads the machine's busy CPU time so far from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is in user already
+			continue
+		}
+		var n int64
+		fmt.Sscan(v, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
 // bench holds what every workload shares: the lab and the report.
@@ -41,9 +69,9 @@ func runCmd(ctx context.Context, cmd *exec.Cmd) (sample, []byte, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = &out
 	}
-	start := time.Now()
+	start, busy := time.Now(), machineBusy()
 	err := cmd.Run()
-	s := sample{Wall: time.Since(start)}
+	s := sample{Wall: time.Since(start), Busy: machineBusy() - busy}
 	if ps := cmd.ProcessState; ps != nil {
 		s.CPU = ps.UserTime() + ps.SystemTime()
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
@@ -162,8 +190,16 @@ func (s series) minmax(f func(sample) float64) (float64, float64) {
 	return lo, hi
 }
 
-func wallS(s sample) float64  { return s.Wall.Seconds() }
-func cpuS(s sample) float64   { return s.CPU.Seconds() }
+func wallS(s sample) float64 { return s.Wall.Seconds() }
+func cpuS(s sample) float64  { return s.CPU.Seconds() }
+
+// busyCPUs is how many CPUs the machine kept busy on average during a run.
+func busyCPUs(s sample) float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return s.Busy.Seconds() / s.Wall.Seconds()
+}
 func rssMiB(s sample) float64 { return float64(s.MaxRSS) / 1024 }
 func wire(s sample) float64   { return float64(s.Bytes) }
 

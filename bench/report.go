@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +98,9 @@ func (r *report) markdown() string {
 				other = fmt.Sprintf("%.0f MB/s; ", mbs)
 			}
 			other += fmt.Sprintf("%s on the wire", humanBytes(s.median(wire)))
+		}
+		if strings.HasPrefix(o.key, "w1/") || strings.HasPrefix(o.key, "w3/") {
+			other = fmt.Sprintf("machine busy %.1f of %d CPUs", s.median(busyCPUs), runtime.NumCPU())
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.2f s | %.2f – %.2f s | %s | %s | %s |\n", o.workload, o.tool, s.median(wallS), lo, hi, cpu, rss, other)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ type scratchResult struct {
 	// run's (uncontended) node durations; SerialWork and DefaultWork sum
 	// every node's duration in each run.
 	SerialCriticalPath, SerialWork, DefaultWork time.Duration
+	// DefaultBusy and SerialBusy are, per run, how many CPUs the whole
+	// machine (the lab's hosts included) kept busy on average.
+	DefaultBusy, SerialBusy []float64
 }
 
 func sumDurations(evs []executor.Event) time.Duration {
@@ -59,6 +63,10 @@ func (w *scratchResult) markdown() string {
 		"The critical path with the serial run's node durations (no contention between nodes): %.1f s, i.e. %.2f× the serial wall time.\n\n",
 		w.Nodes, w.CriticalPath.Seconds(), w.Default.Seconds(), w.DefaultWork.Seconds(), w.SerialWork.Seconds(), w.Serial.Seconds(),
 		w.SerialCriticalPath.Seconds(), w.SerialCriticalPath.Seconds()/max(w.Serial.Seconds(), 1e-9))
+	if len(w.DefaultBusy) > 0 && len(w.SerialBusy) > 0 {
+		fmt.Fprintf(&b, "The machine's CPUs (%d, the hosts' included) were busy %s on average during the default runs and %s during the --parallel 1 runs.\n\n",
+			runtime.NumCPU(), floats(w.DefaultBusy), floats(w.SerialBusy))
+	}
 	b.WriteString("| node | duration |\n|---|---:|\n")
 	for _, p := range w.Path {
 		fmt.Fprintf(&b, "| %s | %.1f s |\n", p.Node, p.Duration.Seconds())
@@ -84,11 +92,17 @@ func scratchBench(ctx context.Context, cfg *config, rep *report) error {
 	var deps map[string][]string
 	for r := 0; r < cfg.w4Reps; r++ {
 		for _, mode := range rotate(modes, r) {
-			d, evs, g, err := scratchOnce(ctx, cfg, artifacts, mode == "serial")
+			smp, evs, g, err := scratchOnce(ctx, cfg, artifacts, mode == "serial")
 			if err != nil {
 				return fmt.Errorf("W4 %s: %w", mode, err)
 			}
-			logf("W4 rep %d/%d %-8s %.1fs", r+1, cfg.w4Reps, mode, d.Seconds())
+			d := smp.Wall
+			logf("W4 rep %d/%d %-8s %.1fs, machine busy %.2f of %d CPUs", r+1, cfg.w4Reps, mode, d.Seconds(), busyCPUs(smp), runtime.NumCPU())
+			if mode == "serial" {
+				res.SerialBusy = append(res.SerialBusy, busyCPUs(smp))
+			} else {
+				res.DefaultBusy = append(res.DefaultBusy, busyCPUs(smp))
+			}
 			deps = g
 			if mode == "serial" {
 				res.SerialRuns = append(res.SerialRuns, d)
@@ -136,12 +150,12 @@ func medianDur(ds []time.Duration) time.Duration {
 // scratchOnce brings up a fresh 3-host systemd lab, runs the scratch plan
 // on it and tears it down. It returns the wall time of `plan run`, its
 // events and the node graph (node -> its dependencies).
-func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool) (time.Duration, []executor.Event, map[string][]string, error) {
+func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool) (sample, []executor.Event, map[string][]string, error) {
 	upCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	l, err := lab.Up(upCtx, lab.Options{Hosts: 3, Systemd: true, Name: "bench-w4", Logf: logf})
 	cancel()
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("lab up: %w", err)
+		return sample{}, nil, nil, fmt.Errorf("lab up: %w", err)
 	}
 	defer func() {
 		if err := l.Close(); err != nil {
@@ -154,14 +168,14 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 
 	g, err := exec.CommandContext(ctx, cfg.planBin, append(append([]string{"graph", "scratch", "--nodes", "hosts", "--format", "dot"}, hostArgs...), vars...)...).Output()
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("plan graph: %w: %s", err, errText(err))
+		return sample{}, nil, nil, fmt.Errorf("plan graph: %w: %s", err, errText(err))
 	}
 	deps := parseDot(g)
 	os.WriteFile(filepath.Join(cfg.out, "w4-graph.dot"), g, 0o644)
 
 	logDir, err := os.MkdirTemp(cfg.out, "w4-logs-")
 	if err != nil {
-		return 0, nil, nil, err
+		return sample{}, nil, nil, err
 	}
 	args := append([]string{"run", "scratch", "--no-state", "--output", "json", "--log-dir", logDir, "-F", l.SSHConfig}, hostArgs...)
 	args = append(args, vars...)
@@ -181,7 +195,7 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 	}
 	os.WriteFile(filepath.Join(cfg.out, "w4-"+name+"-events.jsonl"), stdout.Bytes(), 0o644)
 	if err != nil {
-		return s.Wall, nil, nil, fmt.Errorf("plan run: %v (logs in %s)\n%s\n%s", err, logDir, tail(stdout.Bytes(), 3), tail(stderr.Bytes(), 5))
+		return s, nil, nil, fmt.Errorf("plan run: %v (logs in %s)\n%s\n%s", err, logDir, tail(stdout.Bytes(), 3), tail(stderr.Bytes(), 5))
 	}
 	os.RemoveAll(logDir)
 	var evs []executor.Event
@@ -193,7 +207,7 @@ func scratchOnce(ctx context.Context, cfg *config, artifacts string, serial bool
 			evs = append(evs, ev)
 		}
 	}
-	return s.Wall, evs, deps, nil
+	return s, evs, deps, nil
 }
 
 var (
@@ -293,4 +307,12 @@ func errText(err error) string {
 		return tail(ee.Stderr, 5)
 	}
 	return ""
+}
+
+func floats(v []float64) string {
+	p := make([]string, len(v))
+	for i, x := range v {
+		p[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(p, ", ")
 }
