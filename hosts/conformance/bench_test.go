@@ -6,7 +6,8 @@ package conformance
 //	go test ./hosts/conformance -run '^$' -bench Lab -benchtime 1x
 //
 // The command benchmark runs 1,000 sequential `true` per iteration: plan's
-// transport on one connection vs `ssh` reusing a ControlMaster connection.
+// transport on one connection (reused shells, and a session per command)
+// vs `ssh` reusing a ControlMaster connection.
 // The push benchmark sends 256 MiB: plan's Push (sha256 check, sftp
 // concurrent writes, verify, rename) vs `scp`.
 
@@ -41,13 +42,17 @@ func benchLab(b *testing.B) *lab.Lab {
 	return theLab
 }
 
-func benchTransport(b *testing.B, l *lab.Lab) hosts.Transport {
+func benchTransport(b *testing.B, l *lab.Lab, opts ...hosts.Options) hosts.Transport {
 	h := l.Hosts[0]
 	eps, err := (&hosts.Resolver{ConfigFile: l.SSHConfig}).Resolve(context.Background(), []hosts.Spec{{Name: h.Alias}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := hosts.NewDialer(hosts.Options{}).Dial(context.Background(), eps[0])
+	var o hosts.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	tr, err := hosts.NewDialer(o).Dial(context.Background(), eps[0])
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,19 +67,24 @@ func sshArgs(l *lab.Lab, control string) []string {
 func BenchmarkLab1000Commands(b *testing.B) {
 	l := benchLab(b)
 	h := l.Hosts[0]
-	b.Run("plan", func(b *testing.B) {
-		tr := benchTransport(b, l)
-		ctx := context.Background()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			for j := 0; j < benchCommands; j++ {
-				if err := tr.Run(ctx, &hosts.Command{Cmd: "true"}); err != nil {
-					b.Fatal(err)
+	for _, mode := range []struct {
+		name string
+		opts hosts.Options
+	}{{"plan", hosts.Options{}}, {"plan-session-per-command", hosts.Options{SessionPerCommand: true}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			tr := benchTransport(b, l, mode.opts)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < benchCommands; j++ {
+					if err := tr.Run(ctx, &hosts.Command{Cmd: "true"}); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
-		}
-		b.ReportMetric(float64(b.N*benchCommands)/b.Elapsed().Seconds(), "cmds/s")
-	})
+			b.ReportMetric(float64(b.N*benchCommands)/b.Elapsed().Seconds(), "cmds/s")
+		})
+	}
 	b.Run("openssh-controlmaster", func(b *testing.B) {
 		control := filepath.Join(b.TempDir(), "cm")
 		args := append(sshArgs(l, control), h.Alias, "true")
