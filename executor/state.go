@@ -56,8 +56,9 @@ type storedValue struct {
 
 // State is the run state store: the JSON file at Path and its key file
 // Path+".key" (0600, made on first need). Safe for concurrent use; every
-// change is written at once, atomically (temp file + rename), so a run that
-// dies keeps the progress it made.
+// file is written atomically (temp file, fsync, rename), successes a moment
+// after they are recorded, so a run that dies keeps the progress it made
+// up to then.
 type State struct {
 	path string
 	lock *os.File
@@ -66,13 +67,23 @@ type State struct {
 	gen  uint64 // bumped by every change of file
 	key  []byte
 
-	// Saves are group commits: a change returns once a file holding it is
-	// on disk, but while one save is being written the changes that arrive
-	// meanwhile wait and go out together in the next one, instead of one
-	// whole-file rewrite and fsync each (which made the saves of a run
-	// quadratic in its nodes and serialized every node behind them).
+	// A success is saved in the background: record changes the state in
+	// memory and returns, and one saver writes whole files (temp, fsync,
+	// rename) as long as there are changes it has not written, so the
+	// changes that arrive while a file is being written go out together in
+	// the next one. A node's dependants do not wait for a disk write, yet
+	// the order is kept: every file holding a node's record also holds the
+	// records of the nodes it depended on (they were recorded in memory
+	// before it started). Flush (and Close) writes what is left and says
+	// whether every save succeeded. Forgetting a node is written at once:
+	// a node about to run again must not be taken for done after a crash.
 	saveMu sync.Mutex // one writer at a time
 	saved  uint64     // the generation on disk (guarded by saveMu)
+
+	bgMu     sync.Mutex
+	bgActive bool          // a saver goroutine is running
+	bgDone   chan struct{} // closed when that saver ends
+	bgErr    error         // the first failed save, reported by Flush
 }
 
 // OpenState locks and reads the state at path; a missing or
@@ -104,14 +115,79 @@ func OpenState(path string) (*State, error) {
 	return s, nil
 }
 
-// Close releases the state's lock.
+// Close writes what is not saved yet (see Flush) and releases the
+// state's lock. It returns the first error of either.
 func (s *State) Close() error {
 	if s.lock == nil {
 		return nil
 	}
-	err := s.lock.Close()
+	err := s.Flush()
+	if cerr := s.lock.Close(); err == nil {
+		err = cerr
+	}
 	s.lock = nil
 	return err
+}
+
+// Flush returns once the file on disk holds every change made so far. Its
+// error is the first save that failed since the last Flush, if any.
+func (s *State) Flush() error {
+	s.bgMu.Lock()
+	done, active := s.bgDone, s.bgActive
+	s.bgMu.Unlock()
+	if active {
+		<-done
+	}
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	err := s.save(gen)
+	s.bgMu.Lock()
+	if err == nil {
+		err = s.bgErr
+	}
+	s.bgErr = nil
+	s.bgMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save run state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// saveLater makes sure a saver is writing the changes made so far.
+func (s *State) saveLater() {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgActive {
+		return // it checks for newer changes before it ends
+	}
+	s.bgActive, s.bgDone = true, make(chan struct{})
+	go s.saver()
+}
+
+func (s *State) saver() {
+	for {
+		s.mu.Lock()
+		gen := s.gen
+		s.mu.Unlock()
+		err := s.save(gen)
+		s.bgMu.Lock()
+		if err != nil && s.bgErr == nil {
+			s.bgErr = err
+		}
+		s.mu.Lock()
+		more := s.gen > gen
+		s.mu.Unlock()
+		if !more || err != nil {
+			// On an error the next change starts a new saver: a full disk
+			// is retried, not spun on.
+			s.bgActive = false
+			close(s.bgDone)
+			s.bgMu.Unlock()
+			return
+		}
+		s.bgMu.Unlock()
+	}
 }
 
 // dirOfLocal is filepath.Dir (kept apart from dirOf, which is for remote
@@ -147,7 +223,8 @@ func (s *State) lookup(id, fp string) (map[string]cty.Value, bool, error) {
 	return outs, true, nil
 }
 
-// record stores a successful node and writes the file.
+// record stores a successful node; the file is written in the background
+// (see State).
 func (s *State) record(id, fp string, outs map[string]cty.Value, sources map[string]string) error {
 	s.mu.Lock()
 	ns := &nodeState{Fingerprint: digest(fp), Finished: time.Now().UTC(), Outputs: map[string]storedValue{}, Sources: sources}
@@ -161,9 +238,9 @@ func (s *State) record(id, fp string, outs map[string]cty.Value, sources map[str
 	}
 	s.file.Nodes[id] = ns
 	s.gen++
-	gen := s.gen
 	s.mu.Unlock()
-	return s.save(gen)
+	s.saveLater()
+	return nil
 }
 
 // forget removes a node (it failed, or is about to run again).

@@ -199,8 +199,8 @@ func TestCorruptStateIsAnError(t *testing.T) {
 	}
 }
 
-// Concurrent successes are saved together (group commit), yet each record
-// returns only once the file on disk holds it.
+// Concurrent successes are saved together in the background; once Flush
+// returns, the file on disk holds every one of them.
 func TestConcurrentRecordsAreAllOnDisk(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	s, err := OpenState(p)
@@ -216,6 +216,10 @@ func TestConcurrentRecordsAreAllOnDisk(t *testing.T) {
 			defer wg.Done()
 			id := fmt.Sprintf("t[h%d]", i)
 			if err := s.record(id, "fp"+id, map[string]cty.Value{"x": cty.NumberIntVal(int64(i))}, nil); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := s.Flush(); err != nil {
 				t.Error(err)
 				return
 			}
@@ -246,5 +250,37 @@ func TestConcurrentRecordsAreAllOnDisk(t *testing.T) {
 	}
 	if _, ok, _ := s.lookup("t[h5]", "fpt[h5]"); !ok {
 		t.Fatal("t[h5] not found after reopening")
+	}
+}
+
+// A save that fails in the background is not lost: Flush (and Close)
+// report it.
+func TestBackgroundSaveErrorReportedByFlush(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	os.Mkdir(dir, 0o700)
+	s, err := OpenState(filepath.Join(dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.record("a[h]", "fp", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// a file takes the directory's place: the next save cannot be written
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.record("b[h]", "fp", nil, nil); err != nil {
+		t.Fatalf("record returned the save's error itself: %v", err)
+	}
+	err = s.Flush()
+	if err == nil || !strings.Contains(err.Error(), "save run state") {
+		t.Fatalf("Flush = %v, want the failed save", err)
 	}
 }

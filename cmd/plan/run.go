@@ -145,7 +145,20 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return t, nil
 	}
 
-	stopSignals := handleInterrupts(cancel, stderr)
+	// A second interrupt exits at once, but first writes the successes the
+	// state holds in memory (a moment's worth at most), bounded.
+	flushState := func() {}
+	if state != nil {
+		flushState = func() {
+			done := make(chan struct{})
+			go func() { state.Flush(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}
+	stopSignals := handleInterrupts(cancel, stderr, flushState)
 	defer stopSignals()
 
 	sum, err := executor.Run(ctx, p, connect, executor.Options{
@@ -168,6 +181,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			return "ssh " + h.Name
 		},
 	})
+	if state != nil && err == nil {
+		if ferr := state.Flush(); ferr != nil {
+			defer fmt.Fprintf(stderr, "plan run: warning: %s (the next run repeats the nodes it misses)\n", red.String(ferr.Error()))
+		}
+	}
 	rend.Close()
 	out.flush()
 	if err != nil {
@@ -236,7 +254,7 @@ func resolveHosts(ctx context.Context, p *dsl.Plan, sshConfig string) (map[strin
 // handleInterrupts makes the first SIGINT/SIGTERM cancel the run (no new
 // nodes, running ones ended, state saved, summary printed) and a second
 // one exit at once with 130.
-func handleInterrupts(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
+func handleInterrupts(cancel context.CancelFunc, stderr io.Writer, beforeExit func()) (stop func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -251,6 +269,7 @@ func handleInterrupts(cancel context.CancelFunc, stderr io.Writer) (stop func())
 		select {
 		case <-sigs:
 			fmt.Fprintln(stderr, "plan: interrupted twice: exiting now")
+			beforeExit()
 			os.Exit(executor.ExitInterrupted)
 		case <-done:
 		}
