@@ -26,10 +26,13 @@ import (
 // $$ semantics, same environment as in a session of its own, and a command
 // that exits, execs or changes directory cannot disturb the shell.
 //
-// The framing: after the command the shell prints "MARK CODE\n" on stdout
-// and "MARK CODE\n" on stderr, MARK being random per command. Each stream
-// is cut at its mark, so stdout and stderr stay apart and the exit code
-// comes back without a channel request. The command's stdin is /dev/null,
+// The framing: before the command the shell prints "MARK-start\n" on
+// stderr (so a shell that died before reading the command is known to have
+// run nothing, and the command goes to a session of its own on a
+// re-dialed connection); after it, "MARK CODE\n" on stdout and on stderr,
+// MARK being random per command. Each stream is cut at its mark, so stdout
+// and stderr stay apart and the exit code comes back without a channel
+// request. The command's stdin is /dev/null,
 // or a here-document holding Command.Stdin (base64-decoded on the host
 // when it is not plain text); stdin larger than shellStdinMax, or a shell
 // that cannot start, falls back to a session of the command's own.
@@ -229,8 +232,8 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 
 	mark := "plan-end-" + randomToken()
 	var tail tailBuffer
-	sh.stdout.begin(orDiscard(c.Stdout), mark)
-	sh.stderr.begin(io.MultiWriter(orDiscard(c.Stderr), &tail), mark)
+	sh.stdout.begin(orDiscard(c.Stdout), mark, false)
+	sh.stderr.begin(io.MultiWriter(orDiscard(c.Stderr), &tail), mark, true)
 	script := shellCommand(env+c.Cmd, input, c.Stdin != nil, mark)
 
 	wrote := make(chan error, 1)
@@ -247,9 +250,15 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 		case <-sh.stderr.frame:
 			pending--
 		case <-sh.exited:
+			sh.close()
+			if !sh.stderr.hasBegun() {
+				// The shell ended (or its connection died) before it
+				// read the command: nothing ran, so a session of its
+				// own (on a re-dialed connection if need be) runs it.
+				return errNoShell
+			}
 			// The shell died under the command (`kill 0`, OOM, the
 			// connection): report it as a session would have.
-			sh.close()
 			sh.stdout.flush()
 			sh.stderr.flush()
 			return t.sessionEnded(sh.waitErr, &tail, password)
@@ -300,6 +309,7 @@ func (t *SSH) sessionEnded(werr error, tail *tailBuffer, password string) error 
 // shellCommand renders what a shell reads for one command.
 func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; ", mark)
 	run := "/bin/sh -c " + ShellQuote(cmd)
 	var doc string
 	switch {
@@ -405,16 +415,30 @@ type frameWriter struct {
 	mu    sync.Mutex
 	dst   io.Writer
 	mark  []byte // "MARK " while a command runs, else nil
-	held  []byte // output that may be the start of the mark
+	start []byte // "MARK-start\n" until seen, when the stream has one
+	begun bool   // the start mark was seen: the shell read the command
+	held  []byte // output that may be the start of a mark
 	frame chan string
 }
 
 func newFrameWriter() *frameWriter { return &frameWriter{frame: make(chan string, 1)} }
 
-func (f *frameWriter) begin(dst io.Writer, mark string) {
+// begin starts a command's frame. With withStart the stream first carries
+// "MARK-start\n", which says the shell has read the command.
+func (f *frameWriter) begin(dst io.Writer, mark string, withStart bool) {
 	f.mu.Lock()
-	f.dst, f.mark, f.held = dst, []byte(mark+" "), f.held[:0]
+	f.dst, f.mark, f.held, f.start, f.begun = dst, []byte(mark+" "), f.held[:0], nil, false
+	if withStart {
+		f.start = []byte(mark + "-start\n")
+	}
 	f.mu.Unlock()
+}
+
+// hasBegun reports whether the start mark was seen.
+func (f *frameWriter) hasBegun() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.begun
 }
 
 func (f *frameWriter) Write(p []byte) (int, error) {
@@ -424,6 +448,15 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	f.held = append(f.held, p...)
+	if f.start != nil {
+		// Before the start mark only stray output can come: drop it.
+		i := bytes.Index(f.held, f.start)
+		if i < 0 {
+			return len(p), nil
+		}
+		f.held = append(f.held[:0], f.held[i+len(f.start):]...)
+		f.start, f.begun = nil, true
+	}
 	if i := bytes.Index(f.held, f.mark); i >= 0 {
 		f.dst.Write(f.held[:i])
 		f.held = append(f.held[:0], f.held[i:]...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -208,5 +209,55 @@ func TestShellSudo(t *testing.T) {
 	out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo plain"})
 	if err != nil || out != "plain\n" {
 		t.Fatalf("plain after sudo: %q %v", out, err)
+	}
+}
+
+// A shell that dies after it was taken for a command but before it read
+// it has run nothing: the command goes to a session of its own and
+// succeeds.
+func TestShellDiedBeforeReadingCommand(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	d := t.TempDir()
+	f := func(n string) string { return d + "/" + n }
+	// A watcher, left behind by the first command, stops the shell (its
+	// $PPID) on cue and kills it on a second cue.
+	watcher := fmt.Sprintf(`nohup sh -c 'while [ ! -e %[1]s ]; do sleep 0.02; done; kill -STOP %[4]s; touch %[2]s; `+
+		`while [ ! -e %[3]s ]; do sleep 0.02; done; kill -KILL %[4]s' >/dev/null 2>&1 </dev/null &`,
+		f("stop"), f("stopped"), f("kill"), `'"$PPID"'`)
+	if _, _, err := runOut(t, tr, &hosts.Command{Cmd: watcher}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(f("stop"), nil, 0o644)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(f("stopped")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not stop the shell")
+		}
+	}
+	before := w.srv.Execs()
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo ran"})
+		done <- result{out, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // the command waits in the stopped shell's pipe
+	os.WriteFile(f("kill"), nil, 0o644)
+	select {
+	case r := <-done:
+		if r.err != nil || r.out != "ran\n" {
+			t.Fatalf("command sent to a dying shell: %q %v", r.out, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("command sent to a dying shell never returned")
+	}
+	if n := w.srv.Execs() - before; n != 1 {
+		t.Fatalf("%d new sessions, want 1 (the command in a session of its own)", n)
 	}
 }
