@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -50,14 +48,20 @@ const stderrTailLines = 10
 
 // execNode runs one node from evaluation to outputs; every problem becomes
 // a failed result (panics too, see execNodeSafely).
-func (r *run) execNode(ctx context.Context, nr *nodeRun) *nodeResult {
+func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 	n := nr.n
-	res := &nodeResult{nr: nr, Start: time.Now()}
+	res = &nodeResult{nr: nr, Start: time.Now()}
 	nl := &nodeLog{}
 	defer func() {
+		if p := recover(); p != nil {
+			// A bug (in an evaluator, say) fails this node only, and its
+			// log says so; execNodeSafely catches what panics past here.
+			res.Status, res.Reason = StatusFailed, ""
+			res.Error = r.red.String(fmt.Sprintf("internal error: %v", p))
+		}
 		res.End = time.Now()
 		if res.Status != StatusUpToDate {
-			res.LogFile = r.writeLog(n, nl, res)
+			res.LogFile = r.writeLog(nr, nl, res)
 		}
 	}()
 
@@ -181,16 +185,33 @@ type stepFailure struct {
 	interrupted bool
 }
 
-// writeLog writes the node's log file and emits its output as step_output
-// events. Both happen when the node ends, not live, so that values the node
-// only learns are sensitive at its end (its sensitive outputs, typically
-// made from a step's stdout) are redacted from them too.
-func (r *run) writeLog(n *dsl.Node, nl *nodeLog, res *nodeResult) string {
+// writeLog builds the node's log, hands it to the log writer and emits the
+// node's output as step_output events; it returns the log file's path. The
+// text is made and redacted here, when the node ends, not live, so that
+// values the node only learns are sensitive at its end (its sensitive
+// outputs, typically made from a step's stdout) are redacted from it too.
+// The file itself is created in the background (see logWriter): the node's
+// result does not wait for it, the end of the run does.
+func (r *run) writeLog(nr *nodeRun, nl *nodeLog, res *nodeResult) string {
+	n := nr.n
 	nl.mu.Lock()
 	entries := nl.entries
 	nl.mu.Unlock()
+
+	size := len(n.Task) + len(n.Host.Name) + len(res.Error) + 96
+	for _, e := range entries {
+		size += len(e.text) + len(e.data) + 1
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s on %s, started %s\n", n.Task, n.Host.Name, res.Start.Format(time.RFC3339))
+	b.Grow(size)
+	var stamp [64]byte
+	b.WriteString("# ")
+	b.WriteString(n.Task)
+	b.WriteString(" on ")
+	b.WriteString(n.Host.Name)
+	b.WriteString(", started ")
+	b.Write(res.Start.AppendFormat(stamp[:0], time.RFC3339))
+	b.WriteByte('\n')
 	// Output is written as it came, chunks joined (a line may arrive in
 	// several); a note starts on a line of its own.
 	lineStart := true
@@ -212,44 +233,53 @@ func (r *run) writeLog(n *dsl.Node, nl *nodeLog, res *nodeResult) string {
 	if !lineStart {
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "# %s after %s", res.Status, res.End.Sub(res.Start).Round(time.Millisecond))
+	b.WriteString("# ")
+	b.WriteString(string(res.Status))
+	b.WriteString(" after ")
+	b.WriteString(res.End.Sub(res.Start).Round(time.Millisecond).String())
 	if res.Error != "" {
-		fmt.Fprintf(&b, ": %s", res.Error)
+		b.WriteString(": ")
+		b.WriteString(res.Error)
 	}
 	b.WriteByte('\n')
 
 	// One step_output event per line, per step and stream, in order.
-	for _, chunk := range mergeStreams(entries) {
-		text := r.red.String(string(chunk.data))
-		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-			r.emit(Event{Kind: EventStepOutput, Node: n.ID, Task: n.Task, Host: n.Host.Name,
-				Step: chunk.step, Stream: chunk.stream, Text: line})
+	if r.opts.Sink != nil {
+		for _, chunk := range mergeStreams(entries) {
+			text := r.red.String(string(chunk.data))
+			for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+				r.emit(Event{Kind: EventStepOutput, Node: n.ID, Task: n.Task, Host: n.Host.Name,
+					Step: chunk.step, Stream: chunk.stream, Text: line})
+			}
 		}
 	}
 
-	path := filepath.Join(r.opts.LogDir, safeName(n.Host.Name), safeName(n.Task)+".log")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return ""
-	}
-	if err := os.WriteFile(path, []byte(r.red.String(b.String())), 0o600); err != nil {
-		return ""
-	}
+	lh := r.logs.hosts[n.Host.Name]
+	path := lh.path(n.Task)
+	r.logs.enqueue(logJob{host: lh, path: path, content: r.red.String(b.String()), res: res})
 	return path
 }
 
 // mergeStreams joins consecutive output of the same step and stream, so a
-// line written in several pieces becomes one event.
+// line written in several pieces becomes one event. A chunk shares its
+// bytes with the entry it comes from until something is appended to it.
 func mergeStreams(entries []logEntry) []logEntry {
 	var out []logEntry
+	owned := false // whether out's last chunk has bytes of its own
 	for _, e := range entries {
 		if e.stream == "" || len(e.data) == 0 {
 			continue
 		}
 		if k := len(out) - 1; k >= 0 && out[k].step == e.step && out[k].stream == e.stream {
+			if !owned {
+				out[k].data = append(make([]byte, 0, len(out[k].data)+len(e.data)), out[k].data...)
+				owned = true
+			}
 			out[k].data = append(out[k].data, e.data...)
 			continue
 		}
-		out = append(out, logEntry{step: e.step, stream: e.stream, data: append([]byte(nil), e.data...)})
+		out = append(out, logEntry{step: e.step, stream: e.stream, data: e.data})
+		owned = false
 	}
 	return out
 }

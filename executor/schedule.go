@@ -31,6 +31,7 @@ type run struct {
 	nodes   []*nodeRun
 	forced  map[*dsl.Node]bool
 	results chan *nodeResult
+	logs    *logWriter
 }
 
 // nodeRun is the scheduler's view of one node.
@@ -89,6 +90,11 @@ func newRun(g Graph, connect Connector, opts Options) (*run, error) {
 	if err := os.MkdirAll(opts.LogDir, 0o700); err != nil {
 		return nil, fmt.Errorf("make log directory: %w", err)
 	}
+	hostNames := make([]string, 0, len(r.nodes))
+	for _, nr := range r.nodes {
+		hostNames = append(hostNames, nr.n.Host.Name)
+	}
+	r.logs = newLogWriter(opts.LogDir, hostNames)
 	return r, nil
 }
 
@@ -183,6 +189,10 @@ func checkTasks(all []*dsl.Node, tasks []string, flag string) error {
 // run walks the graph and returns the summary.
 func (r *run) run(ctx context.Context) *Summary {
 	r.started = time.Now()
+	r.logs.start()
+	// Normally the logs are waited for below, before the summary; this is
+	// for a panic out of the scheduler (a sink's, say).
+	defer r.logs.close()
 	hostNames := []string{}
 	perHostNodes := map[string]int{}
 	for _, nr := range r.nodes {
@@ -248,6 +258,11 @@ func (r *run) run(ctx context.Context) *Summary {
 		}
 	}
 	wg.Wait()
+	// Every node has ended and handed over its log: wait until they are
+	// all on disk. A log that could not be written is not named (as when
+	// it was written inline) and the summary says why.
+	r.logs.close()
+	logErrors := r.logFailures()
 	if ctx.Err() != nil && stopReason == "" {
 		stopReason = "not started: interrupted"
 	}
@@ -259,6 +274,7 @@ func (r *run) run(ctx context.Context) *Summary {
 	}
 	r.conns.closeAll()
 	sum := r.summary(ctx.Err() != nil)
+	sum.LogErrors = logErrors
 	r.emit(Event{Kind: EventRunFinished, Summary: sum, Duration: sum.Duration, DryRun: r.opts.DryRun})
 	return sum
 }
@@ -274,6 +290,22 @@ func (r *run) execNodeSafely(ctx context.Context, nr *nodeRun) (res *nodeResult)
 		}
 	}()
 	return r.execNode(ctx, nr)
+}
+
+// logFailures forgets the path of every log that could not be written and
+// returns why, in the nodes' order.
+func (r *run) logFailures() []string {
+	failed := r.logs.failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	sort.Slice(failed, func(i, j int) bool { return failed[i].res.nr.index < failed[j].res.nr.index })
+	out := make([]string, 0, len(failed))
+	for _, f := range failed {
+		f.res.LogFile = ""
+		out = append(out, r.red.String(f.res.nr.n.ID+": "+f.err.Error()))
+	}
+	return out
 }
 
 func sortByIndex(nrs []*nodeRun) {

@@ -24,6 +24,9 @@ type Summary struct {
 	// Stopped lists nodes that did not run because of a failure upstream,
 	// --fail-fast or an interrupt (not those whose when was false).
 	Stopped []Skip `json:"stopped,omitempty"`
+	// LogErrors are the node logs that could not be written ("NODE:
+	// error"); those nodes' LogFile is empty here.
+	LogErrors []string `json:"log_errors,omitempty"`
 }
 
 // HostSummary counts a host's nodes by outcome. Duration runs from the

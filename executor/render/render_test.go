@@ -38,6 +38,21 @@ func TestWriteSummary(t *testing.T) {
 	}
 }
 
+func TestWriteSummaryNamesLogsNotWritten(t *testing.T) {
+	s := sampleSummary()
+	s.LogErrors = []string{"ca[cp1]: open .plan/runs/x/cp1/ca.log: no space left on device"}
+	var b bytes.Buffer
+	WriteSummary(&b, s)
+	if want := "Log files not written (1):\n  ca[cp1]: open .plan/runs/x/cp1/ca.log: no space left on device\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	WriteSummary(&b, sampleSummary())
+	if strings.Contains(b.String(), "not written") {
+		t.Errorf("summary without log errors mentions them:\n%s", b.String())
+	}
+}
+
 func events() []executor.Event {
 	now := time.Now()
 	return []executor.Event{

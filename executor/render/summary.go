@@ -69,6 +69,12 @@ func WriteSummary(w io.Writer, s *executor.Summary) {
 			fmt.Fprintf(w, "  %s: %s\n", sk.Node, sk.Reason)
 		}
 	}
+	if len(s.LogErrors) > 0 {
+		fmt.Fprintf(w, "\nLog files not written (%d):\n", len(s.LogErrors))
+		for _, e := range s.LogErrors {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Logs: %s\n", s.LogDir)
 	if s.StatePath != "" {
