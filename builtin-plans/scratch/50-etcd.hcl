@@ -55,12 +55,12 @@ task "etcd" {
           --key=/etc/kubernetes/pki/etcd-client.key \
           endpoint health >/dev/null 2>&1; do
         i=$((i + 1))
-        if [ "$i" -ge 90 ]; then
+        if [ "$i" -ge 180 ]; then
           echo "etcd is not healthy after 180s" >&2
           systemctl status --no-pager etcd >&2 || true
           exit 1
         fi
-        sleep 2
+        sleep 1 # poll often: every wait here is on the critical path
       done
       echo "etcd healthy"
     EOT

@@ -49,12 +49,12 @@ task "kube_apiserver" {
           --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key \
           https://127.0.0.1:6443/readyz >/dev/null 2>&1; do
         i=$((i + 1))
-        if [ "$i" -ge 90 ]; then
+        if [ "$i" -ge 180 ]; then
           echo "kube-apiserver is not ready after 180s" >&2
           systemctl status --no-pager kube-apiserver >&2 || true
           exit 1
         fi
-        sleep 2
+        sleep 1 # poll often: every wait here is on the critical path
       done
       echo "kube-apiserver ready"
     EOT

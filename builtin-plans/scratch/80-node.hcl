@@ -140,12 +140,12 @@ task "kubelet" {
       i=0
       until [ -s /etc/kubernetes/kubelet.kubeconfig ] && [ -s /var/lib/kubelet/pki/kubelet-client-current.pem ]; do
         i=$((i + 1))
-        if [ "$i" -ge 90 ]; then
+        if [ "$i" -ge 180 ]; then
           echo "the kubelet has no client certificate after 180s (bootstrap CSR not approved?)" >&2
           systemctl status --no-pager kubelet >&2 || true
           exit 1
         fi
-        sleep 2
+        sleep 1 # poll often: every wait here is on the critical path
       done
       echo "kubelet joined"
     EOT
@@ -196,12 +196,12 @@ task "kube_proxy" {
       i=0
       until curl -s -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz; do
         i=$((i + 1))
-        if [ "$i" -ge 60 ]; then
+        if [ "$i" -ge 120 ]; then
           echo "kube-proxy does not answer on :10256 after 120s" >&2
           journalctl -u kube-proxy --no-pager -n 20 >&2 || true
           exit 1
         fi
-        sleep 2
+        sleep 1 # poll often: every wait here is on the critical path
       done
       echo "kube-proxy running"
     EOT

@@ -51,11 +51,11 @@ task "kubelet_serving" {
           awk '$0 ~ /kubelet-serving/ && $0 ~ /Approved,Issued/ {print $0}' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)
         [ "$have" -lt "$want" ] || break
         i=$((i + 1))
-        if [ "$i" -ge 60 ]; then
+        if [ "$i" -ge 120 ]; then
           echo "only $have of $want kubelets have an approved serving certificate after 120s" >&2
           exit 1
         fi
-        sleep 2
+        sleep 1 # poll often: every wait here is on the critical path
       done
       echo "$have kubelet serving certificates approved"
     EOT

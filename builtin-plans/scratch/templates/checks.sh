@@ -73,7 +73,7 @@ while :; do
   run_checks
   [ "$failed" = 0 ] && break
   [ $(($(date +%s) - start)) -lt "$TIMEOUT" ] || break
-  sleep 5
+  sleep 2
 done
 
 echo "== cluster checks =="
