@@ -9,6 +9,39 @@ locals {
   installed          = "/var/lib/scratch/installed"
 }
 
+# etcd's binaries are a task of their own: etcd starts as soon as they are in place,
+# while the (much bigger) Kubernetes control-plane binaries are still being pushed.
+task "etcd_binaries" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.kernel]
+
+  file "etcd" {
+    when        = local.offline
+    source      = "${local.etcd_dir}/etcd"
+    destination = "/usr/local/bin/etcd"
+    mode        = "0755"
+  }
+  file "etcdctl" {
+    when        = local.offline
+    source      = "${local.etcd_dir}/etcdctl"
+    destination = "/usr/local/bin/etcdctl"
+    mode        = "0755"
+  }
+
+  script "download_etcd" {
+    when    = !local.offline
+    creates = "${local.installed}/etcd-${var.etcd_version}"
+    content = join("\n", [
+      "COMPONENT=etcd VERSION='${var.etcd_version}' ARCH='${var.arch}' BINS=''",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
+      "MARKER='${local.installed}/etcd-${var.etcd_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+}
+
 task "control_plane_binaries" {
   on         = group.masters.hosts
   sudo       = true
@@ -39,18 +72,6 @@ task "control_plane_binaries" {
     destination = "/usr/local/bin/kubectl"
     mode        = "0755"
   }
-  file "etcd" {
-    when        = local.offline
-    source      = "${local.etcd_dir}/etcd"
-    destination = "/usr/local/bin/etcd"
-    mode        = "0755"
-  }
-  file "etcdctl" {
-    when        = local.offline
-    source      = "${local.etcd_dir}/etcdctl"
-    destination = "/usr/local/bin/etcdctl"
-    mode        = "0755"
-  }
 
   # online: download on the node
   script "download_kubernetes" {
@@ -62,17 +83,6 @@ task "control_plane_binaries" {
       "CHECKSUMS='${local.checksum_lines}'",
       "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/kubernetes-control-plane-${var.kubernetes_version}'",
-      file("templates/download.sh"),
-    ])
-  }
-  script "download_etcd" {
-    when    = !local.offline
-    creates = "${local.installed}/etcd-${var.etcd_version}"
-    content = join("\n", [
-      "COMPONENT=etcd VERSION='${var.etcd_version}' ARCH='${var.arch}' BINS=''",
-      "CHECKSUMS='${local.checksum_lines}'",
-      "MIRROR='${var.download_mirror}'",
-      "MARKER='${local.installed}/etcd-${var.etcd_version}'",
       file("templates/download.sh"),
     ])
   }

@@ -4,7 +4,7 @@
 task "etcd" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.control_plane_binaries, task.server_certs]
+  depends_on = [task.etcd_binaries, task.server_certs]
 
   run "data_dir" {
     command = "install -d -o etcd -g etcd -m 0700 /var/lib/etcd"

@@ -4,7 +4,7 @@
 task "kube_apiserver" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.etcd, task.kubeconfigs]
+  depends_on = [task.etcd, task.kubeconfigs, task.control_plane_binaries]
 
   run "log_dir" {
     command = "install -d -o kubernetes -g kubernetes -m 0700 /var/log/kubernetes"
