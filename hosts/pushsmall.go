@@ -102,15 +102,15 @@ func smallPushScript(dest, tmp, sum string, size int64, mode os.FileMode, owner,
 		fmt.Fprintf(&b, ` && { [ "$4" = %s ] || [ "$5" = %s ]; }`, q(group), q(group))
 	}
 	fmt.Fprintf(&b, ` && s=$(%s 2>/dev/null) && [ "${s%%%% *}" = %s ]; then cat >/dev/null; echo %s; exit 0; fi; `,
-		sha256Cmd(`"$p"`), sum, q(pushMarkUnchanged))
+		sha256SmallCmd(`"$p"`), sum, q(pushMarkUnchanged))
 	// 2. Write beside the destination, verify, rename.
 	b.WriteString(`set -e; trap 'rm -f "$t"' EXIT; trap 'exit 1' HUP INT TERM; `)
-	b.WriteString(`mkdir -p "$d"; ( umask 077; set -C; cat >"$t" ); `)
+	b.WriteString(`[ -d "$d" ] || mkdir -p "$d"; ( umask 077; set -C; cat >"$t" ); `)
 	if owner != "" || group != "" {
 		fmt.Fprintf(&b, `chown %s "$t"; `, q(owner+optColon(group)))
 	}
 	fmt.Fprintf(&b, `chmod %s "$t"; `, m)
-	fmt.Fprintf(&b, `s=$(%s); s=${s%%%% *}; `, sha256Cmd(`"$t"`))
+	fmt.Fprintf(&b, `s=$(%s); s=${s%%%% *}; `, sha256SmallCmd(`"$t"`))
 	fmt.Fprintf(&b, `if [ "$s" != %s ]; then echo "sha256 mismatch: got $s" >&2; exit 1; fi; `, sum)
 	fmt.Fprintf(&b, `mv -f "$t" "$p"; echo %s`, q(pushMarkChanged))
 	return b.String()
