@@ -83,7 +83,7 @@ func (b *bench) floorW1(hosts []*lab.Host) func(ctx context.Context) (sample, er
 		errs := make([]error, len(hosts))
 		var cpuMu sync.Mutex
 		var total sample
-		start := nowFunc()
+		start, busy := nowFunc(), machineBusy()
 		for i, h := range hosts {
 			wg.Add(1)
 			go func() {
@@ -112,7 +112,7 @@ func (b *bench) floorW1(hosts []*lab.Host) func(ctx context.Context) (sample, er
 			}()
 		}
 		wg.Wait()
-		total.Wall = nowFunc().Sub(start)
+		total.Wall, total.Busy = nowFunc().Sub(start), machineBusy()-busy
 		for _, err := range errs {
 			if err != nil {
 				return total, err
