@@ -1,0 +1,110 @@
+package hosts
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The framing of reused shells, run locally by every POSIX shell found
+// here: dash (Debian's /bin/sh), bash in POSIX mode (/bin/sh on Oracle
+// Linux and RHEL, which reads its script from a pipe a byte at a time) and
+// busybox sh. One long-lived shell per interpreter runs every case in turn,
+// as a reused shell on a host does.
+func TestShellFramingUnderPOSIXShells(t *testing.T) {
+	shells := [][]string{{"dash", "-s"}, {"bash", "--posix", "-s"}, {"busybox", "sh", "-s"}}
+	cases := []struct {
+		name      string
+		cmd       string
+		stdin     []byte
+		hasStdin  bool
+		out, errs string
+		code      string
+	}{
+		{name: "plain", cmd: "echo out; echo err >&2", out: "out\n", errs: "err\n", code: "0"},
+		{name: "no final newline", cmd: "printf abc; printf def >&2; exit 3", out: "abc", errs: "def", code: "3"},
+		{name: "exit and exec stay in the child", cmd: "cd /; exec sh -c 'exit 7'", code: "7"},
+		{name: "state does not leak", cmd: `echo "[$x][$(pwd)]"`, out: "[][" + "PWD" + "]\n", code: "0"},
+		{name: "text stdin", cmd: "cat", stdin: []byte("a 'b' \"c\" $HOME `d` \\\nPLAN_STDIN_\n\n"), hasStdin: true,
+			out: "a 'b' \"c\" $HOME `d` \\\nPLAN_STDIN_\n\n", code: "0"},
+		{name: "binary stdin", cmd: "od -An -c | tr -s ' '", stdin: []byte{0, 'x', '\n', 0xff}, hasStdin: true,
+			out: " \\0 x \\n 377\n", code: "0"},
+		{name: "no newline stdin", cmd: "cat; echo", stdin: []byte("last line"), hasStdin: true, out: "last line\n", code: "0"},
+		{name: "empty stdin", cmd: "wc -c", stdin: []byte{}, hasStdin: true, out: "0\n", code: "0"},
+		{name: "stdin is not the shell's", cmd: "cat", out: "", code: "0"},
+		{name: "env prefix", cmd: "export K='v w'; echo \"$K\"", out: "v w\n", code: "0"},
+		{name: "syntax error", cmd: "if then", code: "2"},
+	}
+	ran := 0
+	for _, argv := range shells {
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			continue
+		}
+		ran++
+		t.Run(argv[0], func(t *testing.T) {
+			dir := t.TempDir()
+			sh := exec.Command(path, argv[1:]...)
+			sh.Dir = dir
+			sh.Env = []string{"PATH=/usr/bin:/bin", "x=from-the-environment-not-set-by-a-command"}
+			stdin, err := sh.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr := newFrameWriter(), newFrameWriter()
+			sh.Stdout, sh.Stderr = stdout, stderr
+			if err := sh.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { stdin.Close(); sh.Wait() }()
+			for _, c := range cases {
+				var out, errs bytes.Buffer
+				mark := "plan-end-" + randomToken()
+				stdout.begin(&out, mark, false)
+				stderr.begin(&errs, mark, true)
+				cmd := c.cmd
+				if c.name == "state does not leak" {
+					// set x and cd in one command, then read them in the next
+					first := shellCommand("x=1; cd /", nil, false, mark)
+					if _, err := stdin.Write([]byte(first)); err != nil {
+						t.Fatal(err)
+					}
+					<-stdout.frame
+					<-stderr.frame
+					mark = "plan-end-" + randomToken()
+					stdout.begin(&out, mark, false)
+					stderr.begin(&errs, mark, true)
+				}
+				if _, err := stdin.Write([]byte(shellCommand(cmd, c.stdin, c.hasStdin, mark))); err != nil {
+					t.Fatal(err)
+				}
+				var code string
+				for n := 0; n < 2; {
+					select {
+					case code = <-stdout.frame:
+						n++
+					case <-stderr.frame:
+						n++
+					case <-time.After(20 * time.Second):
+						t.Fatalf("%s: no end mark", c.name)
+					}
+				}
+				if !stderr.hasBegun() {
+					t.Errorf("%s: no start mark", c.name)
+				}
+				want := strings.ReplaceAll(c.out, "PWD", dir)
+				if c.name == "state does not leak" {
+					want = "[from-the-environment-not-set-by-a-command][" + dir + "]\n"
+				}
+				if out.String() != want || code != c.code || c.errs != "" && errs.String() != c.errs {
+					t.Errorf("%s: stdout %q stderr %q code %s; want %q %q %s", c.name, out.String(), errs.String(), code, want, c.errs, c.code)
+				}
+			}
+		})
+	}
+	if ran == 0 {
+		t.Fatal("no POSIX shell found to run the framing under")
+	}
+}
