@@ -69,6 +69,17 @@ run_checks() {
 }
 
 start=$(date +%s)
+# First wait, without polling, for what most checks need: kubectl wait watches and returns as
+# soon as the condition holds. Pods that do not exist yet are not waited for here; the loop
+# below is what decides.
+wait_for() {
+  left=$((TIMEOUT - ($(date +%s) - start)))
+  [ "$left" -gt 0 ] || return 0
+  kubectl wait "$@" --timeout="${left}s" >/dev/null 2>&1 || true
+}
+wait_for --for=condition=Ready nodes --all
+wait_for -n kube-flannel --for=condition=Ready pods -l app=flannel
+wait_for -n kube-system --for=condition=Ready pods -l k8s-app=kube-dns
 while :; do
   run_checks
   [ "$failed" = 0 ] && break
