@@ -41,11 +41,11 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 	if !path.IsAbs(u.Path) {
 		return PushResult{}, errors.New("destination must be an absolute path")
 	}
-	open, size, sum, err := uploadSource(u)
+	open, size, localSum, err := uploadSource(u)
 	if err != nil {
 		return PushResult{}, err
 	}
-	res := PushResult{SHA256: sum}
+	var res PushResult
 	mode := unixMode(u.Mode)
 	if mode == 0 {
 		mode = 0o644
@@ -57,18 +57,26 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 	}
 
 	if size <= smallPushMax && !u.DryRun {
-		changed, err := t.pushSmall(ctx, u, open, size, sum, mode, owner, group)
+		if res.SHA256, err = localSum(); err != nil {
+			return res, err
+		}
+		changed, err := t.pushSmall(ctx, u, open, size, res.SHA256, mode, owner, group)
 		res.Changed = changed
 		return res, err
 	}
 
-	same, err := t.remoteMatches(ctx, u.Path, sum, size, mode, owner, group, u.Sudo)
+	// The local file is being hashed meanwhile (uploadSource): the remote
+	// check runs beside it, and a destination of another size (or none)
+	// needs no local sha256 to be found different, so the upload starts
+	// at once and the hash is awaited only for the verify.
+	same, err := t.remoteMatches(ctx, u.Path, localSum, size, mode, owner, group, u.Sudo)
 	if err != nil {
 		return res, err
 	}
 	res.Changed = !same
 	if same || u.DryRun {
-		return res, nil
+		res.SHA256, err = localSum()
+		return res, err
 	}
 
 	c, err := t.sftpClient(ctx)
@@ -103,6 +111,15 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 		return res, err
 	}
 
+	sum, err := localSum()
+	if err != nil {
+		t.cleanup(c, staged, false)
+		if stageDir != "" {
+			t.cleanup(c, stageDir, true)
+		}
+		return res, err
+	}
+	res.SHA256 = sum
 	target := dir + "/" + tmpName
 	q := ShellQuote
 	var script strings.Builder
@@ -189,22 +206,45 @@ func unixMode(m os.FileMode) os.FileMode {
 	return u
 }
 
-// uploadSource gives a reader factory, the size and the hex sha256 of what
-// u uploads, streaming local files instead of loading them.
-func uploadSource(u *Upload) (func() (io.ReadCloser, error), int64, string, error) {
+// uploadSource gives a reader factory and the size of what u uploads,
+// streaming local files instead of loading them, and its hex sha256 as a
+// function: a local file is hashed in the background from now on, and
+// the function waits for it.
+func uploadSource(u *Upload) (open func() (io.ReadCloser, error), size int64, sum func() (string, error), err error) {
 	if u.LocalPath != "" && u.Content != nil {
-		return nil, 0, "", errors.New("set either Content or LocalPath, not both")
+		return nil, 0, nil, errors.New("set either Content or LocalPath, not both")
 	}
 	if u.LocalPath == "" {
-		sum := sha256.Sum256(u.Content)
+		h := sha256.Sum256(u.Content)
+		hexSum := hex.EncodeToString(h[:])
 		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(u.Content)), nil },
-			int64(len(u.Content)), hex.EncodeToString(sum[:]), nil
+			int64(len(u.Content)), func() (string, error) { return hexSum, nil }, nil
 	}
-	n, sum, err := localSums.sum(u.LocalPath)
+	fi, err := os.Stat(u.LocalPath)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, 0, nil, err
 	}
-	return func() (io.ReadCloser, error) { return os.Open(u.LocalPath) }, n, sum, nil
+	if !fi.Mode().IsRegular() {
+		return nil, 0, nil, fmt.Errorf("%s is not a regular file", u.LocalPath)
+	}
+	type hashed struct {
+		sum string
+		err error
+	}
+	done := make(chan hashed, 1)
+	go func() {
+		n, s, err := localSums.sum(u.LocalPath)
+		if err == nil && n != fi.Size() {
+			err = fmt.Errorf("%s changed while being pushed (%d bytes, then %d)", u.LocalPath, fi.Size(), n)
+		}
+		done <- hashed{s, err}
+	}()
+	var once sync.Once
+	var h hashed
+	return func() (io.ReadCloser, error) { return os.Open(u.LocalPath) }, fi.Size(), func() (string, error) {
+		once.Do(func() { h = <-done })
+		return h.sum, h.err
+	}, nil
 }
 
 // localSums remembers the sha256 of local files by path, size and
@@ -279,7 +319,7 @@ func hashFile(path string) (int64, string, error) {
 //
 // The remote file is hashed only when its size matches: replacing a big
 // binary with one of another size costs no remote read.
-func (t *SSH) remoteMatches(ctx context.Context, p, sum string, size int64, mode os.FileMode, owner, group string, sudo bool) (bool, error) {
+func (t *SSH) remoteMatches(ctx context.Context, p string, localSum func() (string, error), size int64, mode os.FileMode, owner, group string, sudo bool) (bool, error) {
 	q := ShellQuote(p)
 	cmd := "if [ -f " + q + " ]; then set -- $(stat -c '%a %U %u %G %g %s' " + q + ") && echo \"$1 $2 $3 $4 $5\" && " +
 		"if [ \"$6\" = " + strconv.FormatInt(size, 10) + " ]; then " + sha256Cmd(q) + "; fi; fi"
@@ -296,7 +336,14 @@ func (t *SSH) remoteMatches(ctx context.Context, p, sum string, size int64, mode
 		return false, nil
 	}
 	m, err := strconv.ParseUint(f[0], 8, 32)
-	if err != nil || os.FileMode(m) != mode || f[5] != sum {
+	if err != nil || os.FileMode(m) != mode {
+		return false, nil
+	}
+	sum, err := localSum()
+	if err != nil {
+		return false, err
+	}
+	if f[5] != sum {
 		return false, nil
 	}
 	// Owner "" without sudo: a non-root user cannot choose, so ownership
