@@ -3,7 +3,7 @@
 # artifacts directory; otherwise each node downloads it and checks its sha256.
 
 locals {
-  control_plane_bins = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]
+  control_plane_bins = ["kube-controller-manager", "kube-scheduler", "kubectl"]
   node_bins          = ["kubelet", "kube-proxy"]
   checksum_lines     = join("\n", [for f, sum in var.checksums : "${f} ${sum}"])
   installed          = "/var/lib/scratch/installed"
@@ -42,7 +42,9 @@ task "etcd_binaries" {
   }
 }
 
-task "control_plane_binaries" {
+# kube-apiserver's binary is a task of its own too: the API server (whose start-up is the
+# longest wait of the control plane) starts while the other binaries are being pushed.
+task "apiserver_binary" {
   on         = group.masters.hosts
   sudo       = true
   depends_on = [task.kernel]
@@ -54,6 +56,28 @@ task "control_plane_binaries" {
     destination = "/usr/local/bin/kube-apiserver"
     mode        = "0755"
   }
+
+  # online: download on the node
+  script "download_kubernetes" {
+    when    = !local.offline
+    creates = "${local.installed}/kubernetes-apiserver-${var.kubernetes_version}"
+    content = join("\n", [
+      "COMPONENT=kubernetes VERSION='${var.kubernetes_version}' ARCH='${var.arch}'",
+      "BINS='kube-apiserver'",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
+      "MARKER='${local.installed}/kubernetes-apiserver-${var.kubernetes_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+}
+
+task "control_plane_binaries" {
+  on         = group.masters.hosts
+  sudo       = true
+  depends_on = [task.kernel]
+
+  # offline: push from the artifacts directory (a file whose sha256 already matches is skipped)
   file "kube_controller_manager" {
     when        = local.offline
     source      = "${local.k8s_dir}/kube-controller-manager"

@@ -4,7 +4,7 @@
 task "kube_apiserver" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.etcd, task.kubeconfigs, task.control_plane_binaries]
+  depends_on = [task.etcd, task.kubeconfigs, task.apiserver_binary]
 
   run "log_dir" {
     command = "install -d -o kubernetes -g kubernetes -m 0700 /var/log/kubernetes"
@@ -64,7 +64,7 @@ task "kube_apiserver" {
 task "kube_controller_manager" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.kube_apiserver]
+  depends_on = [task.kube_apiserver, task.control_plane_binaries]
 
   file "unit" {
     destination = "/etc/systemd/system/kube-controller-manager.service"
@@ -92,7 +92,7 @@ task "kube_controller_manager" {
 task "kube_scheduler" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.kube_apiserver]
+  depends_on = [task.kube_apiserver, task.control_plane_binaries]
 
   file "config" {
     destination = "/etc/kubernetes/kube-scheduler.yaml"
