@@ -109,6 +109,14 @@ task "flannel" {
     command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/kube-flannel.yaml"
     unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/kube-flannel.yaml >/dev/null 2>&1"
   }
+
+  # Pods scheduled before flannel has written a node's subnet.env fail to get a network and
+  # are retried only after the kubelet's back-off (CoreDNS then sat ~10 s in ContainerCreating):
+  # CoreDNS is applied once flannel runs on every node.
+  run "wait_running" {
+    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-flannel rollout status ds/kube-flannel-ds --timeout=180s"
+    changed = false
+  }
 }
 
 task "coredns" {
