@@ -109,12 +109,17 @@ task "flannel" {
     command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/kube-flannel.yaml"
     unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/kube-flannel.yaml >/dev/null 2>&1"
   }
+}
 
-  # Pods scheduled before flannel has written a node's subnet.env fail to get a network and
-  # are retried only after the kubelet's back-off (CoreDNS then sat ~10 s in ContainerCreating):
-  # CoreDNS is applied once flannel runs on every node.
-  run "wait_running" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-flannel rollout status ds/kube-flannel-ds --timeout=180s"
+# A pod scheduled on a node before flannel has written the node's subnet.env gets no network
+# and is retried only after the kubelet's back-off (CoreDNS sat ~13 s in ContainerCreating):
+# CoreDNS is applied once every node has its flannel subnet.
+task "flannel_ready" {
+  on         = local.all_hosts
+  depends_on = [task.flannel]
+
+  run "subnet" {
+    command = "i=0; until [ -s /run/flannel/subnet.env ]; do i=$((i + 1)); if [ \"$i\" -ge 180 ]; then echo 'flannel wrote no /run/flannel/subnet.env within 180s' >&2; exit 1; fi; sleep 1; done"
     changed = false
   }
 }
@@ -122,7 +127,7 @@ task "flannel" {
 task "coredns" {
   on         = local.first_master
   sudo       = true
-  depends_on = [task.flannel]
+  depends_on = [task.flannel, task.flannel_ready]
 
   run "apply" {
     command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/coredns.yaml"
