@@ -58,6 +58,10 @@ const shellMaxIdle = 4
 // opens a session of its own.
 var errNoShell = errors.New("no reusable shell")
 
+// errShellUnusable marks a shell that started on a working connection but
+// cannot serve (see startShell): its sudo mode uses sessions from then on.
+var errShellUnusable = errors.New("reused shell unusable")
+
 // shell is one long-lived /bin/sh on the host.
 type shell struct {
 	t        *SSH
@@ -223,9 +227,13 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 			if ctx.Err() != nil {
 				return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
 			}
-			// Let the session path run it and tell what is wrong (a
-			// rejected sudo password, a broken shell...).
-			t.shells.disable(useSudo)
+			// Let the session path run it and tell what is wrong. A
+			// shell that cannot work here (a rejected sudo password, a
+			// shell that ended or never spoke) is not tried again; a
+			// connection that failed is the session path's to re-dial.
+			if errors.Is(err, errShellUnusable) {
+				t.shells.disable(useSudo)
+			}
 			return errNoShell
 		}
 	}
@@ -395,11 +403,11 @@ func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*s
 		sh.pgid = filter.pgid()
 		return sh, nil
 	case <-filter.badPassword:
-		err = ErrSudoPassword
+		err = fmt.Errorf("%w: %w", errShellUnusable, ErrSudoPassword)
 	case <-sh.exited:
-		err = fmt.Errorf("shell ended before it started: %v", sh.waitErr)
+		err = fmt.Errorf("%w: shell ended before it started: %v", errShellUnusable, sh.waitErr)
 	case <-timer.C:
-		err = fmt.Errorf("%w: shell did not start within %v", ErrTimeout, t.d.opts.OpTimeout)
+		err = fmt.Errorf("%w: %w: shell did not start within %v", errShellUnusable, ErrTimeout, t.d.opts.OpTimeout)
 	case <-ctx.Done():
 		err = ctxError(ctx)
 	}
