@@ -48,6 +48,7 @@ type runFlags struct {
 	statePath string
 	noState   bool
 	acceptNew bool
+	perCmd    bool
 	verbose   bool
 	sshConfig string
 }
@@ -69,6 +70,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&f.statePath, "state", defaultStatePath, "run state file (its key is FILE.key)")
 	fl.BoolVar(&f.noState, "no-state", false, "neither read nor write the run state")
 	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown host keys (changed keys are still refused)")
+	fl.BoolVar(&f.perCmd, "session-per-command", false, "open an SSH session for every command instead of reusing a shell per host (slower)")
 	fl.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh_config file to use instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "plain output: also step starts and every output line")
 	if code, ok := parseFlags(fl, args, stderr); !ok {
@@ -121,6 +123,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 	dialer := hosts.NewDialer(hosts.Options{
 		AcceptNewHostKeys: f.acceptNew,
+		SessionPerCommand: f.perCmd,
 		Prompt:            terminalPrompt(suspend, red),
 		// A node holds one session at a time, so the transport's bound is
 		// the per-host bound; sftp and cancellation have channels of their
