@@ -51,7 +51,10 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 			return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), ctxError(ctx))
 		case errors.As(err, &oce) && time.Now().Before(deadline):
 			// sshd refused the channel (MaxSessions counts channels that
-			// are still closing): the connection is fine, try again soon.
+			// are still closing): the connection is fine, try again soon,
+			// after giving back a session an idle reused shell holds (a
+			// host may allow fewer sessions than Options.MaxSessions).
+			t.shells.closeOne()
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():

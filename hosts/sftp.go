@@ -39,6 +39,7 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 				ch <- res{s, err}
 				return
 			}
+			t.shells.closeOne() // an idle reused shell may hold the session it needs
 			time.Sleep(backoff)
 			backoff = min(2*backoff, 500*time.Millisecond)
 		}

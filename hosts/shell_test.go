@@ -261,3 +261,34 @@ func TestShellDiedBeforeReadingCommand(t *testing.T) {
 		t.Fatalf("%d new sessions, want 1 (the command in a session of its own)", n)
 	}
 }
+
+// A host that allows fewer sessions than Options.MaxSessions (sshd's
+// MaxSessions 2, one of them the sftp client's): an idle reused shell gives
+// its session back when the server refuses a new one, so plain and sudo
+// commands can alternate and big pushes still install.
+func TestShellGivesWayToServerSessionLimit(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	w.srv.MaxSessions = 2
+	tr := dialWorld(t, w, "u", hosts.Options{OpTimeout: 3 * time.Second})
+	push := func(fill byte) {
+		t.Helper()
+		big := bytes.Repeat([]byte{fill}, 2<<20) // over 1 MiB: sftp
+		dst := w.srv.Dir + "/big"
+		if _, err := tr.Push(bg(t), &hosts.Upload{Path: dst, Content: big}); err != nil {
+			t.Fatalf("push with two sessions allowed: %v", err)
+		}
+		if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("pushed file: %d bytes, %v", len(got), err)
+		}
+	}
+	push('x') // the sftp client now holds one of the two sessions
+	for i := range 3 {
+		for _, sudo := range []bool{false, true} {
+			out, _, err := runOut(t, tr, &hosts.Command{Cmd: fmt.Sprintf("echo %d", i), Sudo: sudo})
+			if err != nil || out != fmt.Sprintf("%d\n", i) {
+				t.Fatalf("command %d (sudo %v) with one session left: %q %v", i, sudo, out, err)
+			}
+		}
+	}
+	push('y')
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/pkg/sftp"
@@ -36,6 +37,10 @@ type Server struct {
 	Addr  string // 127.0.0.1:PORT
 	Dir   string // commands' working directory, sftp's too
 	Users map[string]*User
+	// MaxSessions, when > 0, refuses a session channel while that many are
+	// open on the connection, as sshd's MaxSessions does. Set it before
+	// clients connect.
+	MaxSessions int
 
 	ln     net.Listener
 	binDir string
@@ -235,14 +240,23 @@ func (s *Server) handle(c net.Conn) {
 		}
 	}()
 	user := s.Users[sc.User()]
+	var open atomic.Int32
 	for nc := range chans {
 		switch nc.ChannelType() {
 		case "session":
+			if s.MaxSessions > 0 && int(open.Load()) >= s.MaxSessions {
+				nc.Reject(ssh.ResourceShortage, "too many sessions")
+				continue
+			}
 			ch, creqs, err := nc.Accept()
 			if err != nil {
 				continue
 			}
-			go s.session(ch, creqs, user)
+			open.Add(1)
+			go func() {
+				defer open.Add(-1)
+				s.session(ch, creqs, user)
+			}()
 		case "direct-tcpip":
 			go s.directTCPIP(nc)
 		default:
