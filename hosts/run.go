@@ -99,53 +99,29 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.label(), err)
 	}
-	marker := "plan-pgid-" + randomToken()
-	// read the process group from /proc (the shell may not lead it under
-	// sudo's pty); fall back to $$.
-	inner := `read -r _ _ _ _ plan_pg _ 2>/dev/null </proc/$$/stat; printf '%s %s\n' ` + marker +
-		` "${plan_pg:-$$}" >&2; unset plan_pg; ` + env + c.Cmd
-	remote, prompt := t.remoteCommand(inner, useSudo, password)
-
-	s, _, release, err := t.session(ctx, false)
+	var tail tailBuffer
+	m, err := t.startMarked(ctx, env+c.Cmd, useSudo, password, orDiscard(c.Stdout), io.MultiWriter(orDiscard(c.Stderr), &tail))
 	if err != nil {
 		return err
 	}
-	defer release()
-	defer s.Close()
+	defer m.release()
+	defer m.s.Close()
+	filter := m.filter
+	go feedStdin(m.stdin, c.Stdin, password, filter)
 
-	var tail tailBuffer
-	filter := &stderrFilter{marker: marker, prompt: prompt, out: io.MultiWriter(orDiscard(c.Stderr), &tail), started: make(chan struct{}), badPassword: make(chan struct{})}
-	s.Stdout = orDiscard(c.Stdout)
-	s.Stderr = filter
-	stdin, err := s.StdinPipe()
-	if err != nil {
-		return fmt.Errorf("%s: stdin: %w", t.label(), err)
-	}
-	if err := s.Start(remote); err != nil {
-		return fmt.Errorf("%s: start: %w: %w", t.label(), ErrConnLost, err)
-	}
-	go feedStdin(stdin, c.Stdin, password, filter)
-
-	waited := make(chan error, 1)
-	go func() { waited <- s.Wait() }()
 	var werr error
+	ended := make(chan struct{})
+	go func() { werr = m.s.Wait(); close(ended) }()
 	select {
-	case werr = <-waited:
+	case <-ended:
 	case <-ctx.Done():
 		// stdout may run ahead of the stderr marker: give it a moment.
 		select {
 		case <-filter.started:
-		case e := <-waited:
-			waited <- e // still wanted below
+		case <-ended:
 		case <-time.After(2 * time.Second):
 		}
-		t.kill(filter.pgid(), useSudo, password)
-		s.Signal(ssh.SIGKILL)
-		s.Close()
-		select {
-		case <-waited:
-		case <-time.After(5 * time.Second):
-		}
+		t.abort(m.s, filter.pgid(), useSudo, password, ended)
 		return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
 	}
 	filter.flush()
@@ -165,13 +141,72 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 			}
 			return &ExitError{Code: ee.ExitStatus(), StderrTail: "sudo: " + msg}
 		}
-		xe := &ExitError{Code: ee.ExitStatus(), StderrTail: tail.Tail(t.secrets(password)...)}
-		if sig := ee.Signal(); sig != "" {
-			xe.Code, xe.Signal = -1, sig
-		}
-		return xe
+		return exitError(ee, tail.Tail(t.secrets(password)...))
 	}
 	return fmt.Errorf("%s: %w: %w", t.label(), ErrConnLost, werr)
+}
+
+// exitError is the *ExitError for a session that ended with ee.
+func exitError(ee *ssh.ExitError, stderrTail string) *ExitError {
+	xe := &ExitError{Code: ee.ExitStatus(), StderrTail: stderrTail}
+	if sig := ee.Signal(); sig != "" {
+		xe.Code, xe.Signal = -1, sig
+	}
+	return xe
+}
+
+// marked is a started session whose shell reports its process group on
+// stderr (see startMarked).
+type marked struct {
+	s       *ssh.Session
+	c       *conn
+	release func() // frees the session's slot
+	stdin   io.WriteCloser
+	filter  *stderrFilter
+}
+
+// startMarked opens a session that runs body with /bin/sh -c (under sudo
+// when asked). Before body the shell reports its process group on stderr
+// behind a random marker, read from /proc because the shell may not lead
+// the group under sudo's pty ($$ otherwise); the filter removes that line
+// and sudo's prompt, and passes the rest of stderr to stderr.
+func (t *SSH) startMarked(ctx context.Context, body string, useSudo bool, password string, stdout, stderr io.Writer) (*marked, error) {
+	marker := "plan-pgid-" + randomToken()
+	inner := `read -r _ _ _ _ plan_pg _ 2>/dev/null </proc/$$/stat; printf '%s %s\n' ` + marker +
+		` "${plan_pg:-$$}" >&2; unset plan_pg; ` + body
+	remote, prompt := t.remoteCommand(inner, useSudo, password)
+
+	s, c, release, err := t.session(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	m := &marked{s: s, c: c, release: release, filter: &stderrFilter{marker: marker, prompt: prompt, out: stderr,
+		started: make(chan struct{}), badPassword: make(chan struct{})}}
+	s.Stdout, s.Stderr = stdout, m.filter
+	if m.stdin, err = s.StdinPipe(); err != nil {
+		s.Close()
+		release()
+		return nil, fmt.Errorf("%s: stdin: %w", t.label(), err)
+	}
+	if err := s.Start(remote); err != nil {
+		s.Close()
+		release()
+		return nil, fmt.Errorf("%s: start: %w: %w", t.label(), ErrConnLost, err)
+	}
+	return m, nil
+}
+
+// abort ends a session whose command was cancelled: its process group is
+// killed through a second session (see kill), then the session is closed
+// and, bounded, waited for (ended is closed when its Wait returned).
+func (t *SSH) abort(s *ssh.Session, pgid int, useSudo bool, password string, ended <-chan struct{}) {
+	t.kill(pgid, useSudo, password)
+	s.Signal(ssh.SIGKILL)
+	s.Close()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+	}
 }
 
 // feedStdin writes the sudo password (when any) and then the command's

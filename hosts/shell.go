@@ -64,7 +64,6 @@ var errShellUnusable = errors.New("reused shell unusable")
 
 // shell is one long-lived /bin/sh on the host.
 type shell struct {
-	t        *SSH
 	c        *conn
 	s        *ssh.Session
 	stdin    io.WriteCloser
@@ -271,13 +270,8 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 			sh.stderr.flush()
 			return t.sessionEnded(sh.waitErr, &tail, password)
 		case <-ctx.Done():
-			t.kill(sh.pgid, sh.sudo, sh.password)
-			sh.s.Signal(ssh.SIGKILL)
+			t.abort(sh.s, sh.pgid, sh.sudo, sh.password, sh.exited)
 			sh.close()
-			select {
-			case <-sh.exited:
-			case <-time.After(5 * time.Second):
-			}
 			return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
 		}
 	}
@@ -302,11 +296,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 func (t *SSH) sessionEnded(werr error, tail *tailBuffer, password string) error {
 	var ee *ssh.ExitError
 	if errors.As(werr, &ee) {
-		xe := &ExitError{Code: ee.ExitStatus(), StderrTail: tail.Tail(t.secrets(password)...)}
-		if sig := ee.Signal(); sig != "" {
-			xe.Code, xe.Signal = -1, sig
-		}
-		return xe
+		return exitError(ee, tail.Tail(t.secrets(password)...))
 	}
 	if werr == nil {
 		werr = io.ErrUnexpectedEOF
@@ -361,33 +351,16 @@ func wrapBase64(b []byte) string {
 // stdin, under sudo when asked, and waits until it has said its process
 // group.
 func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*shell, error) {
-	marker := "plan-pgid-" + randomToken()
-	inner := `read -r _ _ _ _ plan_pg _ 2>/dev/null </proc/$$/stat; printf '%s %s\n' ` + marker +
-		` "${plan_pg:-$$}" >&2; unset plan_pg; exec /bin/sh -s`
-	remote, prompt := t.remoteCommand(inner, useSudo, password)
-
-	s, c, release, err := t.session(ctx, false)
+	stdout, stderr := newFrameWriter(), newFrameWriter()
+	m, err := t.startMarked(ctx, "exec /bin/sh -s", useSudo, password, stdout, stderr)
 	if err != nil {
 		return nil, err
 	}
-	sh := &shell{t: t, c: c, s: s, release: release, sudo: useSudo, password: password,
-		stdout: newFrameWriter(), stderr: newFrameWriter(), exited: make(chan struct{})}
-	filter := &stderrFilter{marker: marker, prompt: prompt, out: sh.stderr,
-		started: make(chan struct{}), badPassword: make(chan struct{})}
-	s.Stdout = sh.stdout
-	s.Stderr = filter
-	if sh.stdin, err = s.StdinPipe(); err != nil {
-		s.Close()
-		release()
-		return nil, fmt.Errorf("%s: stdin: %w", t.label(), err)
-	}
-	if err := s.Start(remote); err != nil {
-		s.Close()
-		release()
-		return nil, fmt.Errorf("%s: start: %w: %w", t.label(), ErrConnLost, err)
-	}
+	sh := &shell{c: m.c, s: m.s, stdin: m.stdin, release: m.release, sudo: useSudo, password: password,
+		stdout: stdout, stderr: stderr, exited: make(chan struct{})}
+	filter := m.filter
 	go func() {
-		sh.waitErr = s.Wait()
+		sh.waitErr = sh.s.Wait()
 		close(sh.exited)
 	}()
 	if password != "" {
