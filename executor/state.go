@@ -80,10 +80,9 @@ type State struct {
 	saveMu sync.Mutex // one writer at a time
 	saved  uint64     // the generation on disk (guarded by saveMu)
 
-	bgMu     sync.Mutex
-	bgActive bool          // a saver goroutine is running
-	bgDone   chan struct{} // closed when that saver ends
-	bgErr    error         // the first failed save, reported by Flush
+	bgMu   sync.Mutex
+	bgDone chan struct{} // while a saver goroutine runs: closed when it ends
+	bgErr  error         // the first failed save, reported by Flush
 }
 
 // OpenState locks and reads the state at path; a missing or
@@ -133,15 +132,12 @@ func (s *State) Close() error {
 // error is the first save that failed since the last Flush, if any.
 func (s *State) Flush() error {
 	s.bgMu.Lock()
-	done, active := s.bgDone, s.bgActive
+	done := s.bgDone
 	s.bgMu.Unlock()
-	if active {
+	if done != nil {
 		<-done
 	}
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
-	err := s.save(gen)
+	err := s.save(s.generation())
 	s.bgMu.Lock()
 	if err == nil {
 		err = s.bgErr
@@ -158,31 +154,33 @@ func (s *State) Flush() error {
 func (s *State) saveLater() {
 	s.bgMu.Lock()
 	defer s.bgMu.Unlock()
-	if s.bgActive {
+	if s.bgDone != nil {
 		return // it checks for newer changes before it ends
 	}
-	s.bgActive, s.bgDone = true, make(chan struct{})
+	s.bgDone = make(chan struct{})
 	go s.saver()
+}
+
+// generation is the number of changes made so far.
+func (s *State) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
 }
 
 func (s *State) saver() {
 	for {
-		s.mu.Lock()
-		gen := s.gen
-		s.mu.Unlock()
+		gen := s.generation()
 		err := s.save(gen)
 		s.bgMu.Lock()
 		if err != nil && s.bgErr == nil {
 			s.bgErr = err
 		}
-		s.mu.Lock()
-		more := s.gen > gen
-		s.mu.Unlock()
-		if !more || err != nil {
+		if s.generation() == gen || err != nil {
 			// On an error the next change starts a new saver: a full disk
 			// is retried, not spun on.
-			s.bgActive = false
 			close(s.bgDone)
+			s.bgDone = nil
 			s.bgMu.Unlock()
 			return
 		}
