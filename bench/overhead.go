@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/plan-dev/plan/integration/lab"
 )
@@ -79,46 +78,23 @@ func (b *bench) floorW1(hosts []*lab.Host) func(ctx context.Context) (sample, er
 			return sample{}, err
 		}
 		defer closeMasters(control)
-		var wg sync.WaitGroup
-		errs := make([]error, len(hosts))
-		var cpuMu sync.Mutex
-		var total sample
-		start, busy := nowFunc(), machineBusy()
-		for i, h := range hosts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, st := range steps {
-					args := append(b.sshBase(control), h.Alias, st.cmd)
-					cmd := exec.CommandContext(ctx, "ssh", args...)
-					if st.file != "" {
-						f, err := os.Open(st.file)
-						if err != nil {
-							errs[i] = err
-							return
-						}
-						cmd.Stdin = f
-						defer f.Close()
-					}
-					s, out, err := runCmd(ctx, cmd)
-					cpuMu.Lock()
-					total.CPU += s.CPU
-					cpuMu.Unlock()
+		return onEachHost(ctx, hosts, func(h *lab.Host, run func(*exec.Cmd) ([]byte, error)) error {
+			for _, st := range steps {
+				cmd := exec.CommandContext(ctx, "ssh", append(b.sshBase(control), h.Alias, st.cmd)...)
+				if st.file != "" {
+					f, err := os.Open(st.file)
 					if err != nil {
-						errs[i] = fmt.Errorf("ssh %s %q: %v: %s", h.Alias, st.cmd, err, tail(out, 3))
-						return
+						return err
 					}
+					defer f.Close()
+					cmd.Stdin = f
 				}
-			}()
-		}
-		wg.Wait()
-		total.Wall, total.Busy = nowFunc().Sub(start), machineBusy()-busy
-		for _, err := range errs {
-			if err != nil {
-				return total, err
+				if out, err := run(cmd); err != nil {
+					return fmt.Errorf("ssh %s %q: %v: %s", h.Alias, st.cmd, err, tail(out, 3))
+				}
 			}
-		}
-		return total, nil
+			return nil
+		})
 	}
 }
 

@@ -40,27 +40,41 @@ func bigFile(dir string, size int64) (string, error) {
 // parallelSSH runs one ssh/scp command per host at once and returns the
 // wall time of the slowest.
 func parallelSSH(ctx context.Context, hosts []*lab.Host, argv func(h *lab.Host) []string) (sample, error) {
+	return onEachHost(ctx, hosts, func(h *lab.Host, run func(*exec.Cmd) ([]byte, error)) error {
+		a := argv(h)
+		if out, err := run(exec.CommandContext(ctx, a[0], a[1:]...)); err != nil {
+			return fmt.Errorf("%s: %v: %s", a[0], err, tail(out, 3))
+		}
+		return nil
+	})
+}
+
+// onEachHost runs fn for every host at once. fn runs its commands with
+// run, whose CPU (runCmd's) is added up; the sample's wall time and machine
+// busy time span all of them. The first host's error, in the hosts'
+// order, is returned.
+func onEachHost(ctx context.Context, hosts []*lab.Host, fn func(h *lab.Host, run func(*exec.Cmd) ([]byte, error)) error) (sample, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(hosts))
 	var mu sync.Mutex
 	var total sample
-	start := nowFunc()
+	run := func(cmd *exec.Cmd) ([]byte, error) {
+		s, out, err := runCmd(ctx, cmd)
+		mu.Lock()
+		total.CPU += s.CPU
+		mu.Unlock()
+		return out, err
+	}
+	start, busy := nowFunc(), machineBusy()
 	for i, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := argv(h)
-			s, out, err := runCmd(ctx, exec.CommandContext(ctx, a[0], a[1:]...))
-			mu.Lock()
-			total.CPU += s.CPU
-			mu.Unlock()
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %v: %s", a[0], err, tail(out, 3))
-			}
+			errs[i] = fn(h, run)
 		}()
 	}
 	wg.Wait()
-	total.Wall = nowFunc().Sub(start)
+	total.Wall, total.Busy = nowFunc().Sub(start), machineBusy()-busy
 	for _, err := range errs {
 		if err != nil {
 			return total, err
