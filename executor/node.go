@@ -198,20 +198,8 @@ func (r *run) writeLog(nr *nodeRun, nl *nodeLog, res *nodeResult) string {
 	entries := nl.entries
 	nl.mu.Unlock()
 
-	size := len(n.Task) + len(n.Host.Name) + len(res.Error) + 96
-	for _, e := range entries {
-		size += len(e.text) + len(e.data) + 1
-	}
 	var b strings.Builder
-	b.Grow(size)
-	var stamp [64]byte
-	b.WriteString("# ")
-	b.WriteString(n.Task)
-	b.WriteString(" on ")
-	b.WriteString(n.Host.Name)
-	b.WriteString(", started ")
-	b.Write(res.Start.AppendFormat(stamp[:0], time.RFC3339))
-	b.WriteByte('\n')
+	fmt.Fprintf(&b, "# %s on %s, started %s\n", n.Task, n.Host.Name, res.Start.Format(time.RFC3339))
 	// Output is written as it came, chunks joined (a line may arrive in
 	// several); a note starts on a line of its own.
 	lineStart := true
@@ -233,13 +221,9 @@ func (r *run) writeLog(nr *nodeRun, nl *nodeLog, res *nodeResult) string {
 	if !lineStart {
 		b.WriteByte('\n')
 	}
-	b.WriteString("# ")
-	b.WriteString(string(res.Status))
-	b.WriteString(" after ")
-	b.WriteString(res.End.Sub(res.Start).Round(time.Millisecond).String())
+	fmt.Fprintf(&b, "# %s after %s", res.Status, res.End.Sub(res.Start).Round(time.Millisecond))
 	if res.Error != "" {
-		b.WriteString(": ")
-		b.WriteString(res.Error)
+		fmt.Fprintf(&b, ": %s", res.Error)
 	}
 	b.WriteByte('\n')
 
