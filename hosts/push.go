@@ -21,8 +21,9 @@ import (
 // Push implements Transport.
 //
 // Content up to smallPushMax goes in one session (see pushSmall). Bigger
-// content, and DryRun, take these steps: compare the remote sha256, mode, owner and group with one command
-// (with sudo when asked); when they match, return Changed=false. Otherwise
+// content, and DryRun, take these steps: compare the remote sha256, mode,
+// owner and group with one command (with sudo when asked); when they
+// match, return Changed=false. Otherwise
 // upload with sftp (concurrent writes) to a temp file beside the
 // destination, or, as non-root with sudo, to a private 0700 directory under
 // /tmp; then one command verifies the sha256, sets mode/owner/group
@@ -103,20 +104,20 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 			return res, fmt.Errorf("make %s: %w", dir, err)
 		}
 	}
-	if err := t.upload(ctx, c, open, size, staged, u.Progress); err != nil {
+	dropStaged := func() {
 		t.cleanup(c, staged, false)
 		if stageDir != "" {
 			t.cleanup(c, stageDir, true)
 		}
+	}
+	if err := t.upload(ctx, c, open, size, staged, u.Progress); err != nil {
+		dropStaged()
 		return res, err
 	}
 
 	sum, err := localSum()
 	if err != nil {
-		t.cleanup(c, staged, false)
-		if stageDir != "" {
-			t.cleanup(c, stageDir, true)
-		}
+		dropStaged()
 		return res, err
 	}
 	res.SHA256 = sum
