@@ -28,6 +28,11 @@ var Packages = []string{
 	"netbase", "netcat-openbsd", "nftables", "openssh-client", "openssh-server",
 	"openssl", "procps", "python3", "socat", "sudo", "systemd-sysv", "util-linux",
 	"xz-utils",
+	// What Oracle Linux runs by default, so the proof meets it: firewalld (with
+	// ipset) and NetworkManager, both off unless a lab asks for them.
+	"firewalld", "ipset", "network-manager",
+	// The node-local API load balancer of a highly available control plane.
+	"haproxy",
 }
 
 // DefaultCacheDir is where the rootfs tarball and the prepared base tree live
@@ -322,6 +327,13 @@ WantedBy=sysinit.target
 UNIT
 mkdir -p /etc/systemd/system/sysinit.target.wants
 ln -sf /etc/systemd/system/lab-host-prep.service /etc/systemd/system/sysinit.target.wants/lab-host-prep.service
+# firewalld, NetworkManager and haproxy are installed but off: a lab that
+# wants a host like Oracle Linux's turns the first two on per host (Options),
+# and the scratch plan configures and starts haproxy itself.
+for u in firewalld.service NetworkManager.service NetworkManager-wait-online.service \
+         NetworkManager-dispatcher.service haproxy.service; do
+  systemctl disable "$u" >/dev/null 2>&1 || true
+done
 # Units that make no sense on a lab host without network or console.
 for u in console-getty.service getty@.service apt-daily.timer apt-daily-upgrade.timer \
          dpkg-db-backup.timer e2scrub_all.timer fstrim.timer systemd-timesyncd.service; do
