@@ -115,7 +115,7 @@ func Load(paths []string, opts Options) (*Plan, hcl.Diagnostics) {
 	}
 	diags := p.parse(paths)
 	if diags.HasErrors() {
-		return p, diags
+		return p, p.finishDiags(diags)
 	}
 	steps := []func() hcl.Diagnostics{
 		p.decodeTopLevel,
@@ -131,7 +131,19 @@ func Load(paths []string, opts Options) (*Plan, hcl.Diagnostics) {
 			break
 		}
 	}
-	return p, sortDiags(diags)
+	return p, p.finishDiags(diags)
+}
+
+// finishDiags orders the diagnostics, takes every known secret out of
+// them (a diagnostic about a sensitive value names it, never shows it) and
+// bounds their number and size.
+func (p *Plan) finishDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	secrets := p.Secrets()
+	for _, d := range diags {
+		d.Summary = redact(d.Summary, secrets)
+		d.Detail = redact(d.Detail, secrets)
+	}
+	return boundDiagnostics(sortDiags(diags))
 }
 
 // sortDiags orders diagnostics by file and position (those without a
@@ -174,6 +186,15 @@ func (p *Plan) parse(paths []string) hcl.Diagnostics {
 			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read plan file",
 					Detail: err.Error()})
+				continue
+			}
+			if len(src) > maxPlanFile {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Plan file too large",
+					Detail: fmt.Sprintf("%s is %d bytes; a plan file is at most %d. Is it a plan?", escapeText(name), len(src), maxPlanFile)})
+				continue
+			}
+			if d := checkNesting(src, name); d != nil {
+				diags = append(diags, d)
 				continue
 			}
 			f, d := hclsyntax.ParseConfig(src, name, hcl.InitialPos)

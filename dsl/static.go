@@ -2,11 +2,12 @@ package dsl
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/plan-dev/plan/internal/hostarg"
 )
 
 // hostArg is one host of a -H argument.
@@ -18,14 +19,16 @@ type hostArg struct {
 	raw   string
 }
 
-// parseHostArgs splits -H arguments: "[GROUP=]HOST[,HOST...]" where HOST is
-// "[user@]name[:port]", "[user@][v6addr][:port]" or "vagrant:NAME".
+// parseHostArgs splits -H arguments: "[GROUP=]HOST[,HOST...]" where HOST
+// follows the one grammar of internal/hostarg ("[user@]name[:port]",
+// "[user@][v6addr][:port]" or "vagrant:NAME"), shared with the hosts
+// package so that both read the same text the same way.
 func parseHostArgs(args []string) ([]hostArg, hcl.Diagnostics) {
 	var out []hostArg
 	var diags hcl.Diagnostics
 	bad := func(raw, why string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -H argument",
-			Detail: fmt.Sprintf("-H %s: %s. The form is -H [GROUP=]HOST[,HOST...] where HOST is [user@]name[:port].", raw, why)})
+			Detail: fmt.Sprintf("-H %s: %s. The form is -H [GROUP=]HOST[,HOST...] where HOST is [user@]name[:port].", escapeText(raw), escapeText(why))})
 	}
 	for _, raw := range args {
 		grp, list := "", raw
@@ -46,59 +49,54 @@ func parseHostArgs(args []string) ([]hostArg, hcl.Diagnostics) {
 				bad(raw, "empty host in the list")
 				continue
 			}
-			h := hostArg{group: grp, raw: raw}
-			rest := one
-			if u, r, ok := strings.Cut(rest, "@"); ok {
-				if u == "" {
-					bad(raw, "empty user before @")
-					continue
-				}
-				h.user, rest = u, r
-			}
-			switch {
-			case strings.HasPrefix(rest, "vagrant:"):
-				h.name = rest // the hosts package reads `vagrant ssh-config`
-			case strings.Count(rest, ":") > 1 && !strings.HasPrefix(rest, "["):
-				h.name = rest // a bare IPv6 address: no port without brackets
-			case strings.HasPrefix(rest, "["):
-				end := strings.Index(rest, "]")
-				if end < 0 {
-					bad(raw, "missing ] in IPv6 address")
-					continue
-				}
-				h.name = rest[1:end]
-				if tail := rest[end+1:]; tail != "" {
-					if !strings.HasPrefix(tail, ":") {
-						bad(raw, "unexpected text after ]")
-						continue
-					}
-					port, err := strconv.Atoi(tail[1:])
-					if err != nil || port < 1 || port > 65535 {
-						bad(raw, fmt.Sprintf("invalid port %q", tail[1:]))
-						continue
-					}
-					h.port = port
-				}
-			default:
-				name, portText, hasPort := strings.Cut(rest, ":")
-				h.name = name
-				if hasPort {
-					port, err := strconv.Atoi(portText)
-					if err != nil || port < 1 || port > 65535 {
-						bad(raw, fmt.Sprintf("invalid port %q", portText))
-						continue
-					}
-					h.port = port
-				}
-			}
-			if h.name == "" || strings.ContainsAny(h.name, " \t\"'$`\\/") {
-				bad(raw, fmt.Sprintf("invalid host name %q", h.name))
+			h, err := hostarg.Parse(one)
+			if err != nil {
+				bad(raw, err.Error())
 				continue
 			}
-			out = append(out, h)
+			out = append(out, hostArg{group: grp, raw: raw, user: h.User, name: h.Name, port: h.Port})
 		}
 	}
-	return out, diags
+	return out, append(diags, endpointConflicts(out)...)
+}
+
+// endpointConflicts refuses one name given with two different users or
+// ports (-H web=127.0.0.1:2222,127.0.0.1:2200, a@h1,b@h1): they are two
+// endpoints, and a plan host has one. Merging them would silently drop one.
+func endpointConflicts(args []hostArg) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	first := map[string]hostArg{}
+	reported := map[string]bool{}
+	for _, a := range args {
+		prev, seen := first[a.name]
+		if !seen {
+			first[a.name] = a
+			continue
+		}
+		what := ""
+		switch {
+		case a.port != 0 && prev.port != 0 && a.port != prev.port:
+			what = fmt.Sprintf("ports %d and %d", prev.port, a.port)
+		case a.user != "" && prev.user != "" && a.user != prev.user:
+			what = fmt.Sprintf("users %q and %q", prev.user, a.user)
+		}
+		if a.port != 0 && prev.port == 0 {
+			prev.port = a.port
+		}
+		if a.user != "" && prev.user == "" {
+			prev.user = a.user
+		}
+		first[a.name] = prev
+		if what == "" || reported[a.name] {
+			continue
+		}
+		reported[a.name] = true
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "One host name, two endpoints in -H",
+			Detail: fmt.Sprintf("-H names %q with %s. A host is one endpoint, so these would be merged and one lost. "+
+				"Give each its own name with a host block (host \"web1\" with address = %q and its user or port, host \"web2\" likewise), then -H GROUP=web1,web2.",
+				escapeText(a.name), escapeText(what), escapeText(a.name))})
+	}
+	return diags
 }
 
 // staticItem is a local, host or group: the values that may refer to each
@@ -380,8 +378,14 @@ func (p *Plan) evalHost(name string, overrides map[string]hostArg) hcl.Diagnosti
 		switch a.Name {
 		case "address":
 			h.Address, err = asString(v)
+			if err == nil && h.Address != "" {
+				err = hostarg.Validate(h.Address, "")
+			}
 		case "user":
 			h.User, err = asString(v)
+			if err == nil && h.User != "" {
+				err = hostarg.Validate("", h.User)
+			}
 		case "port":
 			h.Port, err = asInt(v)
 			if err == nil && (h.Port < 1 || h.Port > 65535) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plan-dev/plan/internal/hostarg"
 )
 
 // Spec is a host as the plan and the command line name it, before
@@ -25,52 +27,15 @@ type Spec struct {
 // VagrantPrefix marks a Spec.Name that names a Vagrant machine.
 const VagrantPrefix = "vagrant:"
 
-// ParseHostArg parses "[user@]name[:port]" (IPv6 as "[::1]:22").
+// ParseHostArg parses "[user@]name[:port]" (IPv6 as "[::1]:22"), with the
+// grammar -H uses too (internal/hostarg): one @ at most, no leading "-" and
+// no shell metacharacters in the name or user.
 func ParseHostArg(s string) (Spec, error) {
-	var sp Spec
-	rest := s
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		sp.User, rest = rest[:i], rest[i+1:]
-		if sp.User == "" {
-			return Spec{}, fmt.Errorf("host %q: empty user before @", s)
-		}
+	h, err := hostarg.Parse(s)
+	if err != nil {
+		return Spec{}, fmt.Errorf("host %q: %w", s, err)
 	}
-	vagrant := strings.HasPrefix(rest, VagrantPrefix)
-	if vagrant {
-		rest = strings.TrimPrefix(rest, VagrantPrefix)
-	}
-	name := rest
-	if strings.HasPrefix(rest, "[") {
-		h, p, err := net.SplitHostPort(rest)
-		if err != nil {
-			if !strings.HasSuffix(rest, "]") {
-				return Spec{}, fmt.Errorf("host %q: %w", s, err)
-			}
-			h, p = strings.Trim(rest, "[]"), ""
-		}
-		name = h
-		if p != "" {
-			n, err := parsePort(p)
-			if err != nil {
-				return Spec{}, fmt.Errorf("host %q: %w", s, err)
-			}
-			sp.Port = n
-		}
-	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 && strings.Count(rest, ":") == 1 {
-		n, err := parsePort(rest[i+1:])
-		if err != nil {
-			return Spec{}, fmt.Errorf("host %q: %w", s, err)
-		}
-		name, sp.Port = rest[:i], n
-	}
-	if name == "" {
-		return Spec{}, fmt.Errorf("host %q: empty name", s)
-	}
-	if vagrant {
-		name = VagrantPrefix + name
-	}
-	sp.Name = name
-	return sp, nil
+	return Spec{Name: h.Name, User: h.User, Port: h.Port}, nil
 }
 
 func parsePort(p string) (int, error) {

@@ -16,7 +16,6 @@ func TestParseHostArg(t *testing.T) {
 		"cp1":                {Name: "cp1"},
 		"bob@cp1:2222":       {Name: "cp1", User: "bob", Port: 2222},
 		"[::1]:22":           {Name: "::1", Port: 22},
-		"a@b@host":           {Name: "host", User: "a@b"},
 		"vagrant:k8s-master": {Name: "vagrant:k8s-master"},
 		"u@vagrant:m1":       {Name: "vagrant:m1", User: "u"},
 		"10.0.0.1":           {Name: "10.0.0.1"},
@@ -27,7 +26,9 @@ func TestParseHostArg(t *testing.T) {
 			t.Errorf("ParseHostArg(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "@h", "h:0", "h:x", "u@:22"} {
+	// One grammar with -H (internal/hostarg): a second @, a leading -, shell
+	// metacharacters and an empty vagrant: name are refused.
+	for _, bad := range []string{"", "@h", "h:0", "h:x", "u@:22", "a@b@host", "-oProxyCommand=x", "-u@h", "h;id", "u$(id)@h", "vagrant:"} {
 		if _, err := ParseHostArg(bad); err == nil {
 			t.Errorf("ParseHostArg(%q) should fail", bad)
 		}

@@ -1,0 +1,154 @@
+package dsl
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Bounds on what a plan can make the loader do or print. A plan is text
+// from anywhere (a download, a generator gone wrong, binary garbage): a
+// diagnostic must stay readable and the loader must stay fast whatever it is.
+const (
+	// MaxDiagnostics is how many diagnostics Load returns; the rest are
+	// counted in one last diagnostic ("N more left out").
+	MaxDiagnostics = 30
+	// maxDiagText bounds a summary or detail, in bytes.
+	maxDiagText = 2000
+	// maxNesting bounds brackets, braces, parentheses and template
+	// interpolations nested in one another. HCL's parser recurses on each.
+	maxNesting = 200
+	// maxPlanFile bounds one plan file, in bytes.
+	maxPlanFile = 16 << 20
+)
+
+// escapeText makes text safe for a terminal: control characters (other
+// than newline and tab) and invalid UTF-8 are shown as Go escapes, so a
+// plan or argument cannot move the cursor or ring the bell.
+func escapeText(s string) string {
+	clean := true
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) && r != '\n' && r != '\t':
+			q := fmt.Sprintf("%+q", string(r))
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// EscapeText is escapeText for the command line's own messages.
+func EscapeText(s string) string { return escapeText(s) }
+
+// clip shortens s to at most max bytes (on a rune boundary), saying so.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (%d more bytes left out)", len(s)-cut)
+}
+
+// BoundDiagnostics is boundDiagnostics for diagnostics made outside Load
+// (render, the late evaluator), before they are printed.
+func BoundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics { return boundDiagnostics(diags) }
+
+// boundDiagnostics escapes and clips every summary and detail, and keeps
+// at most MaxDiagnostics of them (errors first), adding one that counts
+// those left out.
+func boundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, d := range diags {
+		d.Summary = clip(escapeText(d.Summary), maxDiagText/4)
+		d.Detail = clip(escapeText(d.Detail), maxDiagText)
+	}
+	if len(diags) <= MaxDiagnostics {
+		return diags
+	}
+	kept := make(hcl.Diagnostics, 0, MaxDiagnostics+1)
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && len(kept) < MaxDiagnostics {
+			kept = append(kept, d)
+		}
+	}
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError && len(kept) < MaxDiagnostics {
+			kept = append(kept, d)
+		}
+	}
+	errs, warns := 0, 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	for _, d := range kept {
+		if d.Severity == hcl.DiagError {
+			errs--
+		} else {
+			warns--
+		}
+	}
+	sev := hcl.DiagWarning
+	if errs > 0 {
+		sev = hcl.DiagError
+	}
+	return append(kept, &hcl.Diagnostic{Severity: sev, Summary: "More diagnostics left out",
+		Detail: fmt.Sprintf("%d more errors and %d more warnings were left out; fix the ones above first.", errs, warns)})
+}
+
+// checkNesting refuses a file whose brackets, braces, parentheses or
+// interpolations nest deeper than maxNesting, before HCL's recursive
+// parser sees it. The count is crude (it does not skip strings), which
+// only errs towards the limit on text no one writes by hand.
+func checkNesting(src []byte, filename string) *hcl.Diagnostic {
+	depth, line, col := 0, 1, 1
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch c {
+		case '(', '[', '{':
+			depth++
+			if depth > maxNesting {
+				pos := hcl.Pos{Line: line, Column: col, Byte: i}
+				return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Nested too deeply",
+					Detail:  fmt.Sprintf("Brackets, braces, parentheses and ${ } nest more than %d deep here; no plan needs that many.", maxNesting),
+					Subject: &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: line, Column: col + 1, Byte: i + 1}}}
+			}
+		case ')', ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return nil
+}

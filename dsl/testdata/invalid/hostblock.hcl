@@ -1,0 +1,8 @@
+host "bad" {
+  address = "-oProxyCommand=touch /tmp/x"
+  user    = "root;id"
+}
+
+group "g" {
+  hosts = [host.bad]
+}
