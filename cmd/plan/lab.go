@@ -103,11 +103,17 @@ func needRoot(stderr io.Writer, what string) bool {
 }
 
 func labUp(args []string, stdout, stderr io.Writer) int {
-	var systemd bool
-	var name string
+	var systemd, oracleLike bool
+	var name, user string
+	var profile lab.HostProfile
 	var timeout time.Duration
 	fs, code, done := labFlags("up", args, stderr, func(fs *pflag.FlagSet) {
 		fs.BoolVar(&systemd, "systemd", false, "boot each host with systemd-nspawn (systemd as PID 1); default: sshd only")
+		fs.StringVar(&user, "user", lab.UserRoot, "login user of the lab's ssh_config: root, nopw (passwordless sudo) or plan (sudo asks for the lab's password)")
+		fs.BoolVar(&oracleLike, "oracle-like", false, "hosts like Oracle Linux 9's: --ol-sudoers --firewalld --networkmanager (needs --systemd)")
+		fs.BoolVar(&profile.OLSudoers, "ol-sudoers", false, "sudoers as Oracle Linux ships it: env_reset, secure_path without /usr/local/bin")
+		fs.BoolVar(&profile.Firewalld, "firewalld", false, "run firewalld from boot (needs --systemd)")
+		fs.BoolVar(&profile.NetworkManager, "networkmanager", false, "run NetworkManager from boot, managing eth0 (needs --systemd)")
 		fs.StringVar(&name, "name", "default", "the lab's name, for down/status/ssh-config")
 		fs.DurationVar(&timeout, "timeout", 20*time.Minute, "bound on the whole bring-up, including a first rootfs build")
 	})
@@ -127,6 +133,19 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 		}
 		n = v
 	}
+	if oracleLike {
+		profile = lab.OracleLinuxLike()
+	}
+	if (profile.Firewalld || profile.NetworkManager) && !systemd {
+		fmt.Fprintf(stderr, "plan lab up: --firewalld, --networkmanager and --oracle-like need --systemd (they run as systemd units)\n")
+		return exitUsage
+	}
+	switch user {
+	case lab.UserRoot, lab.UserNopw, lab.UserPlan:
+	default:
+		fmt.Fprintf(stderr, "plan lab up: --user must be %s, %s or %s, got %q\n", lab.UserRoot, lab.UserNopw, lab.UserPlan, user)
+		return exitUsage
+	}
 	if !needRoot(stderr, "up") {
 		return exitFailed
 	}
@@ -140,7 +159,7 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	start := time.Now()
 	l, err := lab.Up(ctx, lab.Options{
-		Hosts: n, Systemd: systemd, Name: name, Persistent: true,
+		Hosts: n, Systemd: systemd, Name: name, Persistent: true, User: user, Host: profile,
 		Logf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	})
 	if err != nil {
@@ -275,10 +294,15 @@ func labSSHConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func variantName(l *lab.Lab) string {
+	v := "light"
 	if l.Systemd {
-		return "systemd"
+		v = "systemd"
 	}
-	return "light"
+	user := l.User
+	if user == "" {
+		user = lab.UserRoot
+	}
+	return fmt.Sprintf("%s, hosts %s, login %s", v, l.Profile, user)
 }
 
 // printHosts lists a lab's hosts; with probe, whether each one's process

@@ -64,8 +64,57 @@ type Options struct {
 	DataDir, CacheDir string
 	// ReadyTimeout bounds the wait for every sshd to answer (default 2 min).
 	ReadyTimeout time.Duration
+	// User is the login user the lab's ssh_config names: UserRoot (the
+	// default), UserNopw (passwordless sudo, like Vagrant's vagrant user) or
+	// UserPlan (sudo asks for Password()).
+	User string
+	// Host shapes each host's defaults after the operating system the
+	// users run (the zero value keeps Debian's).
+	Host HostProfile
 	// Logf receives progress lines (may be nil).
 	Logf func(format string, args ...any)
+}
+
+// HostProfile is how much a lab host looks like an Oracle Linux 8/9 server
+// rather than a Debian one. Each part is what the plan's users meet first and
+// a Debian host would hide.
+type HostProfile struct {
+	// OLSudoers replaces /etc/sudoers with Oracle Linux 9's: env_reset and a
+	// secure_path without /usr/local/bin (Debian's has it), so a sudo
+	// command finds no tool installed there by bare name.
+	OLSudoers bool `json:"ol_sudoers,omitempty"`
+	// Firewalld runs firewalld (nftables backend, default zone public: ssh
+	// only) from boot. Systemd variant only.
+	Firewalld bool `json:"firewalld,omitempty"`
+	// NetworkManager runs NetworkManager from boot with a keyfile profile
+	// for eth0 (the lab's static address and routes), as an installed OL
+	// server has. Systemd variant only.
+	NetworkManager bool `json:"network_manager,omitempty"`
+}
+
+// OracleLinuxLike is every part of HostProfile: the hosts the scratch plan's
+// users have (OL9 installed from its ISO or a Vagrant box), as close as a
+// Debian root filesystem gets.
+func OracleLinuxLike() HostProfile {
+	return HostProfile{OLSudoers: true, Firewalld: true, NetworkManager: true}
+}
+
+// String names the profile's parts for logs and `plan lab status`.
+func (p HostProfile) String() string {
+	var parts []string
+	if p.OLSudoers {
+		parts = append(parts, "ol-sudoers")
+	}
+	if p.Firewalld {
+		parts = append(parts, "firewalld")
+	}
+	if p.NetworkManager {
+		parts = append(parts, "networkmanager")
+	}
+	if len(parts) == 0 {
+		return "debian"
+	}
+	return strings.Join(parts, ",")
 }
 
 // Lab is a set of hosts on one private bridge. Its exported fields are also
@@ -81,7 +130,10 @@ type Lab struct {
 	Base       string    `json:"base"`   // overlay lower dir shared by every host
 	Bridge     string    `json:"bridge"` // plabID
 	Gateway    string    `json:"gateway"`
-	Hosts      []*Host   `json:"hosts"`
+	// User is the login user of the lab's ssh_config (Options.User).
+	User    string      `json:"user"`
+	Profile HostProfile `json:"profile"`
+	Hosts   []*Host     `json:"hosts"`
 	// ClientKey is the private key (OpenSSH format) that logs in as root,
 	// plan and nopw on every host; KnownHosts holds every host's key and
 	// SSHConfig an ssh_config with one Host block per host.
@@ -132,6 +184,9 @@ func (o *Options) defaults() {
 	if o.CacheDir == "" {
 		o.CacheDir = CacheDir()
 	}
+	if o.User == "" {
+		o.User = UserRoot
+	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 2 * time.Minute
 	}
@@ -150,6 +205,14 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	}
 	if opts.Hosts > MaxHosts {
 		return nil, fmt.Errorf("lab: at most %d hosts", MaxHosts)
+	}
+	switch opts.User {
+	case UserRoot, UserPlan, UserNopw:
+	default:
+		return nil, fmt.Errorf("lab: login user %q: want %s, %s or %s", opts.User, UserRoot, UserNopw, UserPlan)
+	}
+	if (opts.Host.Firewalld || opts.Host.NetworkManager) && !opts.Systemd {
+		return nil, fmt.Errorf("lab: firewalld and NetworkManager run as systemd units: they need the systemd variant")
 	}
 	if opts.Systemd {
 		if _, err := exec.LookPath("systemd-nspawn"); err != nil {
@@ -349,6 +412,7 @@ func newLab(id int, opts Options) *Lab {
 	dir := filepath.Join(opts.DataDir, fmt.Sprintf("lab%d", id))
 	l := &Lab{
 		ID: id, Name: opts.Name, Systemd: opts.Systemd, Persistent: opts.Persistent,
+		User: opts.User, Profile: opts.Host,
 		Created: time.Now().UTC(), Dir: dir,
 		Bridge:       fmt.Sprintf("plab%d", id),
 		Gateway:      fmt.Sprintf("10.77.%d.1", id),
@@ -527,7 +591,10 @@ func (l *Lab) writeHostFiles(h *Host, passwordHash string) error {
 			return err
 		}
 	}
-	return setShadowPassword(filepath.Join(h.Root, "etc/shadow"), UserPlan, passwordHash)
+	if err := setShadowPassword(filepath.Join(h.Root, "etc/shadow"), UserPlan, passwordHash); err != nil {
+		return err
+	}
+	return l.writeProfileFiles(h)
 }
 
 // writeHostKey gives h a fresh ed25519 host key.
@@ -582,8 +649,8 @@ func (l *Lab) TrustHostKeys() error {
 			continue
 		}
 		fmt.Fprintf(&kh, "%s,%s %s %s\n", h.Alias, h.Address, fields[0], fields[1])
-		fmt.Fprintf(&cfg, "\nHost %s\n  HostName %s\n  Port %d\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  ConnectTimeout 10\n",
-			h.Alias, h.Address, h.Port, l.ClientKey, l.KnownHosts)
+		fmt.Fprintf(&cfg, "\nHost %s\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  ConnectTimeout 10\n",
+			h.Alias, h.Address, h.Port, l.loginUser(), l.ClientKey, l.KnownHosts)
 	}
 	if err := os.WriteFile(l.KnownHosts, []byte(kh.String()), 0o644); err != nil {
 		return fmt.Errorf("lab: write known_hosts: %w", err)

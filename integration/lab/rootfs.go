@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,6 +29,13 @@ var Packages = []string{
 	"netbase", "netcat-openbsd", "nftables", "openssh-client", "openssh-server",
 	"openssl", "procps", "python3", "socat", "sudo", "systemd-sysv", "util-linux",
 	"xz-utils",
+}
+
+// AptPackages are installed with apt-get inside the debootstrapped tree,
+// after Packages: debootstrap's own resolver cannot configure them (polkitd,
+// which firewalld and NetworkManager need, fails its postinst there). They
+// are part of the cache key too.
+var AptPackages = []string{
 	// What Oracle Linux runs by default, so the proof meets it: firewalld (with
 	// ipset) and NetworkManager, both off unless a lab asks for them.
 	"firewalld", "ipset", "network-manager",
@@ -81,7 +89,7 @@ func EnsureBase(ctx context.Context, cacheDir string, logf func(string, ...any))
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	key := RootfsKey(Packages)
+	key := RootfsKey(append(append([]string{}, Packages...), AptPackages...))
 	base := filepath.Join(cacheDir, "base-"+baseKey(key))
 	if isDir(base) {
 		return base, nil // fast path: no lock needed, it is only ever renamed into place
@@ -134,6 +142,10 @@ func buildTarball(ctx context.Context, cacheDir, key, tarball string, logf func(
 		_ = removeTree(build)
 		return fmt.Errorf("lab: debootstrap %s (log: %s): %w", Suite, logPath, err)
 	}
+	if err := aptInstall(ctx, build, mirror, AptPackages, logFile); err != nil {
+		_ = removeTree(build)
+		return fmt.Errorf("lab: apt-get install in the rootfs (log: %s): %w", logPath, err)
+	}
 	// Package archives and indexes are dead weight in every host.
 	for _, pattern := range []string{"var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_*"} {
 		matches, _ := filepath.Glob(filepath.Join(build, pattern))
@@ -150,6 +162,42 @@ func buildTarball(ctx context.Context, cacheDir, key, tarball string, logf func(
 	}
 	logf("lab: rootfs %s built in %s", key, time.Since(start).Round(time.Second))
 	return removeTree(build)
+}
+
+// aptInstall installs pkgs into the debootstrapped tree at root with the
+// tree's own apt (chroot, the machine's network and resolver), services
+// kept from starting by a policy-rc.d that is removed again.
+func aptInstall(ctx context.Context, root, mirror string, pkgs []string, log *os.File) error {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	policy := filepath.Join(root, "usr/sbin/policy-rc.d")
+	if err := os.WriteFile(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
+		return err
+	}
+	defer os.Remove(policy)
+	resolv := filepath.Join(root, "etc/resolv.conf")
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		_ = os.Remove(resolv)
+		if err := os.WriteFile(resolv, b, 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(resolv)
+	}
+	proc := filepath.Join(root, "proc")
+	if err := syscall.Mount("proc", proc, "proc", 0, ""); err != nil {
+		return fmt.Errorf("mount proc: %w", err)
+	}
+	defer syscall.Unmount(proc, syscall.MNT_DETACH)
+	sources := fmt.Sprintf("deb %s %s main\n", mirror, Suite)
+	if err := os.WriteFile(filepath.Join(root, "etc/apt/sources.list"), []byte(sources), 0o644); err != nil {
+		return err
+	}
+	script := "set -e\napt-get update -qq\napt-get install -y -qq --no-install-recommends " + strings.Join(pkgs, " ") + "\napt-get clean\n"
+	cmd := exec.CommandContext(ctx, "nice", "-n", "10", "chroot", root, "/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive"}
+	cmd.Stdout, cmd.Stderr = log, log
+	return cmd.Run()
 }
 
 // prepareBase unpacks the tarball and applies baseSetup inside it (chroot),
