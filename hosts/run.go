@@ -107,11 +107,10 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	defer m.release()
 	defer m.s.Close()
 	filter := m.filter
-	go feedStdin(m.stdin, c.Stdin, password, filter)
-
 	var werr error
 	ended := make(chan struct{})
 	go func() { werr = m.s.Wait(); close(ended) }()
+	go feedStdin(m.stdin, c.Stdin, password, filter, ended)
 	select {
 	case <-ended:
 	case <-ctx.Done():
@@ -180,8 +179,7 @@ func (t *SSH) startMarked(ctx context.Context, body string, useSudo bool, passwo
 	if err != nil {
 		return nil, err
 	}
-	m := &marked{s: s, c: c, release: release, filter: &stderrFilter{marker: marker, prompt: prompt, out: stderr,
-		started: make(chan struct{}), badPassword: make(chan struct{})}}
+	m := &marked{s: s, c: c, release: release, filter: newStderrFilter(marker, prompt, stderr)}
 	s.Stdout, s.Stderr = stdout, m.filter
 	if m.stdin, err = s.StdinPipe(); err != nil {
 		s.Close()
@@ -209,25 +207,49 @@ func (t *SSH) abort(s *ssh.Session, pgid int, useSudo bool, password string, end
 	}
 }
 
-// feedStdin writes the sudo password (when any) and then the command's
-// stdin. With a password, the command's stdin is held back until the
-// command has started, so a rejected password can never make sudo read the
-// caller's data as a second attempt.
-func feedStdin(w io.WriteCloser, r io.Reader, password string, f *stderrFilter) {
+// feedStdin writes the sudo password (see sendPassword) and then the
+// command's stdin. With a password, the command's stdin is held back until
+// the command has started, so a rejected password can never make sudo read
+// the caller's data as a second attempt. It returns (closing w) once the
+// session has ended, whatever sudo did.
+func feedStdin(w io.WriteCloser, r io.Reader, password string, f *stderrFilter, ended <-chan struct{}) {
 	defer w.Close()
-	if password != "" {
-		if _, err := io.WriteString(w, password+"\n"); err != nil {
-			return
-		}
-		select {
-		case <-f.started:
-		case <-f.badPassword:
-			return
-		}
+	if !sendPassword(w, password, f, ended) {
+		return
 	}
 	if r != nil {
 		io.Copy(w, r)
 	}
+}
+
+// sendPassword writes the sudo password on w only once sudo's unique
+// prompt has appeared on stderr, never before: when sudo does not ask (a
+// NOPASSWD rule, a command sudoers lets through), the command starts
+// without a prompt and the password, which would otherwise be its stdin,
+// is not sent at all. It reports whether the command started (stdin may
+// follow); it returns false when the password was rejected or the session
+// ended first (not in sudoers, connection lost, cancelled at the prompt).
+func sendPassword(w io.Writer, password string, f *stderrFilter, ended <-chan struct{}) bool {
+	if password == "" {
+		return true
+	}
+	select {
+	case <-f.prompted:
+	case <-f.started:
+		return true // sudo did not ask: the password is not used
+	case <-ended:
+		return false
+	}
+	if _, err := io.WriteString(w, password+"\n"); err != nil {
+		return false
+	}
+	select {
+	case <-f.started:
+		return true
+	case <-f.badPassword:
+	case <-ended:
+	}
+	return false
 }
 
 // secrets are the strings redacted from stderr tails: the sudo password in

@@ -363,12 +363,9 @@ func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*s
 		sh.waitErr = sh.s.Wait()
 		close(sh.exited)
 	}()
-	if password != "" {
-		if _, err := io.WriteString(sh.stdin, password+"\n"); err != nil {
-			sh.close()
-			return nil, fmt.Errorf("%s: %w: %w", t.label(), ErrConnLost, err)
-		}
-	}
+	// The password goes only after sudo's prompt; the shell's stdin is
+	// not used for commands before it has started, so the two never mix.
+	go sendPassword(sh.stdin, password, filter, sh.exited)
 	timer := time.NewTimer(t.d.opts.OpTimeout)
 	defer timer.Stop()
 	select {

@@ -8,8 +8,9 @@ import (
 )
 
 // stderrFilter removes sudo's prompt and the process-group marker line
-// from stderr, and notices a rejected sudo password (the prompt shown a
-// second time).
+// from stderr, notices sudo's prompt (only then is the password sent: see
+// sendPassword) and a rejected sudo password (the prompt shown a second
+// time).
 type stderrFilter struct {
 	marker, prompt string
 	out            io.Writer
@@ -17,10 +18,17 @@ type stderrFilter struct {
 	mu          sync.Mutex
 	buf         []byte // before the marker
 	started     chan struct{}
+	prompted    chan struct{} // closed when sudo's prompt first appears
 	badPassword chan struct{}
+	asked       bool
 	bad         bool
 	pg          int
 	prompts     int
+}
+
+func newStderrFilter(marker, prompt string, out io.Writer) *stderrFilter {
+	return &stderrFilter{marker: marker, prompt: prompt, out: out,
+		started: make(chan struct{}), prompted: make(chan struct{}), badPassword: make(chan struct{})}
 }
 
 func (f *stderrFilter) Write(p []byte) (int, error) {
@@ -31,7 +39,12 @@ func (f *stderrFilter) Write(p []byte) (int, error) {
 	}
 	f.buf = append(f.buf, p...)
 	if f.prompt != "" {
-		if n := bytes.Count(f.buf, []byte(f.prompt)); n > 1 && !f.bad {
+		n := bytes.Count(f.buf, []byte(f.prompt))
+		if n > 0 && !f.asked {
+			f.asked = true
+			close(f.prompted)
+		}
+		if n > 1 && !f.bad {
 			f.bad = true
 			close(f.badPassword)
 		}

@@ -7,7 +7,7 @@ import (
 
 func newFilter(prompt string) (*stderrFilter, *bytes.Buffer) {
 	var out bytes.Buffer
-	return &stderrFilter{marker: "MARK", prompt: prompt, out: &out, started: make(chan struct{}), badPassword: make(chan struct{})}, &out
+	return newStderrFilter("MARK", prompt, &out), &out
 }
 
 // Byte-by-byte writes (the worst split the SSH stream can make) must give

@@ -27,6 +27,10 @@ type User struct {
 	// SudoPassword is what the sudo stand-in asks; "" means passwordless.
 	SudoPassword string
 	NoSudo       bool
+	// SudoShellNoPassword makes the sudo stand-in ask no password for
+	// /bin/sh while it still asks one for other commands (`sudo -n true`
+	// fails), as a sudoers NOPASSWD rule for some commands does.
+	SudoShellNoPassword bool
 	// UserCA, when set, accepts user certificates it signed (principal:
 	// the user name).
 	UserCA ssh.PublicKey
@@ -315,6 +319,9 @@ func (s *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request, user *User) {
 				cmd.Env = append(cmd.Env, "SSHTEST_SUDO_PASSWORD="+user.SudoPassword)
 				if user.NoSudo {
 					cmd.Env = append(cmd.Env, "SSHTEST_SUDO=none")
+				}
+				if user.SudoShellNoPassword {
+					cmd.Env = append(cmd.Env, "SSHTEST_SUDO_NOPASSWD_SH=1")
 				}
 			}
 			cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
