@@ -23,11 +23,11 @@ import (
 // Content up to smallPushMax goes in one session (see pushSmall). Bigger
 // content, and DryRun, take these steps: compare the remote sha256, mode,
 // owner and group with one command (with sudo when asked); when they
-// match, return Changed=false. Otherwise
-// upload with sftp (concurrent writes) to a temp file beside the
-// destination, or, as non-root with sudo, to a private 0700 directory under
-// /tmp; then one command verifies the sha256, sets mode/owner/group
-// (`install` for sudo) and renames into place. Temp files are removed on
+// match, return Changed=false. Otherwise upload with sftp (concurrent
+// writes) into a private 0700 directory under /tmp; then one command (with
+// sudo when asked) copies it into a temp file beside the destination,
+// verifies the sha256, sets owner/group and mode on the open file and
+// renames it into place (see installTemp). Temp files are removed on
 // failure; the destination is only ever replaced by rename. Missing parent
 // directories are made (like `install -D`).
 func (t *SSH) Push(ctx context.Context, u *Upload) (PushResult, error) {
@@ -84,31 +84,19 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 	if err != nil {
 		return res, err
 	}
-	dir, base := path.Dir(u.Path), path.Base(u.Path)
-	tmpName := "." + base + ".plan-" + randomToken()[:12]
-	var staged, stageDir string
-	if useSudo {
-		stageDir = "/tmp/plan-push-" + randomToken()
-		if err := t.sftpOp(ctx, func() error { return c.Mkdir(stageDir) }); err != nil {
-			return res, fmt.Errorf("stage dir: %w", err)
-		}
-		if err := t.sftpOp(ctx, func() error { return c.Chmod(stageDir, 0o700) }); err != nil {
-			t.cleanup(c, stageDir, true)
-			return res, fmt.Errorf("stage dir: %w", err)
-		}
-		staged = stageDir + "/" + base
-	} else {
-		staged = dir + "/" + tmpName
-		// Missing parent directories are made, as `install -D` would.
-		if err := t.sftpOp(ctx, func() error { return c.MkdirAll(dir) }); err != nil {
-			return res, fmt.Errorf("make %s: %w", dir, err)
-		}
+	// The upload goes to a private directory under /tmp, made 0700 before
+	// anything is in it, so no one else can open the file while it fills
+	// (sftp creates files with the server's default mode), and, /tmp being
+	// sticky, no one else can swap the directory or the file in it.
+	stageDir := "/tmp/plan-push-" + randomToken()
+	staged := stageDir + "/" + path.Base(u.Path)
+	if err := t.sftpOp(ctx, func() error { return c.Mkdir(stageDir) }); err != nil {
+		return res, fmt.Errorf("stage dir: %w", err)
 	}
-	dropStaged := func() {
-		t.cleanup(c, staged, false)
-		if stageDir != "" {
-			t.cleanup(c, stageDir, true)
-		}
+	dropStaged := func() { t.cleanup(c, stageDir, true) }
+	if err := t.sftpOp(ctx, func() error { return c.Chmod(stageDir, 0o700) }); err != nil {
+		dropStaged()
+		return res, fmt.Errorf("stage dir: %w", err)
 	}
 	if err := t.upload(ctx, c, open, size, staged, u.Progress); err != nil {
 		dropStaged()
@@ -121,41 +109,28 @@ func (t *SSH) push(ctx context.Context, u *Upload) (PushResult, error) {
 		return res, err
 	}
 	res.SHA256 = sum
-	target := dir + "/" + tmpName
+	// One command (as root under sudo) copies the staged file into a temp
+	// file beside the destination, as pushSmall's script writes stdin
+	// there: same checks, same descriptor-only chown/chmod, same rename.
+	target := stagePath(u.Path)
 	q := ShellQuote
 	var script strings.Builder
+	fmt.Fprintf(&script, "p=%s; t=%s; d=%s; g=%s; ", q(u.Path), q(target), q(path.Dir(u.Path)), q(stageDir))
+	script.WriteString(`trap 'rm -f "$t"; rm -rf "$g"' EXIT; trap 'exit 1' HUP INT TERM; `)
+	script.WriteString(refuseDirectory)
 	script.WriteString("set -e; ")
-	if useSudo {
-		fmt.Fprintf(&script, "trap 'rm -rf %s' EXIT; mkdir -p %s; ", q(stageDir), q(dir))
-		fmt.Fprintf(&script, "install -m %s", strconv.FormatUint(uint64(mode), 8))
-		if owner != "" {
-			fmt.Fprintf(&script, " -o %s", q(owner))
-		}
-		if group != "" {
-			fmt.Fprintf(&script, " -g %s", q(group))
-		}
-		fmt.Fprintf(&script, " %s %s; ", q(staged), q(target))
-	} else {
-		// chown before chmod: chown clears setuid/setgid bits.
-		if owner != "" || group != "" {
-			fmt.Fprintf(&script, "chown %s %s; ", q(owner+optColon(group)), q(target))
-		}
-		fmt.Fprintf(&script, "chmod %s %s; ", strconv.FormatUint(uint64(mode), 8), q(target))
-	}
-	fmt.Fprintf(&script, "sum=$(%s); sum=${sum%%%% *}; ", sha256Cmd(q(target)))
-	fmt.Fprintf(&script, "if [ \"$sum\" != %s ]; then rm -f %s; echo \"sha256 mismatch: got $sum\" >&2; exit 1; fi; ", sum, q(target))
-	fmt.Fprintf(&script, "mv -f %s %s", q(target), q(u.Path))
+	installTemp(&script, `cat "$g"/`+q(path.Base(u.Path)), sum, strconv.FormatUint(uint64(mode), 8), owner, group, sha256Cmd)
 
 	var stderr bytes.Buffer
 	if err := t.Run(ctx, &Command{Cmd: script.String(), Sudo: u.Sudo, Stderr: &stderr}); err != nil {
 		if ctx.Err() != nil || !errors.As(err, new(*ExitError)) {
-			// The install command may not have cleaned up: try again on a
-			// fresh, short context.
+			// The command may not have cleaned up: try again on a fresh,
+			// short context.
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			t.Run(cctx, &Command{Cmd: "rm -rf " + q(target) + optArg(stageDir), Sudo: u.Sudo})
+			t.Run(cctx, &Command{Cmd: "rm -rf " + q(target) + " " + q(stageDir), Sudo: u.Sudo})
 		}
-		return res, fmt.Errorf("install: %w", err)
+		return res, withStderr("install", err)
 	}
 	return res, nil
 }
@@ -165,13 +140,6 @@ func optColon(g string) string {
 		return ""
 	}
 	return ":" + g
-}
-
-func optArg(s string) string {
-	if s == "" {
-		return ""
-	}
-	return " " + ShellQuote(s)
 }
 
 // sha256Cmd is a shell command printing the sha256 of the (quoted) path as

@@ -58,8 +58,7 @@ func (t *SSH) pushSmall(ctx context.Context, u *Upload, open func() (io.ReadClos
 		in = &progressReader{r: in, total: size, fn: u.Progress}
 	}
 
-	dir, base := path.Dir(u.Path), path.Base(u.Path)
-	tmp := dir + "/." + base + ".plan-" + randomToken()[:12]
+	tmp := stagePath(u.Path)
 	script := smallPushScript(u.Path, tmp, sum, size, mode, owner, group)
 
 	var stdout, stderr bytes.Buffer
@@ -71,7 +70,7 @@ func (t *SSH) pushSmall(ctx context.Context, u *Upload, open func() (io.ReadClos
 			defer cancel()
 			t.Run(cctx, &Command{Cmd: "rm -f " + ShellQuote(tmp), Sudo: u.Sudo})
 		}
-		return false, fmt.Errorf("write: %w", err)
+		return false, withStderr("write", err)
 	}
 	switch strings.TrimSpace(stdout.String()) {
 	case pushMarkChanged:
@@ -89,6 +88,7 @@ func smallPushScript(dest, tmp, sum string, size int64, mode os.FileMode, owner,
 	m := strconv.FormatUint(uint64(mode), 8)
 	var b strings.Builder
 	fmt.Fprintf(&b, "p=%s; t=%s; d=%s; ", q(dest), q(tmp), q(path.Dir(dest)))
+	b.WriteString(refuseDirectory)
 	// 1. Compare. stat's %a prints the octal mode without leading zeros,
 	// as FormatUint does. An unreadable destination counts as different.
 	b.WriteString(`if [ -f "$p" ] && set -- $(stat -c '%a %U %u %G %g %s' "$p" 2>/dev/null) && [ "$#" = 6 ]`)
@@ -105,13 +105,55 @@ func smallPushScript(dest, tmp, sum string, size int64, mode os.FileMode, owner,
 		sha256SmallCmd(`"$p"`), sum, q(pushMarkUnchanged))
 	// 2. Write beside the destination, verify, rename.
 	b.WriteString(`set -e; trap 'rm -f "$t"' EXIT; trap 'exit 1' HUP INT TERM; `)
-	b.WriteString(`[ -d "$d" ] || mkdir -p "$d"; ( umask 077; set -C; cat >"$t" ); `)
-	if owner != "" || group != "" {
-		fmt.Fprintf(&b, `chown %s "$t"; `, q(owner+optColon(group)))
-	}
-	fmt.Fprintf(&b, `chmod %s "$t"; `, m)
-	fmt.Fprintf(&b, `s=$(%s); s=${s%%%% *}; `, sha256SmallCmd(`"$t"`))
-	fmt.Fprintf(&b, `if [ "$s" != %s ]; then echo "sha256 mismatch: got $s" >&2; exit 1; fi; `, sum)
-	fmt.Fprintf(&b, `mv -f "$t" "$p"; echo %s`, q(pushMarkChanged))
+	installTemp(&b, "cat", sum, m, owner, group, sha256SmallCmd)
+	fmt.Fprintf(&b, `; echo %s`, q(pushMarkChanged))
 	return b.String()
+}
+
+// refuseDirectory is the script fragment (with $p the destination) that
+// fails a push whose destination is a directory or a symlink to one: a
+// rename would put the file inside it.
+const refuseDirectory = `if [ -d "$p" ]; then echo "plan-push: $p is a directory" >&2; exit 1; fi; `
+
+// installTemp writes the script fragment that, with $p the destination,
+// $t the temp file beside it and $d its directory, creates $t exclusively
+// (umask 077: nobody else can open it while it fills) as descriptor 3,
+// copies src (a shell command writing the content on stdout) into it,
+// checks its sha256, sets owner/group and then mode (chown clears
+// setuid/setgid bits), and renames it over the destination.
+//
+// Everything after the creation goes through the descriptor, as
+// /proc/self/fd/3, never through the path $t: whoever can write the
+// destination's directory may swap $t for a symlink meanwhile, and chown
+// or chmod by path would then change the file it points to. A $t that is
+// no longer the file written fails the push (the rename would install the
+// other one), and the rename is `mv -T`, so a directory that appears at $p
+// is not entered.
+func installTemp(b *strings.Builder, src, sum, mode, owner, group string, sha func(string) string) {
+	b.WriteString(`[ -d "$d" ] || mkdir -p "$d"; umask 077; set -C; exec 3>"$t"; set +C; `)
+	fmt.Fprintf(b, `%s >&3; `, src)
+	fmt.Fprintf(b, `s=$(%s); s=${s%%%% *}; `, sha(`/proc/self/fd/3`))
+	fmt.Fprintf(b, `if [ "$s" != %s ]; then echo "sha256 mismatch: got $s" >&2; exit 1; fi; `, sum)
+	if owner != "" || group != "" {
+		fmt.Fprintf(b, `chown %s /proc/self/fd/3; `, ShellQuote(owner+optColon(group)))
+	}
+	fmt.Fprintf(b, `chmod %s /proc/self/fd/3; `, mode)
+	b.WriteString(`if [ -h "$t" ] || ! [ "$t" -ef /proc/self/fd/3 ]; then echo "plan-push: $t was replaced while being written: someone else can write $d" >&2; exit 1; fi; `)
+	b.WriteString(`exec 3>&-; mv -fT "$t" "$p"`)
+}
+
+// stagePath is the temp file beside dest that a push fills and renames.
+func stagePath(dest string) string {
+	return path.Dir(dest) + "/." + path.Base(dest) + ".plan-" + randomToken()[:12]
+}
+
+// withStderr wraps a push command's error; an *ExitError's stderr tail
+// (chown: invalid user, No space left on device) is part of the message,
+// since it is all that says why.
+func withStderr(what string, err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.StderrTail != "" {
+		return fmt.Errorf("%s: %w: %s", what, err, ee.StderrTail)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,5 +79,126 @@ func TestSudoPasswordSentOnlyWhenAsked(t *testing.T) {
 				t.Fatal("the password was run as a command")
 			}
 		})
+	}
+}
+
+// Issue 13, item 2: a root push used to chown/chmod its temp file by
+// path, so whoever can write the destination's directory could swap the
+// temp file for a symlink and have root change the owner and mode of any
+// file. A watcher swaps every temp file it sees; the victim must stay as
+// it was, small pushes and big (sftp) ones alike.
+func TestPushFollowsNoSwappedSymlink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown to another user needs root (CI runs as root)")
+	}
+	w := newWorld(t, map[string]*sshtest.User{"root": {}})
+	tr := dialWorld(t, w, "root", hosts.Options{})
+	dir := filepath.Join(t.TempDir(), "alice-ssh")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(victim, []byte("root only\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	swaps := make(chan int, 1)
+	go func() { swaps <- swapTempFiles(dir, ".authorized_keys.plan-", victim, stop) }()
+	for i := range 30 {
+		content := []byte(fmt.Sprintf("ssh-ed25519 AAAA key %d\n", i))
+		if i%10 == 9 {
+			content = append(content, make([]byte, 2<<20)...) // the sftp path
+		}
+		tr.Push(bg(t), &hosts.Upload{Path: filepath.Join(dir, "authorized_keys"), Content: content, Owner: "nobody", Mode: 0o604})
+		fi, err := os.Stat(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 || fileUID(fi) != 0 {
+			close(stop)
+			t.Fatalf("push %d changed the victim: mode %v uid %d", i, fi.Mode().Perm(), fileUID(fi))
+		}
+	}
+	close(stop)
+	if n := <-swaps; n == 0 {
+		t.Fatal("the watcher never swapped a temp file: the test proves nothing")
+	} else {
+		t.Logf("%d temp files swapped for a symlink", n)
+	}
+}
+
+// swapTempFiles replaces every file in dir whose name starts with prefix
+// by a symlink to victim, as fast as it can, until stop; it returns how
+// many it replaced.
+func swapTempFiles(dir, prefix, victim string, stop <-chan struct{}) int {
+	n := 0
+	for {
+		select {
+		case <-stop:
+			return n
+		default:
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), prefix) || e.Type()&os.ModeSymlink != 0 {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if os.Remove(p) == nil && os.Symlink(victim, p) == nil {
+				n++
+			}
+		}
+	}
+}
+
+func fileUID(fi os.FileInfo) int {
+	return int(fi.Sys().(*syscall.Stat_t).Uid)
+}
+
+// Issue 13, item 7: a push whose destination is a directory, or a symlink
+// to one, reported success and left .NAME.plan-* files inside it.
+func TestPushToDirectoryRefused(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	base := t.TempDir()
+	dir := filepath.Join(base, "conf.d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, dest := range []string{dir, link} {
+		for _, size := range []int{10, 2 << 20} {
+			_, err := tr.Push(bg(t), &hosts.Upload{Path: dest, Content: make([]byte, size), Mode: 0o644})
+			if err == nil || !strings.Contains(err.Error(), "is a directory") {
+				t.Errorf("push of %d bytes to %s: want a directory error, got %v", size, dest, err)
+			}
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	left2, _ := filepath.Glob(filepath.Join(base, ".*"))
+	if len(left)+len(left2) > 0 {
+		t.Fatalf("temp files left: %v %v", left, left2)
+	}
+}
+
+// Issue 19, bug 3: a push whose chown fails must say why (the remote
+// stderr), not only "exit status 1", and leave no temp file.
+func TestPushFailureCarriesStderrAndLeavesNoTemp(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	dir := t.TempDir()
+	for _, size := range []int{10, 2 << 20} {
+		_, err := tr.Push(bg(t), &hosts.Upload{Path: filepath.Join(dir, "f"), Content: make([]byte, size), Owner: "no-such-user-plan"})
+		if err == nil || !strings.Contains(err.Error(), "no-such-user-plan") {
+			t.Errorf("push of %d bytes: want chown's complaint in the error, got %v", size, err)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	staged, _ := filepath.Glob("/tmp/plan-push-*/f")
+	if len(left)+len(staged) > 0 {
+		t.Fatalf("temp files left: %v %v", left, staged)
 	}
 }
