@@ -69,6 +69,16 @@ type group struct {
 	declRange hcl.Range
 	hosts     []*Host
 	bound     []*Host // from -H, appended after the declared ones
+	// unknown: the group's hosts depend on a group not bound yet, so they
+	// are not known until -H binds it.
+	unknown bool
+}
+
+// deferred reports whether the group's hosts are not known yet: it
+// declares none and -H bound none (a group filled only by -H), or it is
+// made from such a group.
+func (g *group) deferred() bool {
+	return (g.hostsExpr == nil && len(g.bound) == 0) || g.unknown
 }
 
 // validName reports whether s can be used as a block label that expressions

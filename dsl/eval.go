@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 
@@ -312,7 +314,9 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 	// At run time a false when skips the step before anything else is
 	// evaluated: the rest may well be meaningless then (a null output).
 	// The offline check evaluates everything regardless.
-	if a, ok := s.attrs["when"]; ok && ev.mode == modeRun {
+	// The offline check does the same for a when it can already decide: a
+	// host whose step is skipped does not get that step's errors.
+	if a, ok := s.attrs["when"]; ok && ev.mode != modeRender {
 		v, d := a.Expr.Value(ev.context())
 		if d.HasErrors() {
 			return st, false, d
@@ -322,7 +326,9 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 			return st, false, d
 		}
 		if !run {
-			ev.Record(i, StepResult{Skipped: true})
+			if ev.mode == modeRun {
+				ev.Record(i, StepResult{Skipped: true})
+			}
 			return st, false, nil
 		}
 	}
@@ -344,12 +350,20 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 		}
 	}
 	b := stepBuilder{ev: ev, s: s, vals: vals}
+	switch s.kind {
+	case StepRun:
+		b.required("command", "a run step needs a command")
+	case StepFile:
+		b.required("destination", "a file step needs a destination")
+	case StepFetch:
+		b.required("source", "a fetch step needs the remote path to read")
+	}
 	st.Command = b.str("command")
 	st.Interpreter = b.str("interpreter")
 	st.Destination = b.str("destination")
 	b.absolute("destination", st.Destination)
-	st.Owner = b.str("owner")
-	st.Group = b.str("group")
+	st.Owner = b.account("owner")
+	st.Group = b.account("group")
 	st.Creates = b.str("creates")
 	b.absolute("creates", st.Creates)
 	st.Unless = b.str("unless")
@@ -398,6 +412,14 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 			st.Content = []byte(b.str("content"))
 		} else if src := b.str("source"); src != "" {
 			st.Source, st.SourceFS = ev.p.resolvePath(ev.t.filename, src)
+			if err := localFile(st.Source, st.SourceFS, src); errors.Is(err, fs.ErrNotExist) && ev.mode != modeRun {
+				// Offline, a missing file may be made before the run (an
+				// artifacts directory filled elsewhere): say so, do not
+				// refuse the plan. A directory is wrong wherever it is.
+				b.warn("source", err)
+			} else if err != nil {
+				b.fail("source", err)
+			}
 		}
 	case StepFetch:
 		st.Source = b.str("source")
@@ -466,6 +488,14 @@ func (b *stepBuilder) fail(name string, err error) {
 	b.diags = append(b.diags, d)
 }
 
+// warn is fail as a warning.
+func (b *stepBuilder) warn(name string, err error) {
+	b.fail(name, err)
+	d := b.diags[len(b.diags)-1]
+	d.Severity = hcl.DiagWarning
+	d.Summary = "Local file not found"
+}
+
 // value returns the value converted to ty, unmarked; ok is false when the
 // attribute is absent, null, or (outside run mode) unknown.
 func (b *stepBuilder) value(name string, ty cty.Type) (cty.Value, bool) {
@@ -490,6 +520,103 @@ func (b *stepBuilder) value(name string, ty cty.Type) (cty.Value, bool) {
 	}
 	return cv, true
 }
+
+// required fails when the attribute is null or an empty string: the step
+// cannot do anything with it.
+func (b *stepBuilder) required(name, what string) {
+	v, present := b.vals[name]
+	if !present {
+		return
+	}
+	v, _ = v.UnmarkDeep()
+	switch {
+	case v.IsNull():
+		b.fail(name, fmt.Errorf("%s; %s is null", what, name))
+	case v.IsKnown() && v.Type() == cty.String && strings.TrimSpace(v.AsString()) == "":
+		b.fail(name, fmt.Errorf("%s; %s is empty", what, name))
+	}
+}
+
+// account reads an owner or group: a user or group name, or a numeric id.
+// Anything else (12.5, a space) would fail on the host, after the push.
+func (b *stepBuilder) account(name string) string {
+	v, ok := b.value(name, cty.String)
+	if !ok {
+		return ""
+	}
+	s := v.AsString()
+	if !validAccount(s) {
+		what := fmt.Sprintf("%q", s)
+		if isSensitive(b.vals[name]) {
+			what = "the (sensitive) value"
+		}
+		b.fail(name, fmt.Errorf("%s is not a user or group name, or a numeric id", what))
+		return ""
+	}
+	return s
+}
+
+// validAccount accepts what useradd/groupadd accept as a name (letters,
+// digits, _, and . or - after the first character, an optional final $),
+// or a numeric id.
+func validAccount(s string) bool {
+	if s == "" || len(s) > 256 || s[0] == '-' {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_':
+		case (r == '.' || r == '-') && i > 0:
+		case r == '$' && i == len(s)-1 && i > 0:
+		default:
+			return false
+		}
+	}
+	if strings.Contains(s, ".") {
+		// 12.5 is a number, not an id; a name with dots (first.last) is fine.
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// localFile checks that a file step's local source is a readable regular
+// file, so that a typo fails offline, not after everything before it ran.
+func localFile(resolved string, fsys fs.FS, asWritten string) error {
+	var st fs.FileInfo
+	var err error
+	if fsys != nil {
+		st, err = fs.Stat(fsys, resolved)
+	} else {
+		st, err = os.Stat(resolved)
+	}
+	where := ""
+	if !strings.HasPrefix(asWritten, "/") {
+		where = " (paths are relative to the plan file's directory)"
+	}
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		return notFound(fmt.Sprintf("the local file %q does not exist%s", asWritten, where))
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot read the local file %q: %v", asWritten, err)
+	case st.IsDir():
+		return fmt.Errorf("the local source %q is a directory; a file step sends one file", asWritten)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("the local source %q is not a regular file", asWritten)
+	}
+	return nil
+}
+
+// notFound is a missing local file; it is fs.ErrNotExist for errors.Is.
+type notFound string
+
+func (e notFound) Error() string        { return string(e) }
+func (e notFound) Is(target error) bool { return target == fs.ErrNotExist }
 
 // absolute checks that a remote path is absolute: relative ones would
 // depend on the remote user's working directory.

@@ -21,6 +21,14 @@ type Plan struct {
 	opts      Options
 	files     map[string]*hcl.File
 	fileOrder []string
+	paths     []string       // the path arguments, as given
+	fileArg   map[string]int // file name -> index of the path argument it came from
+
+	// checkPass: this load binds a placeholder host to every group that
+	// is not bound yet, to check the steps of the tasks on it (see Load).
+	checkPass bool
+	// placeholderOf: placeholder host name -> its group.
+	placeholderOf map[string]string
 
 	vars      []*variable
 	varByName map[string]*variable
@@ -74,6 +82,31 @@ func (p *Plan) Tasks() []string {
 	return out
 }
 
+// Unbound returns the groups whose hosts are not known yet: they declare
+// none and no -H bound any (or they are made from such a group). Tasks on
+// them have no node until -H binds hosts.
+func (p *Plan) Unbound() []string {
+	var out []string
+	for _, g := range p.groups {
+		if g.deferred() {
+			out = append(out, g.name)
+		}
+	}
+	return out
+}
+
+// Deferred returns the tasks whose hosts are not known until -H binds an
+// unbound group (their `on` needs one), in declaration order.
+func (p *Plan) Deferred() []string {
+	var out []string
+	for _, t := range p.tasks {
+		if t.onUnknown {
+			out = append(out, t.name)
+		}
+	}
+	return out
+}
+
 // Groups returns the names of the plan's groups in declaration order.
 func (p *Plan) Groups() []string { return p.groupNames() }
 
@@ -95,23 +128,45 @@ func (p *Plan) Secrets() []string { return sortedSecrets(p.secrets) }
 // callers can print the diagnostics with p.Files() and p.Secrets(); it must
 // not be run then.
 func Load(paths []string, opts Options) (*Plan, hcl.Diagnostics) {
+	p, diags := load(paths, opts, false)
+	if diags.HasErrors() || len(opts.Hosts) > 0 || len(p.Unbound()) == 0 {
+		return p, diags
+	}
+	// Without -H, a group filled only by -H has no hosts, so the tasks on
+	// it have no node and nothing of theirs would be checked. Load again
+	// with a placeholder host in each such group and report what the
+	// check of those nodes finds (Terraform's validate treats unset
+	// inputs as unknown the same way). The plan returned stays the one
+	// without placeholders: they must never run.
+	_, cdiags := load(paths, opts, true)
+	if cdiags.HasErrors() {
+		return p, cdiags
+	}
+	return p, diags
+}
+
+func load(paths []string, opts Options, checkPass bool) (*Plan, hcl.Diagnostics) {
 	p := &Plan{
-		opts:        opts,
-		files:       map[string]*hcl.File{},
-		varByName:   map[string]*variable{},
-		varVals:     map[string]cty.Value{},
-		locals:      map[string]*local{},
-		localVals:   map[string]cty.Value{},
-		hostByName:  map[string]*Host{},
-		hostDecl:    map[string]*hostDecl{},
-		hostVals:    map[string]cty.Value{},
-		groupByName: map[string]*group{},
-		taskByName:  map[string]*task{},
-		nodeByID:    map[string]*Node{},
-		info:        map[*Node]*nodeInfo{},
-		funcCache:   map[string]funcTable{},
-		fileHash:    map[string]string{},
-		secrets:     map[string]struct{}{},
+		checkPass:     checkPass,
+		paths:         paths,
+		placeholderOf: map[string]string{},
+		fileArg:       map[string]int{},
+		opts:          opts,
+		files:         map[string]*hcl.File{},
+		varByName:     map[string]*variable{},
+		varVals:       map[string]cty.Value{},
+		locals:        map[string]*local{},
+		localVals:     map[string]cty.Value{},
+		hostByName:    map[string]*Host{},
+		hostDecl:      map[string]*hostDecl{},
+		hostVals:      map[string]cty.Value{},
+		groupByName:   map[string]*group{},
+		taskByName:    map[string]*task{},
+		nodeByID:      map[string]*Node{},
+		info:          map[*Node]*nodeInfo{},
+		funcCache:     map[string]funcTable{},
+		fileHash:      map[string]string{},
+		secrets:       map[string]struct{}{},
 	}
 	diags := p.parse(paths)
 	if diags.HasErrors() {
@@ -171,7 +226,7 @@ func (p *Plan) parse(paths []string) hcl.Diagnostics {
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No plan files",
 			Detail: "Give at least one plan file or directory."}}
 	}
-	for _, pth := range paths {
+	for argIndex, pth := range paths {
 		names, err := p.expandPath(pth)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read plan",
@@ -202,6 +257,7 @@ func (p *Plan) parse(paths []string) hcl.Diagnostics {
 			if f != nil {
 				p.files[name] = f
 				p.fileOrder = append(p.fileOrder, name)
+				p.fileArg[name] = argIndex
 			}
 		}
 	}

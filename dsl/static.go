@@ -115,12 +115,12 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 	for _, a := range args {
 		grpName := a.group
 		if grpName == "" {
-			if len(p.groups) == 0 {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No group to bind -H hosts to",
-					Detail: fmt.Sprintf("-H %s names no group and the plan declares none; declare a group or use a host block.", a.raw)})
+			g, d := p.defaultGroup(a.raw)
+			if d != nil {
+				diags = append(diags, d)
 				continue
 			}
-			grpName = p.groups[0].name
+			grpName = g
 		}
 		g, ok := p.groupByName[grpName]
 		if !ok {
@@ -165,6 +165,9 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 	}
 	if diags.HasErrors() {
 		return diags
+	}
+	if p.checkPass {
+		p.bindPlaceholders()
 	}
 
 	items := map[string]*staticItem{}
@@ -229,6 +232,107 @@ func (p *Plan) resolveStatic() hcl.Diagnostics {
 	}
 	p.static = p.staticVars()
 	return diags
+}
+
+// defaultGroup is the group a bare -H HOST binds to: the first group
+// declared. When groups are declared by more than one of the plan's
+// arguments (mine.hcl scratch), "first" would depend on the order they are
+// named in, so the user must say which.
+func (p *Plan) defaultGroup(raw string) (string, *hcl.Diagnostic) {
+	if len(p.groups) == 0 {
+		return "", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No group to bind -H hosts to",
+			Detail: fmt.Sprintf("-H %s names no group and the plan declares none; declare a group or use a host block.", escapeText(raw))}
+	}
+	byArg := map[int][]string{}
+	var args []int
+	for _, g := range p.groups {
+		i := p.fileArg[g.declRange.Filename]
+		if _, ok := byArg[i]; !ok {
+			args = append(args, i)
+		}
+		byArg[i] = append(byArg[i], g.name)
+	}
+	if len(args) > 1 {
+		var where []string
+		for _, i := range args {
+			where = append(where, fmt.Sprintf("%s (%s)", p.argName(i), strings.Join(byArg[i], ", ")))
+		}
+		return "", &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Which group for -H?",
+			Detail: fmt.Sprintf("-H %s names no group, and groups are declared in more than one of the plans named: %s. Say which, as in -H %s=%s.",
+				escapeText(raw), strings.Join(where, "; "), p.groups[0].name, escapeText(raw))}
+	}
+	return p.groups[0].name, nil
+}
+
+// argName is how the user named path argument i.
+func (p *Plan) argName(i int) string {
+	if i >= 0 && i < len(p.paths) {
+		return escapeText(p.paths[i])
+	}
+	return "?"
+}
+
+// bindPlaceholders puts one placeholder host in every group that declares
+// no host and that -H did not fill (the check pass of Load).
+func (p *Plan) bindPlaceholders() {
+	for _, g := range p.groups {
+		if g.hostsExpr != nil || len(g.bound) > 0 {
+			continue
+		}
+		name := "<a host of " + g.name + ">"
+		h := &Host{Name: name, Address: name, Vars: map[string]string{}, Range: g.declRange}
+		p.hosts = append(p.hosts, h)
+		p.hostByName[name] = h
+		p.hostVals[name] = hostValue(h)
+		p.placeholderOf[name] = g.name
+		g.bound = append(g.bound, h)
+	}
+}
+
+// evalDeferred evaluates a static expression; when that fails, and some
+// group is not bound yet, it evaluates it again with the hosts of those
+// groups unknown (group.masters.hosts[0] of an empty group is an error,
+// of a group not bound yet an unknown host). ok is false when the value
+// is not known for that reason.
+func (p *Plan) evalDeferred(expr hcl.Expression, filename string) (v cty.Value, diags hcl.Diagnostics, known bool) {
+	v, diags = expr.Value(p.staticContext(filename))
+	if !diags.HasErrors() {
+		uv, _ := v.UnmarkDeep()
+		return v, diags, uv.IsWhollyKnown()
+	}
+	if len(p.Unbound()) == 0 {
+		return v, diags, true
+	}
+	uv, d := expr.Value(&hcl.EvalContext{Variables: p.unknownVars(), Functions: p.functions(filename)})
+	if d.HasErrors() {
+		return v, diags, true
+	}
+	return uv, d, false
+}
+
+// unknownVars are the static variables with the hosts of every group not
+// bound yet unknown.
+func (p *Plan) unknownVars() map[string]cty.Value {
+	vars := p.staticVars()
+	groups := map[string]cty.Value{}
+	for _, g := range p.groups {
+		hosts := hostList(g.hosts)
+		if g.deferred() {
+			hosts = cty.UnknownVal(cty.List(hostType))
+		}
+		groups[g.name] = cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(g.name), "hosts": hosts})
+	}
+	vars["group"] = objectOf(groups)
+	return vars
+}
+
+// unboundHint tells how to bind the groups not bound yet.
+func (p *Plan) unboundHint() string {
+	ub := p.Unbound()
+	if len(ub) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" It depends on hosts not known yet: bind them with -H %s=HOST[,HOST...] (groups without hosts: %s).", ub[0], strings.Join(ub, ", "))
 }
 
 func containsHost(hs []*Host, h *Host) bool {
@@ -344,7 +448,7 @@ func (p *Plan) evalStaticItem(key string, overrides map[string]hostArg) hcl.Diag
 	switch kind {
 	case "local":
 		l := p.locals[name]
-		v, diags := l.expr.Value(p.staticContext(l.rng.Filename))
+		v, diags, _ := p.evalDeferred(l.expr, l.rng.Filename)
 		if diags.HasErrors() {
 			p.localVals[name] = cty.DynamicVal
 			return diags
@@ -363,12 +467,16 @@ func (p *Plan) evalStaticItem(key string, overrides map[string]hostArg) hcl.Diag
 func (p *Plan) evalHost(name string, overrides map[string]hostArg) hcl.Diagnostics {
 	hd := p.hostDecl[name]
 	h := p.hostByName[name]
-	ctx := p.staticContext(hd.declRange.Filename)
 	var diags hcl.Diagnostics
 	for _, a := range sortedAttrs(hd.attrs) {
-		v, d := a.Expr.Value(ctx)
+		v, d, known := p.evalDeferred(a.Expr, hd.declRange.Filename)
 		diags = append(diags, d...)
 		if d.HasErrors() {
+			continue
+		}
+		if !known {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid host " + a.Name,
+				Detail: "A host's " + a.Name + " must be known before anything runs." + p.unboundHint(), Subject: a.Expr.Range().Ptr()})
 			continue
 		}
 		if v.IsNull() {
@@ -427,9 +535,11 @@ func (p *Plan) evalGroup(name string) hcl.Diagnostics {
 	g := p.groupByName[name]
 	var diags hcl.Diagnostics
 	if g.hostsExpr != nil {
-		v, d := g.hostsExpr.Value(p.staticContext(g.declRange.Filename))
+		v, d, known := p.evalDeferred(g.hostsExpr, g.declRange.Filename)
 		diags = append(diags, d...)
-		if !d.HasErrors() {
+		if !known && !d.HasErrors() {
+			g.unknown = true
+		} else if !d.HasErrors() {
 			hs, d := p.hostsFromValue(v, g.hostsExpr.Range(), "hosts")
 			diags = append(diags, d...)
 			g.hosts = hs

@@ -66,9 +66,9 @@ func TestStepDecoding(t *testing.T) {
 		}},
 		{"file absolute source", `file "s" {
     destination = "/usr/local/bin/kubelet"
-    source      = "/srv/artifacts/kubelet"
+    source      = "/etc/passwd"
   }`, func(t *testing.T, st *Step, _ string) {
-			if st.Source != "/srv/artifacts/kubelet" || st.SourceFS != nil {
+			if st.Source != "/etc/passwd" || st.SourceFS != nil {
 				t.Errorf("%+v", st)
 			}
 		}},

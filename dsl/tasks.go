@@ -72,6 +72,9 @@ type task struct {
 	refs     []taskRef // every reference to another task, in source order
 	index    int       // declaration order
 	onFailed bool      // `on` could not be evaluated: its hosts are unknown
+	// onUnknown: `on` needs a group that -H has not bound yet, so the
+	// task has no node until it is (not an error).
+	onUnknown bool
 }
 
 type stepDecl struct {
@@ -252,9 +255,19 @@ func (p *Plan) expandTasks() hcl.Diagnostics {
 		if !okRefs {
 			continue
 		}
-		v, d := on.Expr.Value(p.staticContext(t.filename))
+		v, d, known := p.evalDeferred(on.Expr, t.filename)
 		diags = append(diags, d...)
 		if d.HasErrors() {
+			continue
+		}
+		if !known {
+			t.onUnknown, t.onFailed = true, false
+			continue
+		}
+		if v.IsNull() && on.Range != t.declRange {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid on",
+				Detail:  "on is null; it must name the hosts the task runs on (write [] for none).",
+				Subject: on.Expr.Range().Ptr()})
 			continue
 		}
 		hs, d := p.hostsFromValue(v, on.Expr.Range(), "on")
@@ -335,7 +348,7 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 				Detail: fmt.Sprintf("Task %q lists itself in depends_on.", t.name), Subject: r.rng.Ptr()})
 			continue
 		}
-		if x := p.taskByName[r.task]; r.host != "" && !x.onFailed && !containsHostName(x.hosts, r.host) {
+		if x := p.taskByName[r.task]; r.host != "" && !x.onFailed && !x.onUnknown && !containsHostName(x.hosts, r.host) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Task does not run on this host",
 				Detail:  fmt.Sprintf("task %q does not run on host %q (it runs on: %s).%s", r.task, r.host, hostNames(x.hosts), didYouMean(r.host, hostNamesList(x.hosts))),
 				Subject: r.rng.Ptr()})
@@ -433,7 +446,7 @@ func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
 			if !ok {
 				return bad("Invalid reference", fmt.Sprintf("Index task.%s with a host name, as in task.%s[\"cp1\"].output.VALUE.", name, name))
 			}
-			if !containsHostName(x.hosts, hostName) && !x.onFailed {
+			if !containsHostName(x.hosts, hostName) && !x.onFailed && !x.onUnknown {
 				return bad("Task does not run on this host",
 					fmt.Sprintf("task %q does not run on host %q (it runs on: %s).%s", name, hostName, hostNames(x.hosts), didYouMean(hostName, hostNamesList(x.hosts))))
 			}

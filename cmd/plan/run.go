@@ -88,6 +88,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if p == nil {
 		return exitUsage
 	}
+	if len(p.Nodes()) == 0 {
+		fmt.Fprintln(stderr, "plan run: nothing to run: no task has a host (bind hosts to the plan's groups with -H [GROUP=]HOST[,HOST...])")
+		return exitUsage
+	}
 
 	logDir := f.logDir
 	if logDir == "" {

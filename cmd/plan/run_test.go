@@ -55,12 +55,21 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 }
 
-// A plan whose group is empty has no nodes: nothing to do is success.
+// A plan whose group is empty has no nodes: there is nothing to run, which
+// is a mistake on the command line (no -H), not a success, and no log
+// directory is made for it.
 func TestRunNothingToDo(t *testing.T) {
 	dir, plan := writeRunPlan(t)
-	code, stdout, stderr := runCmd(plan, "--log-dir", filepath.Join(dir, "logs"), "--state", filepath.Join(dir, "s.json"))
-	if code != exitOK || !strings.Contains(stdout, "0 nodes") {
+	logs := filepath.Join(dir, "logs")
+	code, stdout, stderr := runCmd(plan, "--log-dir", logs, "--state", filepath.Join(dir, "s.json"))
+	if code != exitUsage || !strings.Contains(stderr, "nothing to run") || !strings.Contains(stderr, "-H") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(logs); !os.IsNotExist(err) {
+		t.Errorf("a log directory was made: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".plan")); !os.IsNotExist(err) {
+		t.Errorf(".plan was made: %v", err)
 	}
 }
 

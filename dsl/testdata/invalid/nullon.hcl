@@ -1,0 +1,5 @@
+group "g" {}
+
+task "null_on" {
+  on = null
+}
