@@ -47,23 +47,28 @@ func (r *Redactor) Add(secrets ...string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	grew := false
+	// list() hands r.secrets to writers outside the lock, so a grown list
+	// is a new slice: the one they hold is never sorted or appended to.
+	var grown []string
 	for _, s := range add {
 		if strings.TrimSpace(s) == "" || r.set[s] {
 			continue
 		}
+		if grown == nil {
+			grown = append(make([]string, 0, len(r.secrets)+len(add)), r.secrets...)
+		}
 		r.set[s] = true
-		r.secrets = append(r.secrets, s)
-		grew = true
+		grown = append(grown, s)
 	}
-	if !grew {
+	if grown == nil {
 		return
 	}
-	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	pairs := make([]string, 0, 2*len(r.secrets))
-	for _, s := range r.secrets {
+	sort.SliceStable(grown, func(i, j int) bool { return len(grown[i]) > len(grown[j]) })
+	pairs := make([]string, 0, 2*len(grown))
+	for _, s := range grown {
 		pairs = append(pairs, s, Mask)
 	}
+	r.secrets = grown
 	r.replacer = strings.NewReplacer(pairs...)
 }
 
@@ -89,7 +94,9 @@ func (r *Redactor) Strings(ss []string) []string {
 	return ss
 }
 
-// list returns the current secrets (longest first).
+// list returns the current secrets (longest first). The slice is never
+// changed after it is returned (Add makes a new one), so callers read it
+// without the lock.
 func (r *Redactor) list() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

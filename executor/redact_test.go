@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +128,41 @@ func TestRedactionEverywhere(t *testing.T) {
 	f := sum.Failures[0]
 	if !strings.Contains(f.Reproduce, "TOKEN="+Mask) || len(f.Stderr) != 1 || f.Stderr[0] != "bad "+Mask {
 		t.Errorf("failure not redacted as expected: %+v", f)
+	}
+}
+
+// Secrets added while a writer reads the list must not race with it: Add
+// used to sort the very slice list() had handed out (go test -race).
+func TestRedactorAddWhileWriting(t *testing.T) {
+	r := NewRedactor("first-secret")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Each new secret is longer than the ones before, so Add
+			// reorders the list the writer reads.
+			r.Add(fmt.Sprintf("%s-added-%d", strings.Repeat("s", i%40), i))
+		}
+	}()
+	var out bytes.Buffer
+	w := r.Writer(&out)
+	for i := 0; i < 300; i++ {
+		if _, err := w.Write([]byte("a line with first-secret in it\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "first-secret") {
+		t.Fatal("a secret leaked while others were being added")
 	}
 }
