@@ -90,8 +90,12 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 	r.emit(Event{Kind: EventNodeStarted, Node: n.ID, Task: n.Task, Host: n.Host.Name})
 	if r.opts.State != nil && !r.opts.DryRun {
 		// The node is about to change the host: its old success no longer
-		// describes the host until it succeeds again.
-		_ = r.opts.State.forget(n.ID)
+		// describes the host until it succeeds again. If that cannot be
+		// written, the file would still say "done" for a host this node
+		// changes, so the node does not run.
+		if err := r.opts.State.forget(n.ID); err != nil {
+			return r.fail(res, "", "", fmt.Errorf("clear the node's old success from the run state before changing the host: %w", err))
+		}
 	}
 
 	run, diags := ev.When()

@@ -284,3 +284,48 @@ func TestBackgroundSaveErrorReportedByFlush(t *testing.T) {
 		t.Fatalf("Flush = %v, want the failed save", err)
 	}
 }
+
+// A node that cannot clear its old success from the state file must not
+// touch the host: the file would still say "done" for a host it changed.
+func TestForgetFailureStopsTheNode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	os.Mkdir(dir, 0o700)
+	s, err := OpenState(filepath.Join(dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := newLab("h1")
+	task := &tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{runStep("a", "a")}, version: "1"}
+	g := newGraph(task)
+	opts := Options{State: s, LogDir: filepath.Join(t.TempDir(), "logs"), Sink: func(Event) {}}
+	if sum, err := Run(context.Background(), g, l.connect, opts); err != nil || sum.Changed != 1 {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// a file takes the directory's place: no save can be written now
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	task.version = "2"
+	rec := &recorder{}
+	opts.Sink = rec.sink
+	sum, err := Run(context.Background(), g, l.connect, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 1 {
+		t.Fatalf("want the node failed, got %+v", sum)
+	}
+	if got := l.cmds("h1"); len(got) != 1 {
+		t.Fatalf("the node ran on the host although its state could not be cleared: %q", got)
+	}
+	if ev := rec.node(t, "A[h1]"); !strings.Contains(ev.Error, "run state") {
+		t.Fatalf("error does not name the state: %q", ev.Error)
+	}
+}
