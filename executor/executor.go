@@ -113,7 +113,7 @@ func defaultSSHCommand(h *dsl.Host) string {
 	if h.User != "" {
 		addr = h.User + "@" + addr
 	}
-	return cmd + " " + addr
+	return cmd + " -- " + shellQuote(addr)
 }
 
 // Run runs the graph and returns the summary of what happened. The error is

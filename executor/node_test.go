@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -54,7 +55,7 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 	if len(f.Stderr) == 0 || f.Stderr[len(f.Stderr)-1] != "make-it: disk full" {
 		t.Errorf("stderr tail %q", f.Stderr)
 	}
-	if f.Reproduce != "ssh ops@10.0.0.1 make-it" {
+	if f.Reproduce != "ssh -- ops@10.0.0.1 make-it" {
 		t.Errorf("reproduce %q", f.Reproduce)
 	}
 	log := readFile(t, f.LogFile)
@@ -483,5 +484,33 @@ func TestOutputInPiecesStaysWhole(t *testing.T) {
 	}
 	if strings.Join(lines, "|") != "first half second half|next line" {
 		t.Errorf("output events %q", lines)
+	}
+}
+
+// Issue 13, item 6: a sensitive value holding a quote was printed in
+// pieces on the reproduce line (quoted before it was redacted), and so in
+// -o json too.
+func TestReproduceHidesQuotedSecret(t *testing.T) {
+	const secret = `Tr0ub4dor's-h0rse`
+	l := newLab("h1")
+	l.handle(func(ctx context.Context, r *hosts.FakeRun) error { return hosts.FakeExit(1, "") })
+	for _, sudo := range []bool{false, true} {
+		g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{{name: "login", kind: dsl.StepRun, build: func(*tEval) *dsl.Step {
+			return &dsl.Step{Kind: dsl.StepRun, Name: "login", Command: "login --password " + secret, Sudo: sudo,
+				Env: map[string]string{"PW": secret}}
+		}}}})
+		sum, _ := runGraph(t, context.Background(), g, l, Options{Secrets: []string{secret}})
+		if len(sum.Failures) != 1 {
+			t.Fatalf("failures %+v", sum.Failures)
+		}
+		js, err := json.Marshal(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, text := range map[string]string{"reproduce": sum.Failures[0].Reproduce, "json": string(js)} {
+			if strings.Contains(text, "Tr0ub4dor") || strings.Contains(text, "h0rse") {
+				t.Errorf("sudo %v: %s shows the secret: %s", sudo, what, text)
+			}
+		}
 	}
 }

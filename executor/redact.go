@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"encoding/json"
 	"io"
 	"sort"
 	"strings"
@@ -37,6 +38,16 @@ func (r *Redactor) Add(secrets ...string) {
 	var add []string
 	for _, s := range secrets {
 		add = append(add, s)
+		// The forms a secret takes once quoted for a shell (one and two
+		// levels deep, as in `sudo sh -c '...'`) or escaped for JSON:
+		// whatever quotes it before redaction, it stays hidden.
+		if strings.Contains(s, "'") {
+			q1 := strings.ReplaceAll(s, "'", `'\''`)
+			add = append(add, q1, strings.ReplaceAll(q1, "'", `'\''`))
+		}
+		if b, err := json.Marshal(s); err == nil && string(b[1:len(b)-1]) != s {
+			add = append(add, string(b[1:len(b)-1]))
+		}
 		if strings.Contains(s, "\n") {
 			for _, field := range strings.Fields(s) {
 				if looksLikeKeyMaterial(field) {

@@ -126,7 +126,8 @@ func TestRedactionEverywhere(t *testing.T) {
 		t.Error("output lost its non-secret text")
 	}
 	f := sum.Failures[0]
-	if !strings.Contains(f.Reproduce, "TOKEN="+Mask) || len(f.Stderr) != 1 || f.Stderr[0] != "bad "+Mask {
+	// Redacted before quoting, the mask is quoted with the rest.
+	if !strings.Contains(f.Reproduce, "TOKEN='\\''"+Mask) || len(f.Stderr) != 1 || f.Stderr[0] != "bad "+Mask {
 		t.Errorf("failure not redacted as expected: %+v", f)
 	}
 }

@@ -359,19 +359,23 @@ func shellQuote(s string) string {
 }
 
 // reproduce is the command line a person can paste to run the failed step
-// by hand (the caller redacts it).
+// by hand (the caller redacts it once more). Every piece is redacted
+// before it is quoted: quoting rewrites a secret holding a quote
+// (`it's` becomes `it'\''s`), which the redactor would no longer find.
 func (r *run) reproduce(h *dsl.Host, step *dsl.Step) string {
 	ssh := r.opts.SSHCommand(h)
+	red := r.red.String
 	var remote string
 	switch step.Kind {
 	case dsl.StepRun:
-		remote = step.Command
+		remote = red(step.Command)
 	case dsl.StepScript:
-		remote = interpreter(step)
+		remote = red(interpreter(step))
 	case dsl.StepFile:
-		return fmt.Sprintf("%s %s", ssh, shellQuote("ls -ld "+shellQuote(step.Destination)+" "+shellQuote(dirOf(step.Destination))))
+		dest := red(step.Destination)
+		return fmt.Sprintf("%s %s", ssh, shellQuote("ls -ld "+shellQuote(dest)+" "+shellQuote(dirOf(dest))))
 	case dsl.StepFetch:
-		remote = "cat " + shellQuote(step.Source)
+		remote = "cat " + shellQuote(red(step.Source))
 	case dsl.StepReboot:
 		remote = "cat /proc/sys/kernel/random/boot_id"
 	}
@@ -383,7 +387,7 @@ func (r *run) reproduce(h *dsl.Host, step *dsl.Step) string {
 		sort.Strings(keys)
 		var env []string
 		for _, k := range keys {
-			env = append(env, k+"="+shellQuote(step.Env[k]))
+			env = append(env, k+"="+shellQuote(red(step.Env[k])))
 		}
 		remote = "export " + strings.Join(env, " ") + "; " + remote
 	}

@@ -121,7 +121,8 @@ func (e *Endpoint) Destination() string {
 }
 
 // SSHArgs are the arguments of the `ssh` command that reaches this host
-// without ssh_config, without the remote command.
+// without ssh_config, without the remote command; they end with "--" and
+// the destination.
 func (e *Endpoint) SSHArgs() []string {
 	var a []string
 	if e.Port != 0 && e.Port != 22 {
@@ -141,8 +142,8 @@ func (e *Endpoint) SSHArgs() []string {
 	if e.Jump != nil && e.Jump.needsOwnOptions() {
 		// ssh -J would reach the hops with plain defaults: spell the
 		// hop's options out in a ProxyCommand instead.
-		hop := e.Jump.SSHArgs()
-		hop = append(hop[:len(hop)-1:len(hop)-1], "-W", "%h:%p", hop[len(hop)-1])
+		hop := e.Jump.SSHArgs() // ... -- DEST
+		hop = append(hop[:len(hop)-2:len(hop)-2], "-W", "%h:%p", "--", hop[len(hop)-1])
 		q := make([]string, len(hop))
 		for i, s := range hop {
 			q[i] = ShellQuote(s)
@@ -162,7 +163,8 @@ func (e *Endpoint) SSHArgs() []string {
 	if e.HostKeyAlias != "" {
 		a = append(a, "-o", "HostKeyAlias="+e.HostKeyAlias)
 	}
-	return append(a, e.Destination())
+	// "--": whatever the destination holds, ssh reads no option from it.
+	return append(a, "--", e.Destination())
 }
 
 // ExplicitIdentity reports whether IdentityFiles are something other than

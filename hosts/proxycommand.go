@@ -18,6 +18,7 @@ import (
 func proxyCommandConn(ep *Endpoint) (net.Conn, error) {
 	cmd := exec.Command("/bin/sh", "-c", "exec "+ep.ProxyCommand)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = childEnv()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

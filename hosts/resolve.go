@@ -47,6 +47,9 @@ func (r *Resolver) Resolve(ctx context.Context, specs []Spec) ([]*Endpoint, erro
 	out := make([]*Endpoint, len(specs))
 	var vagrantNames []string
 	for _, s := range specs {
+		if err := checkSpec(s); err != nil {
+			return nil, fmt.Errorf("resolve host %q: %w", s.Name, err)
+		}
 		if name, ok := strings.CutPrefix(s.Name, VagrantPrefix); ok {
 			vagrantNames = append(vagrantNames, name)
 		}
@@ -93,8 +96,11 @@ func (r *Resolver) Resolve(ctx context.Context, specs []Spec) ([]*Endpoint, erro
 const resolveParallel = 16
 
 func (r *Resolver) resolveOne(ctx context.Context, s Spec, depth int) (*Endpoint, error) {
-	if s.Name == "" || strings.HasPrefix(s.Name, "-") {
+	if s.Name == "" {
 		return nil, fmt.Errorf("resolve host %q: bad name", s.Name)
+	}
+	if err := checkSpec(s); err != nil {
+		return nil, fmt.Errorf("resolve host %q: %w", s.Name, err)
 	}
 	if depth > maxJumpDepth {
 		return nil, fmt.Errorf("resolve host %s: ProxyJump chain longer than %d hops", s.Name, maxJumpDepth)
@@ -197,8 +203,9 @@ func (r *Resolver) sshG(ctx context.Context, ssh string, s Spec) (sshOptions, er
 	}
 	args = append(args, s.Name)
 	cmd := exec.CommandContext(ctx, ssh, args...)
+	cmd.Env = childEnv()
 	if r.Home != "" {
-		cmd.Env = append(os.Environ(), "HOME="+r.Home)
+		cmd.Env = append(cmd.Env, "HOME="+r.Home)
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -259,6 +266,14 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 	e.User = o.get("user")
 	if e.User == "" {
 		e.User = local
+	}
+	// Whatever ssh_config says, a user or host name that could be read
+	// as an option or by a shell is refused (see shellsafe.go).
+	if err := checkName("user", e.User); err != nil {
+		return nil, fmt.Errorf("resolve host %s: %w", s.Name, err)
+	}
+	if err := checkName("HostName", e.HostName); err != nil {
+		return nil, fmt.Errorf("resolve host %s: %w", s.Name, err)
 	}
 	e.Port = 22
 	if p := o.get("port"); p != "" {
@@ -334,7 +349,9 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 			return nil, fmt.Errorf("resolve host %s: ProxyJump %s: %w", s.Name, pj, err)
 		}
 	} else if pc := o.get("proxycommand"); pc != "" && pc != "none" {
-		e.ProxyCommand = expandTokens(pc, tk)
+		if e.ProxyCommand, err = expandShellTokens(pc, tk); err != nil {
+			return nil, fmt.Errorf("resolve host %s: ProxyCommand: %w", s.Name, err)
+		}
 	}
 	return e, nil
 }

@@ -136,7 +136,7 @@ func TestResolveConfig(t *testing.T) {
 				t.Errorf("web1 jumps wrong: %+v", w.Jump)
 			}
 			cmd := w.SSHCommand("uptime")
-			for _, part := range []string{"-J hopper@10.77.0.1:2201,fallback@10.77.0.2:2022", "-p 2022", "deploy@web1.example.test", "IdentitiesOnly=yes", "uptime"} {
+			for _, part := range []string{"-J hopper@10.77.0.1:2201,fallback@10.77.0.2:2022", "-p 2022", "-- deploy@web1.example.test", "IdentitiesOnly=yes", "uptime"} {
 				if !strings.Contains(cmd, part) {
 					t.Errorf("SSHCommand %q lacks %q", cmd, part)
 				}

@@ -6,9 +6,11 @@ package hosts_test
 // hosts/conformance (secure_lab_test.go).
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -200,5 +202,146 @@ func TestPushFailureCarriesStderrAndLeavesNoTemp(t *testing.T) {
 	staged, _ := filepath.Glob("/tmp/plan-push-*/f")
 	if len(left)+len(staged) > 0 {
 		t.Fatalf("temp files left: %v %v", left, staged)
+	}
+}
+
+// resolveWith resolves spec through config text with ssh -G ("ssh") or
+// the built-in parser ("parser").
+func resolveWith(t *testing.T, how, config string, spec hosts.Spec) (*hosts.Endpoint, error) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &hosts.Resolver{ConfigFile: cfg, Home: dir, SSHPath: hosts.NoSSHClient}
+	if how == "ssh" {
+		p, err := exec.LookPath("ssh")
+		if err != nil {
+			t.Skip("no OpenSSH client")
+		}
+		r.SSHPath = p
+	}
+	eps, err := r.Resolve(bg(t), []hosts.Spec{spec})
+	if err != nil {
+		return nil, err
+	}
+	return eps[0], nil
+}
+
+// Issue 13, item 1: a plan's address, a -H name or a user reached
+// ProxyCommand's and Match exec's shell through %h %n %r unquoted.
+func TestNamesCannotReachAShell(t *testing.T) {
+	for _, how := range []string{"ssh", "parser"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			mark := filepath.Join(dir, "ran")
+			evil := "$(touch " + mark + ")"
+			configs := map[string]string{
+				"proxycommand": "Host *\n  ProxyCommand nc %h %p\n",
+				"matchexec":    "Match exec \"test -n %h%n%r\"\n  Port 2222\n",
+			}
+			specs := []hosts.Spec{
+				{Name: "h", Address: "10.0.0.1" + evil},
+				{Name: "g" + evil},
+				{Name: "h", User: "u" + evil},
+				{Name: "h", User: "-oProxyCommand=sh"},
+				{Name: "-oProxyCommand=sh"},
+				{Name: "h", Address: "10.0.0.1;id"},
+				{Name: "h", Address: "10.0.0.1 x"},
+			}
+			for cname, config := range configs {
+				for _, spec := range specs {
+					ep, err := resolveWith(t, how, config, spec)
+					if err == nil {
+						t.Errorf("%s: %+v resolved (ProxyCommand %q)", cname, spec, ep.ProxyCommand)
+					}
+					if _, err := os.Stat(mark); err == nil {
+						t.Fatalf("%s: %+v ran a command", cname, spec)
+					}
+				}
+			}
+			// ssh_config's own HostName is checked too when it reaches a shell.
+			if _, err := resolveWith(t, how, "Host evil\n  HostName a"+evil+"\n  ProxyCommand nc %h %p\n", hosts.Spec{Name: "evil"}); err == nil {
+				t.Error("HostName with $( ) resolved")
+			}
+			// What is allowed is quoted when substituted outside quotes,
+			// and left alone inside the user's own quotes.
+			ep, err := resolveWith(t, how, "Host *\n  ProxyCommand nc %h %p '%r'\n", hosts.Spec{Name: "h", Address: "10.0.0.*", User: "u"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `nc '10.0.0.*' 22 'u'`; ep.ProxyCommand != want {
+				t.Errorf("ProxyCommand %q, want %q", ep.ProxyCommand, want)
+			}
+		})
+	}
+}
+
+// Issue 13, item 10: the built-in parser took `User -oProxyCommand=sh`
+// from ssh_config, and the reproducer line then read
+// `ssh ... -oProxyCommand=sh@host`. Such a user is refused, and every
+// reproducer has "--" before the destination.
+func TestUserBeginningWithDashRefused(t *testing.T) {
+	for _, how := range []string{"ssh", "parser"} {
+		if _, err := resolveWith(t, how, "Host h\n  User -oProxyCommand=sh\n", hosts.Spec{Name: "h"}); err == nil {
+			t.Errorf("%s: a user beginning with - resolved", how)
+		}
+	}
+	ep, err := resolveWith(t, "parser", "Host h\n  User deploy\n  Port 2200\n", hosts.Spec{Name: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := ep.SSHCommand("true"); !strings.Contains(line, " -- deploy@h true") {
+		t.Fatalf("reproducer %q has no -- before the destination", line)
+	}
+}
+
+// Issue 13, item 9: PLAN_SUDO_PASSWORD and PLAN_SSH_PASSWORD reached the
+// programs plan starts on the operator's machine.
+func TestSecretsKeptFromLocalPrograms(t *testing.T) {
+	t.Setenv(hosts.EnvSudoPassword, "sudo-s3cret")
+	t.Setenv(hosts.EnvSSHPassword, "ssh-s3cret")
+	dir := t.TempDir()
+	envOut := filepath.Join(dir, "env-")
+	// A fake ssh (for -G) and vagrant that record their environment.
+	fake := func(name, out string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\nenv > "+envOut+name+"\n"+out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sshBin := fake("ssh", "echo hostname 127.0.0.1; echo port 22; echo user u\n")
+	vagrantBin := fake("vagrant", "printf 'Host m\\n  HostName 127.0.0.1\\n  User vagrant\\n  Port 2222\\n'\n")
+	cfg := filepath.Join(dir, "config")
+	config := "Match exec \"env > " + envOut + "matchexec\"\n  Port 2200\nHost pc\n  ProxyCommand env > " + envOut + "proxycommand; exit 1\n"
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &hosts.Resolver{ConfigFile: cfg, Home: dir, SSHPath: sshBin, VagrantPath: vagrantBin, VagrantDir: dir}
+	if _, err := r.Resolve(bg(t), []hosts.Spec{{Name: "a"}, {Name: "vagrant:m"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.SSHPath = hosts.NoSSHClient
+	eps, err := r.Resolve(bg(t), []hosts.Spec{{Name: "pc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps[0].StrictHostKeyChecking = hosts.HostKeyDangerousAcceptAny
+	ctx, cancel := context.WithTimeout(bg(t), 5*time.Second)
+	defer cancel()
+	if tr, err := hosts.NewDialer(hosts.Options{}).Dial(ctx, eps[0]); err == nil {
+		tr.Close()
+	}
+	for _, name := range []string{"ssh", "vagrant", "matchexec", "proxycommand"} {
+		b, err := os.ReadFile(envOut + name)
+		if err != nil {
+			t.Errorf("%s did not run: %v", name, err)
+			continue
+		}
+		if strings.Contains(string(b), "s3cret") {
+			t.Errorf("%s saw a password in its environment", name)
+		}
 	}
 }

@@ -321,7 +321,7 @@ func TestJumpHost(t *testing.T) {
 	// The hop needs its own key and known_hosts, which ssh -J cannot
 	// pass on: the command spells them out in a ProxyCommand.
 	cmd := ep.SSHCommand("true")
-	for _, want := range []string{"ProxyCommand=ssh ", "-i " + jump.keyPath, "-W %h:%p hop@127.0.0.1", "u@127.0.0.1 true"} {
+	for _, want := range []string{"ProxyCommand=ssh ", "-i " + jump.keyPath, "-W %h:%p -- hop@127.0.0.1", "-- u@127.0.0.1 true"} {
 		if !strings.Contains(cmd, want) {
 			t.Fatalf("SSHCommand lacks %q: %s", want, cmd)
 		}

@@ -170,7 +170,10 @@ func (p *configParser) match(args []string) (bool, error) {
 			case "localuser":
 				ok = p.matchList(arg, p.localUser)
 			case "exec":
-				ok = p.exec(arg)
+				var err error
+				if ok, err = p.exec(arg); err != nil {
+					return false, fmt.Errorf("Match exec: %w", err)
+				}
 			}
 		default:
 			return false, fmt.Errorf("Match criterion %q is not supported", crit)
@@ -198,12 +201,17 @@ func (p *configParser) currentUser() string {
 
 // exec runs a Match exec command with /bin/sh, as ssh does with the user's
 // shell; it is bounded so a hanging command cannot stall resolution.
-func (p *configParser) exec(cmd string) bool {
-	cmd = expandTokens(cmd, tokens{host: p.currentHost(), original: p.originalHost,
+func (p *configParser) exec(cmd string) (bool, error) {
+	cmd, err := expandShellTokens(cmd, tokens{host: p.currentHost(), original: p.originalHost,
 		remoteUser: p.currentUser(), localUser: p.localUser, home: p.home, port: p.opts.get("port")})
+	if err != nil {
+		return false, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return exec.CommandContext(ctx, "/bin/sh", "-c", cmd).Run() == nil
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
+	c.Env = childEnv()
+	return c.Run() == nil, nil
 }
 
 // matchHostPatterns is Host's rule: any positive pattern matches and no

@@ -21,6 +21,7 @@ func (r *Resolver) vagrantSSHConfig(ctx context.Context, names []string) (map[st
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"ssh-config"}, names...)...)
+	cmd.Env = childEnv()
 	cmd.Dir = r.VagrantDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
