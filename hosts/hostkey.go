@@ -3,6 +3,7 @@ package hosts
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +34,10 @@ type hostKeyChecker struct {
 	// the "wanted" keys of a host, but a plain key that is not one of
 	// them is unknown, not changed.
 	caKeys map[string]bool
+	// badRevoked lists the @revoked lines whose key cannot be read
+	// (FILE:LINE: why). x/crypto's knownhosts skips them, so they would
+	// revoke nothing; any of them makes every key refused instead.
+	badRevoked []string
 }
 
 func newHostKeyChecker(ep *Endpoint, acceptNew bool) (*hostKeyChecker, error) {
@@ -68,12 +73,19 @@ func (c *hostKeyChecker) reload() error {
 		return nil
 	}
 	c.caKeys = map[string]bool{}
+	c.badRevoked = nil
 	for _, f := range c.files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(b), "\n") {
+		for n, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "@revoked"); ok {
+				if err := readableRevocation(rest); err != nil {
+					c.badRevoked = append(c.badRevoked, fmt.Sprintf("%s:%d: %v", f, n+1, err))
+				}
+				continue
+			}
 			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "@cert-authority")
 			if !ok {
 				continue
@@ -92,6 +104,28 @@ func (c *hostKeyChecker) reload() error {
 		return fmt.Errorf("read known_hosts: %w", err)
 	}
 	c.callback = cb
+	return nil
+}
+
+// readableRevocation checks what follows "@revoked" on a known_hosts
+// line as x/crypto's knownhosts reads it: host patterns, key type, base64
+// key of that type.
+func readableRevocation(rest string) error {
+	fields := strings.Fields(rest)
+	if len(fields) < 3 {
+		return errors.New("@revoked line without host patterns, key type and key")
+	}
+	blob, err := base64.StdEncoding.DecodeString(fields[2])
+	if err != nil {
+		return fmt.Errorf("@revoked key is not base64: %w", err)
+	}
+	k, err := ssh.ParsePublicKey(blob)
+	if err != nil {
+		return fmt.Errorf("@revoked key of type %q cannot be read: %w", fields[1], err)
+	}
+	if k.Type() != fields[1] {
+		return fmt.Errorf("@revoked key is %s, the line says %s", k.Type(), fields[1])
+	}
 	return nil
 }
 
@@ -161,6 +195,11 @@ func dummyAddr(hostport string) net.Addr {
 // check is the ssh.HostKeyCallback.
 func (c *hostKeyChecker) check(_ string, remote net.Addr, key ssh.PublicKey) error {
 	fp := ssh.FingerprintSHA256(key)
+	if len(c.badRevoked) > 0 {
+		return fmt.Errorf("%w: %s presented %s; known_hosts has a revocation plan cannot read (%s), which may be "+
+			"of this very key, so no key is trusted until that line is fixed or removed",
+			ErrHostKeyChanged, c.lookup, fp, strings.Join(c.badRevoked, "; "))
+	}
 	if c.callback != nil {
 		err := c.callback(c.lookup, remote, key)
 		if err == nil {

@@ -7,6 +7,7 @@ package hosts_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/plan-dev/plan/hosts"
 	"github.com/plan-dev/plan/hosts/internal/sshtest"
@@ -344,4 +347,42 @@ func TestSecretsKeptFromLocalPrograms(t *testing.T) {
 			t.Errorf("%s saw a password in its environment", name)
 		}
 	}
+}
+
+// Issue 13, item 11: x/crypto's knownhosts skips a line it cannot parse,
+// so an @revoked line for a key type it does not know (or a damaged one)
+// revoked nothing. Such a revocation must refuse, not pass.
+func TestUnreadableRevocationRefuses(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	good, err := os.ReadFile(w.kh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An SSH wire blob of a key type x/crypto does not know.
+	blob := append([]byte{0, 0, 0, 20}, "ssh-unknown@plan.dev"...)
+	blob = append(blob, 0, 0, 0, 4, 1, 2, 3, 4)
+	for _, line := range []string{
+		"@revoked * ssh-unknown@plan.dev " + base64.StdEncoding.EncodeToString(blob),
+		"@revoked * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKUiMaged",
+	} {
+		if err := os.WriteFile(w.kh, append(append([]byte{}, good...), line+"\n"...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), w.endpoint("u"))
+		if err == nil {
+			tr.Close()
+			t.Errorf("%q: connected", line)
+		} else if !errors.Is(err, hosts.ErrHostKeyChanged) || !strings.Contains(err.Error(), "revocation") {
+			t.Errorf("%q: want a refusal naming the revocation, got %v", line, err)
+		}
+	}
+	// A readable revocation of another key changes nothing.
+	if err := os.WriteFile(w.kh, append(good, "@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(w.pub)))+"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), w.endpoint("u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
 }
