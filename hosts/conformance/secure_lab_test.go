@@ -1,0 +1,125 @@
+package conformance
+
+// Issue 13 against real OpenSSH: sshd, sftp-server and sudo of the lab
+// hosts (see hosts/secure_test.go for the in-process side).
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/integration/lab"
+)
+
+// labSh runs script as root on h and fails the test on error.
+func labSh(t *testing.T, l *lab.Lab, h *lab.Host, script string) string {
+	t.Helper()
+	out, err := l.Exec(labCtx(t), h, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// labWatcher starts script in the background as user on h, and stops it
+// (by its PID) when the test ends.
+func labWatcher(t *testing.T, l *lab.Lab, h *lab.Host, user, script string) {
+	t.Helper()
+	pid := labSh(t, l, h, fmt.Sprintf("runuser -u %s -- setsid /bin/sh -c %s </dev/null >/dev/null 2>&1 & echo $!",
+		user, hosts.ShellQuote(script)))
+	t.Cleanup(func() { l.Exec(labCtx(t), h, "kill -- -"+pid+" "+pid+" 2>/dev/null") })
+}
+
+// Item 2: whoever can write the destination's directory (here nopw, who
+// owns it) swaps each temp file for a symlink to a root-only file while
+// root (and plan through sudo) pushes with an owner and a mode; the
+// victim's owner and mode must not change.
+func TestLabPushFollowsNoSwappedSymlink(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[0]
+	id := time.Now().UnixNano()
+	dir := fmt.Sprintf("/tmp/secure-swap-%d", id)
+	victim := fmt.Sprintf("/tmp/secure-victim-%d", id)
+	count := fmt.Sprintf("/tmp/secure-swaps-%d", id)
+	labSh(t, l, h, fmt.Sprintf("mkdir -m 0755 %s && chown nopw: %s && echo secret >%s && chmod 0600 %s && touch %s && chown nopw: %s",
+		dir, dir, victim, victim, count, count))
+	t.Cleanup(func() { l.Exec(labCtx(t), h, "rm -rf "+dir+" "+victim+" "+count) })
+	labWatcher(t, l, h, lab.UserNopw, fmt.Sprintf(
+		`while :; do for f in %s/.authorized_keys.plan-*; do [ -f "$f" ] && [ ! -h "$f" ] && rm -f "$f" && ln -s %s "$f" && echo >>%s; done; done`,
+		dir, victim, count))
+	for _, user := range []string{lab.UserRoot, lab.UserPlan} {
+		tr := dialLab(t, labDialer(t, l), labEndpoint(t, l, h, user))
+		for i := range 12 {
+			content := []byte(fmt.Sprintf("ssh-ed25519 AAAA %s %d\n", user, i))
+			if i%6 == 5 {
+				content = append(content, bytes.Repeat([]byte("x"), 2<<20)...) // the sftp path
+			}
+			tr.Push(labCtx(t), &hosts.Upload{Path: dir + "/authorized_keys", Content: content, Sudo: true, Owner: lab.UserNopw, Mode: 0o604})
+			if got := labSh(t, l, h, "stat -c '%U %a' "+victim); got != "root 600" {
+				t.Fatalf("%s push %d changed the victim: %s", user, i, got)
+			}
+		}
+	}
+	swaps := labSh(t, l, h, "wc -l <"+count)
+	if swaps == "0" {
+		t.Fatal("the watcher swapped no temp file: the test proves nothing")
+	}
+	t.Logf("%s temp files swapped for a symlink", swaps)
+}
+
+// Item 4: a big push (sftp) with mode 0600 must never be readable by
+// another user while it uploads. nopw tries to open every temp file it can
+// see, beside the destination and in /tmp, all along.
+func TestLabBigPushNotReadableWhileUploading(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[0]
+	id := time.Now().UnixNano()
+	dir := fmt.Sprintf("/tmp/secure-big-%d", id)
+	seen := fmt.Sprintf("/tmp/secure-read-%d", id)
+	labSh(t, l, h, fmt.Sprintf("mkdir -m 0755 %s && touch %s && chown nopw: %s", dir, seen, seen))
+	t.Cleanup(func() { l.Exec(labCtx(t), h, "rm -rf "+dir+" "+seen) })
+	labWatcher(t, l, h, lab.UserNopw, fmt.Sprintf(
+		`while :; do for f in %s/.* /tmp/plan-push-*/*; do [ -f "$f" ] && head -c1 "$f" >/dev/null 2>&1 && echo "$f" >>%s; done; done`, dir, seen))
+	for _, user := range []string{lab.UserRoot, lab.UserPlan} {
+		tr := dialLab(t, labDialer(t, l), labEndpoint(t, l, h, user))
+		if _, err := tr.Push(labCtx(t), &hosts.Upload{Path: dir + "/secret.key", Content: bytes.Repeat([]byte("k"), 64<<20), Sudo: true, Mode: 0o600}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := labSh(t, l, h, "sort -u "+seen); got != "" {
+		t.Fatalf("another user could read the upload: %s", got)
+	}
+	if got := labSh(t, l, h, "stat -c '%U %a' "+dir+"/secret.key"); got != "root 600" {
+		t.Fatalf("destination %s", got)
+	}
+}
+
+// Item 3: with a NOPASSWD rule for /bin/sh only, `sudo -n true` still
+// needs a password, so plan has one, but sudo asks nothing for the command:
+// the password must not become the command's stdin, nor a reused shell's
+// command line.
+func TestLabSudoPasswordOnlyWhenAsked(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[0]
+	rule := "/etc/sudoers.d/zz-secure-test"
+	labSh(t, l, h, "echo 'plan ALL=(ALL) NOPASSWD: /bin/sh, /usr/bin/sh' >"+rule+" && chmod 0440 "+rule)
+	t.Cleanup(func() { l.Exec(labCtx(t), h, "rm -f "+rule) })
+	pw, err := l.Password()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, perCommand := range []bool{true, false} {
+		d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=" + pw}, SessionPerCommand: perCommand})
+		tr := dialLab(t, d, labEndpoint(t, l, h, lab.UserPlan))
+		var out, errb bytes.Buffer
+		if err := tr.Run(labCtx(t), &hosts.Command{Cmd: "cat; id -u", Sudo: true, Stdout: &out, Stderr: &errb}); err != nil {
+			t.Fatalf("session per command %v: %v: %s", perCommand, err, errb.String())
+		}
+		if out.String() != "0\n" || strings.Contains(errb.String(), pw) {
+			t.Fatalf("session per command %v: the password reached the command: stdout %q stderr %q", perCommand, out.String(), errb.String())
+		}
+	}
+}
