@@ -32,6 +32,16 @@ type readRecorder func(path string, content []byte)
 // location: the cty stdlib (without operator functions) plus the design's
 // extras.
 func baseFunctions() funcTable {
+	t := rawFunctions()
+	for name, f := range t {
+		if name != "try" && name != "can" { // they take expressions, not values
+			t[name] = guardSensitive(name, f)
+		}
+	}
+	return t
+}
+
+func rawFunctions() funcTable {
 	return funcTable{
 		"abs":             stdlib.AbsoluteFunc,
 		"base64decode":    base64DecodeFunc,
@@ -109,7 +119,7 @@ func baseFunctions() funcTable {
 
 // FunctionNames lists every function a plan may call, sorted.
 func FunctionNames() []string {
-	t := baseFunctions()
+	t := rawFunctions()
 	t["file"], t["fileexists"], t["templatefile"] = function.Function{}, function.Function{}, function.Function{}
 	return sortedKeys(t)
 }
@@ -132,8 +142,8 @@ func (p *Plan) functions(from string) funcTable {
 // cached, so evaluators running concurrently do not share it.
 func (p *Plan) functionsRec(from string, rec readRecorder) funcTable {
 	t := baseFunctions()
-	t["file"] = p.fileFunc(from, rec)
-	t["fileexists"] = p.fileExistsFunc(from)
+	t["file"] = guardSensitive("file", p.fileFunc(from, rec))
+	t["fileexists"] = guardSensitive("fileexists", p.fileExistsFunc(from))
 	t["templatefile"] = p.templateFileFunc(from, rec, t, 0)
 	return t
 }
