@@ -33,6 +33,9 @@ type readRecorder func(path string, content []byte)
 // extras.
 func baseFunctions() funcTable {
 	t := rawFunctions()
+	for name, f := range moreFunctions() {
+		t[name] = f
+	}
 	for name, f := range t {
 		if name != "try" && name != "can" { // they take expressions, not values
 			t[name] = guardSensitive(name, f)
@@ -120,7 +123,12 @@ func rawFunctions() funcTable {
 // FunctionNames lists every function a plan may call, sorted.
 func FunctionNames() []string {
 	t := rawFunctions()
-	t["file"], t["fileexists"], t["templatefile"] = function.Function{}, function.Function{}, function.Function{}
+	for name, f := range moreFunctions() {
+		t[name] = f
+	}
+	for _, name := range []string{"file", "fileexists", "filebase64", "fileset", "templatefile"} {
+		t[name] = function.Function{}
+	}
 	return sortedKeys(t)
 }
 
@@ -144,6 +152,8 @@ func (p *Plan) functionsRec(from string, rec readRecorder) funcTable {
 	t := baseFunctions()
 	t["file"] = guardSensitive("file", p.fileFunc(from, rec))
 	t["fileexists"] = guardSensitive("fileexists", p.fileExistsFunc(from))
+	t["filebase64"] = guardSensitive("filebase64", p.fileBase64Func(from, rec))
+	t["fileset"] = guardSensitive("fileset", p.fileSetFunc(from))
 	t["templatefile"] = p.templateFileFunc(from, rec, t, 0)
 	return t
 }

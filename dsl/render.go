@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -72,10 +73,10 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 		opts = append(opts, "sudo")
 	}
 	if n.Timeout > 0 {
-		opts = append(opts, "timeout "+n.Timeout.String())
+		opts = append(opts, "timeout "+formatDuration(n.Timeout))
 	}
 	if n.Retry.Attempts > 1 {
-		opts = append(opts, fmt.Sprintf("retry %d times, %s apart", n.Retry.Attempts, n.Retry.Delay))
+		opts = append(opts, fmt.Sprintf("retry %d times, %s apart", n.Retry.Attempts, formatDuration(n.Retry.Delay)))
 	}
 	if len(opts) > 0 {
 		fmt.Fprintf(w, "with:  %s\n", strings.Join(opts, ", "))
@@ -120,7 +121,7 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 				}
 			}
 		}
-		renderStep(w, s, vals)
+		renderStep(w, s, vals, ev)
 	}
 	outs, d := ev.Outputs()
 	if d.HasErrors() {
@@ -173,7 +174,20 @@ func writeEnv(w *bytes.Buffer, v cty.Value) {
 	}
 }
 
-func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value) {
+// formatDuration writes a duration the way plans do: "5m", "1h30m",
+// "90s" as "1m30s", never "5m0s".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value, ev *evaluator) {
 	text := func(name string) string { return renderValue(vals[name], exprOf(s.attrs, name)) }
 	has := func(name string) bool {
 		v, ok := vals[name]
@@ -208,8 +222,21 @@ func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value) {
 		fmt.Fprintf(w, "when:    %s\n", oneLine(text("when")))
 	}
 	for _, g := range []string{"creates", "unless", "sudo", "changed", "timeout", "mode", "owner", "group"} {
-		if has(g) {
-			fmt.Fprintf(w, "%-8s %s\n", g+":", oneLine(text(g)))
+		if !has(g) {
+			continue
+		}
+		t := oneLine(text(g))
+		if a, ok := s.attrs[g]; ok && g == "timeout" {
+			// Shown as the task's is: "30" seconds and "30s" alike as 30s.
+			if d, diags := durationAttr(a, ev.context()); !diags.HasErrors() && !hasPlaceholder(vals[g]) {
+				t = formatDuration(d)
+			}
+		}
+		fmt.Fprintf(w, "%-8s %s\n", g+":", t)
+	}
+	if s.retry != nil {
+		if r, diags := retryValue(s.retry, ev.context()); !diags.HasErrors() {
+			fmt.Fprintf(w, "%-8s %d times, %s apart\n", "retry:", r.Attempts, formatDuration(r.Delay))
 		}
 	}
 	if has("env") {

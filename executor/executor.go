@@ -45,6 +45,9 @@ type Options struct {
 	DryRun bool
 	// Only restricts the run to these tasks and what they depend on.
 	Only []string
+	// Limit restricts the run to the nodes on these hosts (names of plan
+	// hosts) and what they depend on (--limit).
+	Limit []string
 	// From runs these tasks and everything that depends on them again even
 	// when the run state says they are up to date.
 	From []string

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +64,7 @@ func newRun(g Graph, connect Connector, opts Options) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	selected = selectHosts(all, selected, opts.Limit)
 	if err := r.markForced(all, opts.From); err != nil {
 		return nil, err
 	}
@@ -168,22 +168,46 @@ func checkTasks(all []*dsl.Node, tasks []string, flag string) error {
 	for _, n := range all {
 		known[n.Task] = true
 	}
-	var unknown []string
-	for _, t := range tasks {
-		if !known[t] {
-			unknown = append(unknown, t)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
 	names := make([]string, 0, len(known))
 	for t := range known {
 		names = append(names, t)
 	}
 	sort.Strings(names)
-	return fmt.Errorf("%w: %s: no task named %s (tasks: %s)", ErrUsage, flag,
-		strings.Join(unknown, ", "), strings.Join(names, ", "))
+	for _, t := range tasks {
+		if !known[t] {
+			return fmt.Errorf("%w: %s: no task named %s.%s (plan graph shows the tasks)", ErrUsage, flag, t, dsl.DidYouMean(t, names))
+		}
+	}
+	return nil
+}
+
+// selectHosts keeps, of sel, the nodes on the hosts in limit, plus every
+// node they depend on (on any host: their outputs are needed).
+func selectHosts(all []*dsl.Node, sel map[*dsl.Node]bool, limit []string) map[*dsl.Node]bool {
+	if len(limit) == 0 {
+		return sel
+	}
+	want := map[string]bool{}
+	for _, h := range limit {
+		want[h] = true
+	}
+	out := map[*dsl.Node]bool{}
+	var add func(n *dsl.Node)
+	add = func(n *dsl.Node) {
+		if out[n] {
+			return
+		}
+		out[n] = true
+		for _, d := range n.Deps {
+			add(d)
+		}
+	}
+	for _, n := range all {
+		if sel[n] && want[n.Host.Name] {
+			add(n)
+		}
+	}
+	return out
 }
 
 // run walks the graph and returns the summary.

@@ -166,8 +166,13 @@ func fmtTargets(paths []string, recursive bool) ([]string, error) {
 	return out, nil
 }
 
-// writeFileAtomic replaces name with data atomically, keeping the file's mode.
+// writeFileAtomic replaces name with data atomically, keeping the file's
+// mode. A symlink is followed: the file it points to is replaced and the
+// link stays a link (renaming over the link would replace it with a copy).
 func writeFileAtomic(name string, data []byte) error {
+	if target, err := filepath.EvalSymlinks(name); err == nil {
+		name = target
+	}
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(name); err == nil {
 		mode = st.Mode().Perm()

@@ -42,12 +42,20 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "plan init: %s already exists; not overwriting it (remove it or give another DIR)\n", dest)
 		return exitUsage
 	}
+	if parent := filepath.Dir(filepath.Clean(dest)); parent != "." {
+		if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+			fmt.Fprintf(stderr, "plan init: cannot write %s: %s is not an existing directory\n", dest, parent)
+			return exitUsage
+		}
+	}
+	// Exit 1 is kept for nodes that fail (plan run): a local failure here
+	// is 2, like every other reason the command cannot do what it was asked.
 	// Write into a temporary sibling, then rename: a failure leaves nothing
 	// half-written at dest.
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dest)), "."+filepath.Base(dest)+".init-*")
 	if err != nil {
 		fmt.Fprintf(stderr, "plan init: %v\n", err)
-		return exitFailed
+		return exitUsage
 	}
 	defer os.RemoveAll(tmp)
 	files := builtinplans.Files(bp.Name)
@@ -55,13 +63,13 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		b, err := fs.ReadFile(builtinplans.FS(), f)
 		if err != nil {
 			fmt.Fprintf(stderr, "plan init: %v\n", err)
-			return exitFailed
+			return exitUsage
 		}
 		rel := strings.TrimPrefix(f, bp.Name+"/")
 		target := filepath.Join(tmp, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			fmt.Fprintf(stderr, "plan init: %v\n", err)
-			return exitFailed
+			return exitUsage
 		}
 		mode := os.FileMode(0o644)
 		if strings.HasSuffix(rel, ".sh") {
@@ -69,16 +77,16 @@ func runInit(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := os.WriteFile(target, b, mode); err != nil {
 			fmt.Fprintf(stderr, "plan init: %v\n", err)
-			return exitFailed
+			return exitUsage
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		fmt.Fprintf(stderr, "plan init: %v\n", err)
-		return exitFailed
+		return exitUsage
 	}
 	if err := os.Rename(tmp, dest); err != nil {
 		fmt.Fprintf(stderr, "plan init: %v\n", err)
-		return exitFailed
+		return exitUsage
 	}
 	fmt.Fprintf(stdout, "Wrote built-in plan %s into %s/ (%d files). Try: plan validate %s\n", bp.Name, dest, len(files), dest)
 	return exitOK

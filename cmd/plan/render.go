@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/plan-dev/plan/dsl"
 )
@@ -57,7 +58,12 @@ func renderFilter(p *dsl.Plan, tasks, onHosts []string) (func(*dsl.Node) bool, e
 		set := map[string]bool{}
 		for _, n := range names {
 			if !known[n] {
-				return nil, fmt.Errorf("no node has %s %q", what, n)
+				var list []string
+				for k := range known {
+					list = append(list, k)
+				}
+				sort.Strings(list)
+				return nil, fmt.Errorf("no node has %s %q.%s", what, dsl.EscapeText(n), dsl.DidYouMean(n, list))
 			}
 			set[n] = true
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,6 +40,7 @@ type runFlags struct {
 	parallel  int
 	perHost   int
 	only      []string
+	limit     []string
 	from      []string
 	force     bool
 	dryRun    bool
@@ -61,6 +63,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fl.IntVar(&f.parallel, "parallel", 64, "nodes in flight across all hosts")
 	fl.IntVar(&f.perHost, "per-host", 8, "nodes in flight on one host (keep below sshd's MaxSessions, 10 by default)")
 	fl.StringArrayVar(&f.only, "only", nil, "run only this task and what it depends on (repeatable)")
+	fl.StringArrayVar(&f.limit, "limit", nil, "run only the nodes on these hosts or groups (comma-separated, repeatable) and what they depend on")
 	fl.StringArrayVar(&f.from, "from", nil, "run this task and everything after it again, even if up to date (repeatable)")
 	fl.BoolVar(&f.force, "force", false, "ignore the run state: run every node")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "connect, check guards and files, report what would change; change nothing")
@@ -90,6 +93,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(p.Nodes()) == 0 {
 		fmt.Fprintln(stderr, "plan run: nothing to run: no task has a host (bind hosts to the plan's groups with -H [GROUP=]HOST[,HOST...])")
+		return exitUsage
+	}
+	limit, err := limitHosts(p, f.limit)
+	if err != nil {
+		fmt.Fprintf(stderr, "plan run: %v\n", err)
 		return exitUsage
 	}
 
@@ -174,6 +182,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		FailFast: f.failFast,
 		DryRun:   f.dryRun,
 		Only:     f.only,
+		Limit:    limit,
 		From:     f.from,
 		Force:    f.force,
 		LogDir:   logDir,
@@ -201,6 +210,59 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return sum.ExitCode()
+}
+
+// limitHosts turns --limit arguments (host or group names, comma
+// separated) into plan host names; an unknown name is an error with a
+// suggestion.
+func limitHosts(p *dsl.Plan, args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	hostsUsed := map[string]bool{}
+	var known []string
+	for _, n := range p.Nodes() {
+		if !hostsUsed[n.Host.Name] {
+			hostsUsed[n.Host.Name] = true
+			known = append(known, n.Host.Name)
+		}
+	}
+	groups := map[string]bool{}
+	for _, g := range p.Groups() {
+		groups[g] = true
+		known = append(known, g)
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(h string) {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	for _, arg := range args {
+		for _, name := range strings.Split(arg, ",") {
+			name = strings.TrimSpace(name)
+			switch {
+			case name == "":
+				return nil, fmt.Errorf("--limit %s: empty name", dsl.EscapeText(arg))
+			case hostsUsed[name]:
+				add(name)
+			case groups[name]:
+				for _, h := range p.GroupHosts(name) {
+					if hostsUsed[h.Name] {
+						add(h.Name)
+					}
+				}
+			default:
+				return nil, fmt.Errorf("--limit: no task runs on a host or group named %s.%s", dsl.EscapeText(name), dsl.DidYouMean(name, known))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--limit %s: no task runs on those hosts", dsl.EscapeText(strings.Join(args, ",")))
+	}
+	return out, nil
 }
 
 // newRunDir makes a fresh per-run log directory under base, named by the
