@@ -348,7 +348,7 @@ var shellQuoteFunc = function.New(&function.Spec{
 	},
 })
 
-// shellQuote is s in single quotes, each ' written as '\''.
+// shellQuote is s in single quotes, each ' written as '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
@@ -444,4 +444,3 @@ func globMatch(pat, segs []string) bool {
 	ok, _ := path.Match(pat[0], segs[0])
 	return ok && globMatch(pat[1:], segs[1:])
 }
-
