@@ -317,8 +317,14 @@ type logEntry struct {
 }
 
 // maxNodeLog bounds the output kept per node; beyond it the log says it
-// was cut (the step's own stdout for later expressions is kept in full).
+// was cut.
 const maxNodeLog = 32 << 20
+
+// MaxStepValue bounds what a step keeps in memory for expressions:
+// step.NAME.stdout, step.NAME.stderr (each) and step.NAME.content. A step
+// whose output or fetched file is bigger fails, saying so; what streams
+// past it is not held.
+const MaxStepValue = 16 << 20
 
 func (nl *nodeLog) note(text string) {
 	nl.mu.Lock()
@@ -338,11 +344,17 @@ type streamWriter struct {
 	stream string
 	mu     sync.Mutex
 	buf    []byte
+	over   bool // more than MaxStepValue came: buf holds the first part
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
-	w.buf = append(w.buf, p...)
+	if keep := MaxStepValue - len(w.buf); len(p) > keep {
+		w.buf = append(w.buf, p[:keep]...)
+		w.over = true
+	} else {
+		w.buf = append(w.buf, p...)
+	}
 	w.mu.Unlock()
 	nl := w.nl
 	nl.mu.Lock()
@@ -356,6 +368,17 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 		nl.size = maxNodeLog + 1
 	}
 	return len(p), nil
+}
+
+// tooBig is the error of a step whose stream passed MaxStepValue, or nil.
+func (w *streamWriter) tooBig() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.over {
+		return nil
+	}
+	return fmt.Errorf("its %s passed %d MiB, the most plan keeps for step.%s.%s: send big output to a file on the host",
+		w.stream, MaxStepValue>>20, w.step, w.stream)
 }
 
 func (w *streamWriter) String() string {

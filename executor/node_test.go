@@ -514,3 +514,32 @@ func TestReproduceHidesQuotedSecret(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13, item 5: a step's whole stdout and stderr, and a fetched file,
+// stayed in memory however big (300 MB printed took 1.43 GB). What is kept
+// is bounded by MaxStepValue, and a step past it fails saying so.
+func TestStepValuesBounded(t *testing.T) {
+	big := make([]byte, MaxStepValue+1<<20)
+	l := newLab("h1")
+	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+		for i := 0; i < len(big); i += 64 << 10 {
+			r.Stdout.Write(big[i : i+64<<10])
+		}
+		return nil
+	})
+	l.host("h1").WriteFile("/var/big", big, 0o644, "", "")
+	fetch := tStep{name: "get", kind: dsl.StepFetch, build: func(*tEval) *dsl.Step {
+		return &dsl.Step{Kind: dsl.StepFetch, Name: "get", Source: "/var/big"}
+	}}
+	g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{runStep("chatty", "yes")}},
+		&tTask{name: "B", hosts: []string{"h1"}, steps: []tStep{fetch}})
+	sum, _ := runGraph(t, context.Background(), g, l, Options{})
+	if sum.Failed != 2 {
+		t.Fatalf("failed %d, want both steps failed: %+v", sum.Failed, sum.Failures)
+	}
+	for _, f := range sum.Failures {
+		if !strings.Contains(f.Error, "MiB") {
+			t.Errorf("%s: error %q does not say what bound was passed", f.Step, f.Error)
+		}
+	}
+}

@@ -116,6 +116,11 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 		if err != nil {
 			return sr, r.stepFailure(ctx, err)
 		}
+		for _, w := range []*streamWriter{stdout, stderr} {
+			if err := w.tooBig(); err != nil {
+				return sr, &stepFailure{err: err}
+			}
+		}
 		// A command that ran is assumed to have changed the host; guards
 		// (creates, unless) are how a plan says it did not need to run, and
 		// `changed = false` how it says the command only reads.
@@ -179,7 +184,10 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 		return sr, nil
 
 	case dsl.StepFetch:
-		data, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo})
+		data, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo, MaxBytes: MaxStepValue})
+		if errors.Is(err, hosts.ErrTooLarge) {
+			err = fmt.Errorf("%w; step.%s.content holds at most %d MiB: copy big files with a run step", err, step.Name, MaxStepValue>>20)
+		}
 		if err != nil {
 			return sr, r.stepFailure(ctx, err)
 		}

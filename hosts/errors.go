@@ -14,6 +14,7 @@ var (
 	ErrTimeout        = errors.New("timed out")
 	ErrConnLost       = errors.New("connection lost")
 	ErrSudoPassword   = errors.New("sudo password rejected")
+	ErrTooLarge       = errors.New("too large")
 )
 
 // ExitError is returned by Run when the remote command ran and exited with

@@ -324,6 +324,9 @@ func (f *Fake) fetch(ctx context.Context, d *Download) ([]byte, error) {
 		return nil, fmt.Errorf("fetch %s: %w", d.Path, fs.ErrNotExist)
 	}
 	if d.LocalPath == "" {
+		if d.MaxBytes > 0 && int64(len(ff.Data)) > d.MaxBytes {
+			return nil, fmt.Errorf("fetch %s: %w: over %d bytes", d.Path, ErrTooLarge, d.MaxBytes)
+		}
 		return ff.Data, nil
 	}
 	if err := atomicfile.WriteFile(d.LocalPath, ff.Data, 0o600); err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pkg/sftp"
 )
 
 // Fetch implements Transport: sftp for files the user can read, `sudo cat`
@@ -19,8 +21,9 @@ func (t *SSH) Fetch(ctx context.Context, d *Download) ([]byte, error) {
 	var sink io.Writer
 	var buf bytes.Buffer
 	var tmp *os.File
+	capped := &capWriter{w: &buf, max: d.MaxBytes}
 	if d.LocalPath == "" {
-		sink = &buf
+		sink = capped
 	} else {
 		var err error
 		tmp, err = os.CreateTemp(filepath.Dir(d.LocalPath), "."+filepath.Base(d.LocalPath)+".tmp-*")
@@ -31,7 +34,11 @@ func (t *SSH) Fetch(ctx context.Context, d *Download) ([]byte, error) {
 		defer tmp.Close()
 		sink = tmp
 	}
-	if err := t.fetch(ctx, d, sink); err != nil {
+	err := t.fetch(ctx, d, sink)
+	if capped.over {
+		err = fmt.Errorf("%w: over %d bytes", ErrTooLarge, d.MaxBytes)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: fetch %s: %w", t.label(), d.Path, err)
 	}
 	if tmp == nil {
@@ -61,13 +68,25 @@ func (t *SSH) fetch(ctx context.Context, d *Download, sink io.Writer) error {
 	}
 	// Opening is one bounded request; the copy is bounded by ctx only, so
 	// big files are not cut off by the per-request timeout.
-	var f io.ReadCloser
+	var f *sftp.File
 	if err := t.sftpOp(ctx, func() error {
 		var err error
 		f, err = c.Open(d.Path)
 		return err
 	}); err != nil {
 		return err
+	}
+	if d.MaxBytes > 0 && d.LocalPath == "" {
+		// Too big is known before any byte is read.
+		var fi os.FileInfo
+		if err := t.sftpOp(ctx, func() error {
+			var err error
+			fi, err = f.Stat()
+			return err
+		}); err == nil && fi.Mode().IsRegular() && fi.Size() > d.MaxBytes {
+			f.Close()
+			return fmt.Errorf("%w: %d bytes, over %d", ErrTooLarge, fi.Size(), d.MaxBytes)
+		}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -84,4 +103,29 @@ func (t *SSH) fetch(ctx context.Context, d *Download, sink io.Writer) error {
 		return ctxError(ctx)
 	}
 	return err
+}
+
+// capWriter passes at most max bytes (max 0: all) to w and drops the rest,
+// noting that it did: a fetch past its bound keeps draining the remote
+// stream (a `sudo cat` would otherwise block on a full channel) without
+// holding it.
+type capWriter struct {
+	w    io.Writer
+	max  int64
+	n    int64
+	over bool
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if c.max > 0 && c.n+int64(len(p)) > c.max {
+		c.over = true
+		keep := c.max - c.n
+		if keep > 0 {
+			c.w.Write(p[:keep])
+			c.n += keep
+		}
+		return len(p), nil
+	}
+	c.n += int64(len(p))
+	return c.w.Write(p)
 }

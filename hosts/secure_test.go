@@ -386,3 +386,25 @@ func TestUnreadableRevocationRefuses(t *testing.T) {
 	}
 	tr.Close()
 }
+
+// Issue 13, item 5: Fetch held a whole file in memory (200 MB took 1.83
+// GB). With MaxBytes a bigger file fails, through sftp and `sudo cat`
+// alike, and a file within the bound still comes whole.
+func TestFetchBounded(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	p := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(p, make([]byte, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sudo := range []bool{false, true} {
+		_, err := tr.Fetch(bg(t), &hosts.Download{Path: p, Sudo: sudo, MaxBytes: 1 << 20})
+		if !errors.Is(err, hosts.ErrTooLarge) {
+			t.Errorf("sudo %v: want ErrTooLarge, got %v", sudo, err)
+		}
+		b, err := tr.Fetch(bg(t), &hosts.Download{Path: p, Sudo: sudo, MaxBytes: 3 << 20})
+		if err != nil || len(b) != 3<<20 {
+			t.Errorf("sudo %v: within the bound: %d bytes, %v", sudo, len(b), err)
+		}
+	}
+}

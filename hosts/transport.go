@@ -81,4 +81,8 @@ type Download struct {
 	Path      string
 	Sudo      bool
 	LocalPath string
+	// MaxBytes, when > 0, bounds a fetch into memory (no LocalPath): a
+	// bigger file fails with an error wrapping ErrTooLarge, having held
+	// no more than MaxBytes.
+	MaxBytes int64
 }
