@@ -39,7 +39,8 @@ type evaluator struct {
 	funcs funcTable
 
 	taskVal cty.Value            // the `task` variable
-	steps   map[string]cty.Value // step.NAME values recorded so far
+	steps   map[string]cty.Value // step values recorded so far, by step name (NAME["key"] for instances)
+	cur     *stepDecl            // the step being evaluated: its each.key and each.value
 	env     map[string]string    // the task's env, once evaluated
 	envDone bool
 	secrets map[string]struct{}
@@ -243,8 +244,36 @@ func (ev *evaluator) context() *hcl.EvalContext {
 	}
 	vars["target"] = hostValue(ev.n.Host)
 	vars["task"] = ev.taskVal
-	vars["step"] = objectOf(ev.steps)
+	vars["step"] = ev.stepVar()
+	if ev.cur != nil && ev.cur.instance() {
+		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(ev.cur.key), "value": ev.cur.value})
+	}
 	return &hcl.EvalContext{Variables: vars, Functions: ev.funcs}
+}
+
+// stepVar is the `step` variable: step.NAME for a step, step.NAME["key"]
+// for the instances of a for_each step.
+func (ev *evaluator) stepVar() cty.Value {
+	out := map[string]cty.Value{}
+	groups := map[string]map[string]cty.Value{}
+	for _, s := range ev.t.steps {
+		v, ok := ev.steps[s.name]
+		if !ok {
+			continue
+		}
+		if !s.instance() {
+			out[s.name] = v
+			continue
+		}
+		if groups[s.base] == nil {
+			groups[s.base] = map[string]cty.Value{}
+		}
+		groups[s.base][s.key] = v
+	}
+	for base, g := range groups {
+		out[base] = objectOf(g)
+	}
+	return objectOf(out)
 }
 
 func (ev *evaluator) Len() int                { return len(ev.t.steps) }
@@ -288,7 +317,10 @@ func (ev *evaluator) boolOf(a *hcl.Attribute, v cty.Value, unknownIs bool) (bool
 // evalAttrs evaluates every attribute of step i (and its retry block) with
 // the steps before it in scope.
 func (ev *evaluator) evalAttrs(s *stepDecl) (map[string]cty.Value, hcl.Diagnostics) {
+	prev := ev.cur
+	ev.cur = s
 	ctx := ev.context()
+	ev.cur = prev
 	out := map[string]cty.Value{}
 	var diags hcl.Diagnostics
 	for _, a := range sortedAttrs(s.attrs) {
@@ -310,6 +342,8 @@ func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("Task %q has %d steps; step %d does not exist.", ev.t.name, len(ev.t.steps), i)}}
 	}
 	s := ev.t.steps[i]
+	ev.cur = s
+	defer func() { ev.cur = nil }()
 	st := &Step{Kind: s.kind, Name: s.name, Range: s.declRange, Sudo: ev.n.Sudo, Retry: ev.n.Retry}
 	// At run time a false when skips the step before anything else is
 	// evaluated: the rest may well be meaningless then (a null output).
@@ -820,6 +854,9 @@ func (t *task) allTraversals() []hcl.Traversal {
 		add(s.attrs)
 		if s.retry != nil {
 			add(s.retry.attrs)
+		}
+		if s.forEach != nil {
+			out = append(out, s.forEach.Variables()...)
 		}
 	}
 	for _, o := range t.outputs {

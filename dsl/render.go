@@ -121,7 +121,9 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 				}
 			}
 		}
+		ev.cur, check.cur = s, s
 		renderStep(w, s, vals, ev)
+		ev.cur, check.cur = nil, nil
 	}
 	outs, d := ev.Outputs()
 	if d.HasErrors() {

@@ -34,7 +34,7 @@ var outputSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 
 // commonStepAttrs are accepted by every step kind.
 var commonStepAttrs = []hcl.AttributeSchema{
-	{Name: "when"}, {Name: "creates"}, {Name: "unless"}, {Name: "sudo"}, {Name: "env"}, {Name: "timeout"},
+	{Name: "for_each"}, {Name: "when"}, {Name: "creates"}, {Name: "unless"}, {Name: "sudo"}, {Name: "env"}, {Name: "timeout"},
 }
 
 var stepSchemas = map[StepKind]*hcl.BodySchema{
@@ -84,7 +84,18 @@ type stepDecl struct {
 	attrs     hcl.Attributes
 	retry     *retryDecl
 	declRange hcl.Range
+
+	// for_each: forEach is the expression of the declaration; once
+	// expanded, each instance has base (the label), key and value (each.key,
+	// each.value) and name base["key"].
+	forEach hcl.Expression
+	base    string
+	key     string
+	value   cty.Value
 }
+
+// instance reports whether the step is one instance of a for_each step.
+func (s *stepDecl) instance() bool { return s.base != "" }
 
 type retryDecl struct {
 	attrs hcl.Attributes
@@ -179,6 +190,10 @@ func (p *Plan) decodeTask(b *hcl.Block) hcl.Diagnostics {
 			sc, d := sb.Body.Content(stepSchemas[kind])
 			diags = append(diags, d...)
 			s := &stepDecl{kind: kind, name: sname, index: len(t.steps), attrs: sc.Attributes, declRange: sb.DefRange}
+			if fe, ok := s.attrs["for_each"]; ok {
+				s.forEach = fe.Expr
+				delete(s.attrs, "for_each")
+			}
 			for _, rb := range sc.Blocks {
 				rc, d := rb.Body.Content(retrySchema)
 				diags = append(diags, d...)
@@ -278,6 +293,97 @@ func (p *Plan) expandTasks() hcl.Diagnostics {
 	for _, t := range p.tasks {
 		diags = append(diags, p.checkTaskRefs(t)...)
 	}
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, t := range p.tasks {
+		diags = append(diags, p.expandSteps(t)...)
+	}
+	return diags
+}
+
+// expandSteps replaces every for_each step by one instance per key, in key
+// order: a map or object gives its keys and values, a set or list of
+// strings its strings (each.key and each.value both). for_each is static:
+// it may use var, local, host and group, so that the steps of every node
+// are known before anything runs.
+func (p *Plan) expandSteps(t *task) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var out []*stepDecl
+	for _, s := range t.steps {
+		if s.forEach == nil {
+			out = append(out, s)
+			continue
+		}
+		bad := func(why string) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
+				Detail: "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
+				Subject: s.forEach.Range().Ptr()})
+		}
+		v, d, known := p.evalDeferred(s.forEach, t.filename)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if !known {
+			continue // a group not bound yet: no instance until it is
+		}
+		if isSensitive(v) {
+			bad("it is sensitive, and its keys would name steps in every output.")
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if v.IsNull() {
+			bad("it is null.")
+			continue
+		}
+		keys := map[string]cty.Value{}
+		ty := v.Type()
+		switch {
+		case ty.IsMapType() || ty.IsObjectType():
+			for k, e := range v.AsValueMap() {
+				keys[k] = e
+			}
+		case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
+			ok := true
+			for it := v.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				sv, err := convertTo(e, cty.String)
+				if err != nil || sv.IsNull() {
+					bad("an element is not a string.")
+					ok = false
+					break
+				}
+				if _, dup := keys[sv.AsString()]; dup {
+					bad(fmt.Sprintf("%q is in it twice.", sv.AsString()))
+					ok = false
+					break
+				}
+				keys[sv.AsString()] = sv
+			}
+			if !ok {
+				continue
+			}
+		default:
+			bad(fmt.Sprintf("got %s.", ty.FriendlyName()))
+			continue
+		}
+		for _, k := range sortedKeys(keys) {
+			inst := *s
+			inst.base, inst.key, inst.value = s.name, k, keys[k]
+			inst.name = fmt.Sprintf("%s[%q]", s.name, k)
+			out = append(out, &inst)
+		}
+	}
+	for i, s := range out {
+		s.index = i
+		if s.instance() {
+			t.stepByName[s.base] = s // the last instance: references come after it
+		} else {
+			t.stepByName[s.name] = s
+		}
+	}
+	t.steps = out
 	return diags
 }
 
@@ -286,6 +392,7 @@ type refScope struct {
 	what      string // for messages: "on", "when", "step \"x\"", ...
 	target    bool
 	late      bool // task.* allowed
+	each      bool // each.* allowed (a step with for_each)
 	stepsUpTo int  // step.* allowed for steps with index < stepsUpTo; -1 none
 }
 
@@ -319,7 +426,18 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 		}
 	}
 	for _, s := range t.steps {
-		sc := refScope{what: fmt.Sprintf("%s %q", s.kind, s.name), target: true, late: true, stepsUpTo: s.index}
+		sc := refScope{what: fmt.Sprintf("%s %q", s.kind, s.name), target: true, late: true, stepsUpTo: s.index, each: s.forEach != nil}
+		if s.forEach != nil {
+			for _, tr := range s.forEach.Variables() {
+				d, _ := p.checkStaticRef(tr)
+				for _, di := range d {
+					if di.Summary == "Invalid reference" {
+						di.Detail = fmt.Sprintf("for_each must be known before anything runs, so it may refer only to var, local, host and group, not %s.", tr.RootName())
+					}
+				}
+				diags = append(diags, d...)
+			}
+		}
 		for _, a := range sortedAttrs(s.attrs) {
 			check(a.Expr, sc)
 		}
@@ -405,7 +523,19 @@ func (p *Plan) checkTaskRef(t *task, tr hcl.Traversal, sc refScope) hcl.Diagnost
 				Detail:  fmt.Sprintf("%s cannot use step.%s: steps run in order and %q runs at or after this point.", sc.what, name, name),
 				Subject: tr.SourceRange().Ptr()}}
 		}
-		if attr, ok := attrAt(tr, 2); ok && !stepType.HasAttribute(attr) {
+		pos := 2
+		if s.forEach != nil || s.instance() {
+			// step.NAME["key"].stdout: the key names the instance.
+			if len(tr) > 2 {
+				if _, isIndex := tr[2].(hcl.TraverseIndex); !isIndex {
+					return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid reference",
+						Detail:  fmt.Sprintf("Step %q has for_each: name an instance, as in step.%s[\"KEY\"].stdout.", name, name),
+						Subject: tr.SourceRange().Ptr()}}
+				}
+			}
+			pos = 3
+		}
+		if attr, ok := attrAt(tr, pos); ok && !stepType.HasAttribute(attr) {
 			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported attribute",
 				Detail: fmt.Sprintf("step.%s has no attribute %q; steps give stdout, stderr, exit_code, content, changed and skipped.%s",
 					name, attr, didYouMean(attr, sortedKeys(stepType.AttributeTypes()))),
@@ -417,6 +547,15 @@ func (p *Plan) checkTaskRef(t *task, tr hcl.Traversal, sc refScope) hcl.Diagnost
 			return notHere("it must be known before anything runs (use depends_on to order tasks).")
 		}
 		return p.checkTaskOutputRef(t, tr)
+	case "each":
+		if !sc.each {
+			return notHere("each exists only in a step with for_each.")
+		}
+		if attr, ok := attrAt(tr, 1); !ok || (attr != "key" && attr != "value") {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported attribute",
+				Detail: "each has two attributes: each.key and each.value.", Subject: tr.SourceRange().Ptr()}}
+		}
+		return nil
 	}
 	return hcl.Diagnostics{unknownRootDiag(tr, allRoots)}
 }

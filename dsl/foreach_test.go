@@ -1,0 +1,59 @@
+package dsl
+
+import (
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// At run time a for_each step is one step per key; later steps and
+// outputs read each instance as step.NAME["key"].
+func TestForEachStepsRun(t *testing.T) {
+	dir := writePlan(t, map[string]string{"plan.hcl": `group "web" {}
+task "t" {
+  on = group.web.hosts
+  run "m" {
+    for_each = { b = "2", a = "1" }
+    command  = "echo ${each.key}=${each.value}"
+  }
+  run "after" {
+    command = "echo ${step.m["a"].stdout}${step.m["b"].exit_code}"
+  }
+  output "keys" {
+    value = join(",", [for k, s in step.m : "${k}:${s.stdout}"])
+  }
+}
+`})
+	p, diags := Load([]string{dir + "/plan.hcl"}, Options{Hosts: []string{"w1"}})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	ev, diags := p.Evaluator(p.Nodes()[0], fuzzUpstream{p: p})
+	if diags.HasErrors() {
+		t.Fatal(diagText(diags))
+	}
+	var names, cmds []string
+	for i := 0; i < ev.Len(); i++ {
+		st, run, d := ev.Step(i)
+		if d.HasErrors() || !run {
+			t.Fatalf("step %d: %v %s", i, run, diagText(d))
+		}
+		names = append(names, ev.StepName(i))
+		cmds = append(cmds, st.Command)
+		ev.Record(i, StepResult{Stdout: "out" + st.Name[len(st.Name)-3:len(st.Name)-2], ExitCode: 7})
+	}
+	want := []string{`m["a"]`, `m["b"]`, "after"}
+	wantCmds := []string{"echo a=1", "echo b=2", "echo outa7"}
+	for i := range want {
+		if i >= len(names) || names[i] != want[i] || cmds[i] != wantCmds[i] {
+			t.Fatalf("steps %q, commands %q; want %q, %q", names, cmds, want, wantCmds)
+		}
+	}
+	outs, d := ev.Outputs()
+	if d.HasErrors() {
+		t.Fatal(diagText(d))
+	}
+	if got := outs["keys"]; !got.RawEquals(cty.StringVal("a:outa,b:outb")) {
+		t.Errorf("keys = %#v", got)
+	}
+}
