@@ -328,6 +328,43 @@ func TestJumpHost(t *testing.T) {
 	}
 }
 
+// ProxyJump a,b: dialing hop b goes through hop a, which used to take the
+// lock the dial of b already held and hang past every context.
+func TestTwoHopJump(t *testing.T) {
+	target := newWorld(t, map[string]*sshtest.User{"u": {}})
+	first := newWorld(t, map[string]*sshtest.User{"hop1": {}})
+	second := newWorld(t, map[string]*sshtest.User{"hop2": {}})
+	ep := target.endpoint("u")
+	ep.Jump = second.endpoint("hop2")
+	ep.Jump.Jump = first.endpoint("hop1")
+	ep.ProxyJump = "hop1@127.0.0.1,hop2@127.0.0.1"
+	ep.Jump.ProxyJump = "hop1@127.0.0.1"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := hosts.NewDialer(hosts.Options{})
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		tr, err := d.Dial(ctx, ep)
+		if err == nil {
+			err = tr.Run(ctx, &hosts.Command{Cmd: "echo two hops", Stdout: &out})
+			tr.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || out.String() != "two hops\n" {
+			t.Fatalf("%q %v", out.String(), err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a two-hop dial hung past its context")
+	}
+	if first.srv.Execs() != 0 || second.srv.Execs() != 0 {
+		t.Fatal("the command ran on a jump host")
+	}
+}
+
 type writerFunc func(p []byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }

@@ -79,6 +79,47 @@ func TestLabProxyJump(t *testing.T) {
 	}
 }
 
+// ProxyJump with two hops through real sshd: h1 -> h2 -> h1. Dialing the
+// second hop goes through the first, which once deadlocked on the lock
+// the dial of the second held.
+func TestLabTwoHopProxyJump(t *testing.T) {
+	l := needLab(t)
+	h1, h2 := l.Hosts[0], l.Hosts[1]
+	cfg := filepath.Join(t.TempDir(), "config")
+	text := fmt.Sprintf("Include %s\n\nHost twohops\n  HostName %s\n  User nopw\n  ProxyJump %s,%s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n",
+		l.SSHConfig, h1.Address, h1.Alias, h2.Alias, l.ClientKey, l.KnownHosts)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(labCtx(t), []hosts.Spec{{Name: "twohops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := eps[0]
+	if ep.Jump == nil || ep.Jump.HostName != h2.Address || ep.Jump.Jump == nil || ep.Jump.Jump.HostName != h1.Address {
+		t.Fatalf("two hops not resolved: %+v", ep.Jump)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		tr, err := labDialer(t, l).Dial(ctx, ep)
+		if err == nil {
+			err = tr.Run(ctx, &hosts.Command{Cmd: `hostname; echo "${SSH_CLIENT%% *}"`, Stdout: &out})
+			tr.Close()
+		}
+		done <- err
+	}()
+	if err := waitRun(t, done, "dial and run through two hops"); err != nil {
+		t.Fatal(err)
+	}
+	// The session is on h1 and its TCP peer is the last hop, h2.
+	if got := strings.Fields(out.String()); len(got) != 2 || got[0] != h1.Name || got[1] != h2.Address {
+		t.Fatalf("want [%s %s], got %q", h1.Name, h2.Address, out.String())
+	}
+}
+
 func TestLabSSHDKilledMidCommand(t *testing.T) {
 	l := needLab(t)
 	h := l.Hosts[1]
