@@ -320,9 +320,20 @@ func resolveHosts(ctx context.Context, p *dsl.Plan, sshConfig string) (map[strin
 	return out, nil
 }
 
+// interruptBound is how long a run may take to stop after the first
+// interrupt before plan exits anyway: ending a remote command is bounded
+// at 10 s (hosts' kill), so this leaves room for that and the summary,
+// while a connection stuck in a way no context reaches cannot keep
+// `timeout plan run` or a service manager waiting for ever.
+var interruptBound = 30 * time.Second
+
+// exit is os.Exit; tests replace it.
+var exit = os.Exit
+
 // handleInterrupts makes the first SIGINT/SIGTERM cancel the run (no new
 // nodes, running ones ended, state saved, summary printed) and a second
-// one exit at once with 130.
+// one, or interruptBound passing without the run ending, exit at once
+// with 130.
 func handleInterrupts(cancel context.CancelFunc, stderr io.Writer, beforeExit func()) (stop func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -335,13 +346,18 @@ func handleInterrupts(cancel context.CancelFunc, stderr io.Writer, beforeExit fu
 		}
 		fmt.Fprintln(stderr, "\nplan: interrupted: stopping running nodes and saving state (interrupt again to exit at once)")
 		cancel()
+		bound := time.NewTimer(interruptBound)
+		defer bound.Stop()
 		select {
 		case <-sigs:
 			fmt.Fprintln(stderr, "plan: interrupted twice: exiting now")
-			beforeExit()
-			os.Exit(executor.ExitInterrupted)
+		case <-bound.C:
+			fmt.Fprintf(stderr, "plan: still stopping %v after the interrupt: exiting now\n", interruptBound)
 		case <-done:
+			return
 		}
+		beforeExit()
+		exit(executor.ExitInterrupted)
 	}()
 	var once sync.Once
 	return func() {

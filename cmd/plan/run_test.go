@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,4 +93,50 @@ func TestNewRunDir(t *testing.T) {
 	if target, err := os.Readlink(filepath.Join(base, "latest")); err != nil || target != filepath.Base(second) {
 		t.Errorf("latest -> %q (%v), want %s", target, err, filepath.Base(second))
 	}
+}
+
+// One SIGTERM ends the run within a bound even when the run ignores its
+// cancelled context (a connection stuck where no context reaches): the
+// state is flushed and plan exits 130. `timeout plan run` sends only one.
+func TestInterruptEndsAStuckRunWithinABound(t *testing.T) {
+	oldBound, oldExit := interruptBound, exit
+	t.Cleanup(func() { interruptBound, exit = oldBound, oldExit })
+	interruptBound = 200 * time.Millisecond
+	codes := make(chan int, 1)
+	exit = func(code int) { codes <- code }
+	var cancelled, flushed atomic.Bool
+	var stderr syncBuffer
+	stop := handleInterrupts(func() { cancelled.Store(true) }, &stderr, func() { flushed.Store(true) })
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-codes:
+		if code != 130 || !cancelled.Load() || !flushed.Load() {
+			t.Fatalf("exit %d, cancelled %v, state flushed %v", code, cancelled.Load(), flushed.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a run that does not stop kept plan alive after SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), "exiting now") {
+		t.Fatalf("stderr: %q", stderr.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
