@@ -317,7 +317,7 @@ func (p *Plan) expandSteps(t *task) hcl.Diagnostics {
 		}
 		bad := func(why string) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
-				Detail: "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
+				Detail:  "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
 				Subject: s.forEach.Range().Ptr()})
 		}
 		v, d, known := p.evalDeferred(s.forEach, t.filename)
