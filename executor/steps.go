@@ -368,8 +368,9 @@ func shellQuote(s string) string {
 
 // reproduce is the command line a person can paste to run the failed step
 // by hand (the caller redacts it once more). Every piece is redacted
-// before it is quoted: quoting rewrites a secret holding a quote
-// (`it's` becomes `it'\”s`), which the redactor would no longer find.
+// before it is quoted: quoting rewrites a secret that holds a single
+// quote (each quote becomes quote, backslash, quote, quote), which the
+// redactor would then no longer find.
 func (r *run) reproduce(h *dsl.Host, step *dsl.Step) string {
 	ssh := r.opts.SSHCommand(h)
 	red := r.red.String
