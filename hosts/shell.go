@@ -305,26 +305,36 @@ func (t *SSH) sessionEnded(werr error, tail *tailBuffer, password string) error 
 }
 
 // shellCommand renders what a shell reads for one command.
+//
+// The command's stdout and stderr are pipes of its own, relayed by a
+// `cat` each to the shell's stdout and stderr, and its exit code comes back
+// through a command substitution that ends only once both relays have
+// ended. So, as with a session of its own, the command is over when it has
+// exited and nothing it started still holds its stdout or stderr: output
+// from a process it left in the background can never land in the next
+// command's stream. In the substitution, fd 8 carries the exit code, fd 9
+// the stdout pipe; fds 6 and 7 are the shell's own stdout and stderr.
 func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; ", mark)
-	run := "/bin/sh -c " + ShellQuote(cmd)
+	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; exec 6>&1 7>&2; ", mark)
+	run := "/bin/sh -c " + ShellQuote(cmd) + " 6>&- 7>&- 8>&- 9>&-"
 	var doc string
 	switch {
 	case !hasStdin || len(input) == 0:
-		b.WriteString(run + " </dev/null")
+		run += " </dev/null"
 	default:
 		delim := "PLAN_STDIN_" + randomToken()
 		if plainText(input) {
-			b.WriteString(run + " <<'" + delim + "'")
+			run += " <<'" + delim + "'"
 			doc = string(input) + delim + "\n"
 		} else {
-			b.WriteString("base64 -d <<'" + delim + "' | " + run)
+			run = "base64 -d <<'" + delim + "' | " + run
 			doc = wrapBase64(input) + delim + "\n"
 		}
 	}
-	fmt.Fprintf(&b, "; plan_rc=$?; printf '%%s %%s\\n' %s \"$plan_rc\"; printf '%%s %%s\\n' %s \"$plan_rc\" >&2\n", mark, mark)
+	fmt.Fprintf(&b, "plan_rc=$(exec 8>&1; { { %s; echo $? >&8; } 2>&1 >&9 | cat >&7; } 9>&1 | cat >&6\n", run)
 	b.WriteString(doc)
+	fmt.Fprintf(&b, "); exec 6>&- 7>&-; printf '%%s %%s\\n' %s \"$plan_rc\"; printf '%%s %%s\\n' %s \"$plan_rc\" >&2\n", mark, mark)
 	return b.String()
 }
 

@@ -36,6 +36,13 @@ func TestShellFramingUnderPOSIXShells(t *testing.T) {
 		{name: "stdin is not the shell's", cmd: "cat", out: "", code: "0"},
 		{name: "env prefix", cmd: "export K='v w'; echo \"$K\"", out: "v w\n", code: "0"},
 		{name: "syntax error", cmd: "if then", code: "2"},
+		{name: "parens in stdin", cmd: "cat", stdin: []byte(")\n$(\n)\n"), hasStdin: true, out: ")\n$(\n)\n", code: "0"},
+		// Issue 13 item 8: output of a process a command left in the
+		// background belongs to that command (its end waits for it, as a
+		// session's does), never to the next command's stream.
+		{name: "background output", cmd: "(sleep 0.3; echo late; echo late-err >&2) & echo now", out: "now\nlate\n", errs: "late-err\n", code: "0"},
+		{name: "after background", cmd: "sleep 0.5; echo next", out: "next\n", errs: "", code: "0"},
+		{name: "background redirected", cmd: "sleep 2 >/dev/null 2>&1 & echo quick", out: "quick\n", code: "0"},
 	}
 	ran := 0
 	for _, argv := range shells {
@@ -62,6 +69,7 @@ func TestShellFramingUnderPOSIXShells(t *testing.T) {
 			for _, c := range cases {
 				var out, errs bytes.Buffer
 				mark := "plan-end-" + randomToken()
+				began := time.Now()
 				stdout.begin(&out, mark, false)
 				stderr.begin(&errs, mark, true)
 				cmd := c.cmd
@@ -94,11 +102,14 @@ func TestShellFramingUnderPOSIXShells(t *testing.T) {
 				if !stderr.hasBegun() {
 					t.Errorf("%s: no start mark", c.name)
 				}
+				if c.name == "background redirected" && time.Since(began) > 1500*time.Millisecond {
+					t.Errorf("%s: waited for a process that holds neither stdout nor stderr", c.name)
+				}
 				want := strings.ReplaceAll(c.out, "PWD", dir)
 				if c.name == "state does not leak" {
 					want = "[from-the-environment-not-set-by-a-command][" + dir + "]\n"
 				}
-				if out.String() != want || code != c.code || c.errs != "" && errs.String() != c.errs {
+				if out.String() != want || code != c.code || (c.errs != "" || c.name == "after background") && errs.String() != c.errs {
 					t.Errorf("%s: stdout %q stderr %q code %s; want %q %q %s", c.name, out.String(), errs.String(), code, want, c.errs, c.code)
 				}
 			}

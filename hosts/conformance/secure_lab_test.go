@@ -123,3 +123,26 @@ func TestLabSudoPasswordOnlyWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+// Item 8: in a reused shell, the output of a process a command left in
+// the background landed in the next command's stdout. It belongs to the
+// command that started it (whose end waits for it, as a session's does).
+func TestLabBackgroundOutputStaysWithItsCommand(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[0]
+	for _, user := range []string{lab.UserPlan, lab.UserRoot} {
+		tr := dialLab(t, labDialer(t, l), labEndpoint(t, l, h, user))
+		for _, sudo := range []bool{false, true} {
+			var out1, out2, err2 bytes.Buffer
+			if err := tr.Run(labCtx(t), &hosts.Command{Cmd: "(sleep 0.3; echo late; echo late-err >&2) & echo now", Sudo: sudo, Stdout: &out1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Run(labCtx(t), &hosts.Command{Cmd: "sleep 0.6; echo next", Sudo: sudo, Stdout: &out2, Stderr: &err2}); err != nil {
+				t.Fatal(err)
+			}
+			if out1.String() != "now\nlate\n" || out2.String() != "next\n" || err2.String() != "" {
+				t.Fatalf("%s sudo %v: first stdout %q, next stdout %q stderr %q", user, sudo, out1.String(), out2.String(), err2.String())
+			}
+		}
+	}
+}
