@@ -1,6 +1,12 @@
 # Etcd (seed step 5) on every master, with TLS for clients and peers, client
 # certificate authentication, as the etcd user. Three masters make a three-member cluster.
 
+locals {
+  # The local member's health, with the client certificate. Tools the plan installs live in
+  # /usr/local/bin, which sudo's secure_path on Oracle Linux leaves out: absolute paths.
+  etcd_health = "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd-ca.crt --cert=/etc/kubernetes/pki/etcd-client.crt --key=/etc/kubernetes/pki/etcd-client.key --command-timeout=5s endpoint health"
+}
+
 task "etcd" {
   on         = group.masters.hosts
   sudo       = true
@@ -45,24 +51,14 @@ task "etcd" {
   }
 
   script "wait_healthy" {
-    unless  = "etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd-ca.crt --cert=/etc/kubernetes/pki/etcd-client.crt --key=/etc/kubernetes/pki/etcd-client.key --command-timeout=5s endpoint health >/dev/null 2>&1"
-    content = <<-EOT
-      set -eu
-      i=0
-      until etcdctl --endpoints=https://127.0.0.1:2379 \
-          --cacert=/etc/kubernetes/pki/etcd-ca.crt \
-          --cert=/etc/kubernetes/pki/etcd-client.crt \
-          --key=/etc/kubernetes/pki/etcd-client.key \
-          endpoint health >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ "$i" -ge 180 ]; then
-          echo "etcd is not healthy after 180s" >&2
-          systemctl status --no-pager etcd >&2 || true
-          exit 1
-        fi
-        sleep 1 # poll often: every wait here is on the critical path
-      done
-      echo "etcd healthy"
-    EOT
+    unless = "${local.etcd_health} >/dev/null 2>&1"
+    content = templatefile("templates/wait.sh", {
+      what     = "etcd to be healthy"
+      timeout  = 180
+      interval = 1 # poll often: every wait here is on the critical path
+      probe    = local.etcd_health
+      diagnose = "systemctl status --no-pager etcd"
+      ready    = "etcd healthy"
+    })
   }
 }

@@ -1,6 +1,11 @@
 # Kube-apiserver, kube-controller-manager and kube-scheduler (seed step 6) on
 # every master, as the kubernetes user.
 
+locals {
+  # /readyz with the admin certificate (anonymous requests are refused).
+  apiserver_ready = "curl -fsS --max-time 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key https://127.0.0.1:6443/readyz"
+}
+
 task "kube_apiserver" {
   on         = group.masters.hosts
   sudo       = true
@@ -39,25 +44,16 @@ task "kube_apiserver" {
     unless  = "systemctl is-active -q kube-apiserver"
   }
 
-  # /readyz with the admin certificate (anonymous requests are refused)
   script "wait_ready" {
-    unless  = "curl -fsS --max-time 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key https://127.0.0.1:6443/readyz >/dev/null 2>&1"
-    content = <<-EOT
-      set -eu
-      i=0
-      until curl -fsS --cacert /etc/kubernetes/pki/ca.crt \
-          --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key \
-          https://127.0.0.1:6443/readyz >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ "$i" -ge 180 ]; then
-          echo "kube-apiserver is not ready after 180s" >&2
-          systemctl status --no-pager kube-apiserver >&2 || true
-          exit 1
-        fi
-        sleep 1 # poll often: every wait here is on the critical path
-      done
-      echo "kube-apiserver ready"
-    EOT
+    unless = "${local.apiserver_ready} >/dev/null 2>&1"
+    content = templatefile("templates/wait.sh", {
+      what     = "kube-apiserver to be ready (/readyz)"
+      timeout  = 180
+      interval = 1 # poll often: every wait here is on the critical path
+      probe    = local.apiserver_ready
+      diagnose = "systemctl status --no-pager kube-apiserver"
+      ready    = "kube-apiserver ready"
+    })
   }
 }
 

@@ -18,12 +18,12 @@ task "bootstrap" {
     mode        = "0644"
   }
   run "rbac_apply" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/bootstrap-rbac.yaml"
-    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/bootstrap-rbac.yaml >/dev/null 2>&1"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/bootstrap-rbac.yaml"
+    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/bootstrap-rbac.yaml >/dev/null 2>&1"
   }
 
   script "make_token" {
-    unless = "test -s /etc/kubernetes/bootstrap-token && kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system get secret \"bootstrap-token-$(cut -d. -f1 /etc/kubernetes/bootstrap-token)\" >/dev/null 2>&1"
+    unless = "test -s /etc/kubernetes/bootstrap-token && /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system get secret \"bootstrap-token-$(cut -d. -f1 /etc/kubernetes/bootstrap-token)\" >/dev/null 2>&1"
     content = join("\n", [
       "TTL_HOURS='${var.bootstrap_token_ttl_hours}'",
       file("templates/bootstrap-token.sh"),

@@ -43,9 +43,16 @@ task "containerd" {
     command = "systemctl enable --now containerd"
     unless  = "systemctl is-active -q containerd"
   }
-  run "wait_ready" {
-    unless  = "ctr version >/dev/null 2>&1"
-    command = "i=0; until ctr version >/dev/null 2>&1; do i=$((i + 1)); [ \"$i\" -lt 30 ] || exit 1; sleep 1; done"
+  script "wait_ready" {
+    unless = "/usr/local/bin/ctr version >/dev/null 2>&1"
+    content = templatefile("templates/wait.sh", {
+      what     = "containerd to answer on its socket"
+      timeout  = 30
+      interval = 1
+      probe    = "/usr/local/bin/ctr version"
+      diagnose = "journalctl -u containerd --no-pager -n 20"
+      ready    = "containerd ready"
+    })
   }
 
   # Offline: the images the cluster runs, tagged with the names the manifests use, imported
@@ -58,8 +65,8 @@ task "containerd" {
   }
   run "import_pause" {
     when    = local.offline
-    command = "ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/pause-${var.pause_version}.tar"
-    unless  = "ctr -n k8s.io images ls -q | grep -qxF '${local.pause_image}'"
+    command = "/usr/local/bin/ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/pause-${var.pause_version}.tar"
+    unless  = "/usr/local/bin/ctr -n k8s.io images ls -q | grep -qxF '${local.pause_image}'"
   }
   file "image_flannel" {
     when        = local.offline
@@ -69,8 +76,8 @@ task "containerd" {
   }
   run "import_flannel" {
     when    = local.offline
-    command = "ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/flannel-${var.flannel_version}.tar"
-    unless  = "ctr -n k8s.io images ls -q | grep -qxF '${local.flannel_image}'"
+    command = "/usr/local/bin/ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/flannel-${var.flannel_version}.tar"
+    unless  = "/usr/local/bin/ctr -n k8s.io images ls -q | grep -qxF '${local.flannel_image}'"
   }
   file "image_coredns" {
     when        = local.offline
@@ -80,9 +87,13 @@ task "containerd" {
   }
   run "import_coredns" {
     when    = local.offline
-    command = "ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/coredns-${var.coredns_version}.tar"
-    unless  = "ctr -n k8s.io images ls -q | grep -qxF '${local.coredns_image}'"
+    command = "/usr/local/bin/ctr -n k8s.io images import --platform linux/${var.arch} /var/lib/scratch/images/coredns-${var.coredns_version}.tar"
+    unless  = "/usr/local/bin/ctr -n k8s.io images ls -q | grep -qxF '${local.coredns_image}'"
   }
+}
+
+locals {
+  kubelet_joined = "test -s /etc/kubernetes/kubelet.kubeconfig && test -s /var/lib/kubelet/pki/kubelet-client-current.pem"
 }
 
 task "kubelet" {
@@ -134,21 +145,15 @@ task "kubelet" {
   # The kubelet joined once its client certificate was issued (the CSR approved through
   # the auto-approval binding) and it wrote its kubeconfig.
   script "wait_joined" {
-    unless  = "test -s /etc/kubernetes/kubelet.kubeconfig && test -s /var/lib/kubelet/pki/kubelet-client-current.pem"
-    content = <<-EOT
-      set -eu
-      i=0
-      until [ -s /etc/kubernetes/kubelet.kubeconfig ] && [ -s /var/lib/kubelet/pki/kubelet-client-current.pem ]; do
-        i=$((i + 1))
-        if [ "$i" -ge 180 ]; then
-          echo "the kubelet has no client certificate after 180s (bootstrap CSR not approved?)" >&2
-          systemctl status --no-pager kubelet >&2 || true
-          exit 1
-        fi
-        sleep 1 # poll often: every wait here is on the critical path
-      done
-      echo "kubelet joined"
-    EOT
+    unless = local.kubelet_joined
+    content = templatefile("templates/wait.sh", {
+      what     = "the kubelet's client certificate (its bootstrap CSR approved?)"
+      timeout  = 180
+      interval = 1 # poll often: every wait here is on the critical path
+      probe    = "${local.kubelet_joined} || { echo 'no kubelet.kubeconfig or client certificate yet'; return 1; }"
+      diagnose = "journalctl -u kubelet --no-pager -n 20"
+      ready    = "kubelet joined"
+    })
   }
 }
 
@@ -190,20 +195,14 @@ task "kube_proxy" {
 
   # kube-proxy answers on its health port once it runs (it exits on a bad configuration)
   script "wait_running" {
-    unless  = "curl -s -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz"
-    content = <<-EOT
-      set -eu
-      i=0
-      until curl -s -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz; do
-        i=$((i + 1))
-        if [ "$i" -ge 120 ]; then
-          echo "kube-proxy does not answer on :10256 after 120s" >&2
-          journalctl -u kube-proxy --no-pager -n 20 >&2 || true
-          exit 1
-        fi
-        sleep 1 # poll often: every wait here is on the critical path
-      done
-      echo "kube-proxy running"
-    EOT
+    unless = "curl -s -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz"
+    content = templatefile("templates/wait.sh", {
+      what     = "kube-proxy to answer on :10256"
+      timeout  = 120
+      interval = 1 # poll often: every wait here is on the critical path
+      probe    = "curl -sS -o /dev/null --max-time 3 http://127.0.0.1:10256/healthz"
+      diagnose = "journalctl -u kube-proxy --no-pager -n 20"
+      ready    = "kube-proxy running"
+    })
   }
 }

@@ -27,8 +27,8 @@ task "node_roles" {
   }
 
   run "label" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig label node ${task.facts.output.node_name} node-role.kubernetes.io/control-plane= --overwrite"
-    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get node ${task.facts.output.node_name} -o jsonpath='{.metadata.labels}' | grep -q node-role.kubernetes.io/control-plane"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig label node ${task.facts.output.node_name} node-role.kubernetes.io/control-plane= --overwrite"
+    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get node ${task.facts.output.node_name} -o jsonpath='{.metadata.labels}' | grep -q node-role.kubernetes.io/control-plane"
   }
 }
 
@@ -41,25 +41,22 @@ task "kubelet_serving" {
   when       = var.kubelet_server_tls_bootstrap
 
   script "approve" {
-    content = <<-EOT
-      set -eu
-      want=${length(local.all_hosts)}
-      i=0
-      while :; do
-        sh -s < /etc/kubernetes/addons/approve-serving.sh
-        have=$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null |
-          awk '$0 ~ /kubelet-serving/ && $0 ~ /Approved,Issued/ {print $0}' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)
-        [ "$have" -lt "$want" ] || break
-        i=$((i + 1))
-        if [ "$i" -ge 120 ]; then
-          echo "only $have of $want kubelets have an approved serving certificate after 120s" >&2
-          exit 1
-        fi
-        sleep 1 # poll often: every wait here is on the critical path
-      done
-      echo "$have kubelet serving certificates approved"
-    EOT
-    unless  = "test \"$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep -c Pending)\" -eq 0 && test \"$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep 'Approved,Issued' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)\" -ge ${length(local.all_hosts)}"
+    # Each try approves what has arrived, then counts the nodes that have a certificate.
+    content = templatefile("templates/wait.sh", {
+      what     = "a serving certificate for each of the ${length(local.all_hosts)} kubelets"
+      timeout  = 120
+      interval = 1 # poll often: every wait here is on the critical path
+      probe    = <<-EOT
+        sh -s < /etc/kubernetes/addons/approve-serving.sh || return 1
+        have=$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers |
+          awk '$0 ~ /kubelet-serving/ && $0 ~ /Approved,Issued/ {print $0}' | grep -o 'system:node:[^ ]*' | sort -u | wc -l) || return 1
+        echo "$have of ${length(local.all_hosts)} kubelets have an approved serving certificate"
+        [ "$have" -ge ${length(local.all_hosts)} ]
+      EOT
+      diagnose = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr"
+      ready    = "kubelet serving certificates approved"
+    })
+    unless  = "test \"$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep -c Pending)\" -eq 0 && test \"$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep 'Approved,Issued' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)\" -ge ${length(local.all_hosts)}"
   }
 }
 
@@ -106,8 +103,8 @@ task "flannel" {
   depends_on = [task.addon_files, task.kube_proxy, task.kubelet, task.nodes_joined]
 
   run "apply" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/kube-flannel.yaml"
-    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/kube-flannel.yaml >/dev/null 2>&1"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/kube-flannel.yaml"
+    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/kube-flannel.yaml >/dev/null 2>&1"
   }
 }
 
@@ -118,9 +115,16 @@ task "flannel_ready" {
   on         = local.all_hosts
   depends_on = [task.flannel]
 
-  run "subnet" {
-    command = "i=0; until [ -s /run/flannel/subnet.env ]; do i=$((i + 1)); if [ \"$i\" -ge 180 ]; then echo 'flannel wrote no /run/flannel/subnet.env within 180s' >&2; exit 1; fi; sleep 1; done"
+  script "subnet" {
     changed = false
+    content = templatefile("templates/wait.sh", {
+      what     = "flannel to write this node's /run/flannel/subnet.env"
+      timeout  = 180
+      interval = 1
+      probe    = "test -s /run/flannel/subnet.env || { echo 'no /run/flannel/subnet.env yet'; return 1; }"
+      diagnose = "ip -d link show flannel.1"
+      ready    = "flannel subnet ready"
+    })
   }
 }
 
@@ -130,7 +134,7 @@ task "coredns" {
   depends_on = [task.flannel, task.flannel_ready]
 
   run "apply" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/coredns.yaml"
-    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/coredns.yaml >/dev/null 2>&1"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/coredns.yaml"
+    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/coredns.yaml >/dev/null 2>&1"
   }
 }

@@ -73,17 +73,17 @@ task "demo_app" {
   }
 
   run "apply" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/demo.yaml"
-    unless  = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/demo.yaml >/dev/null 2>&1"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/demo.yaml"
+    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/demo.yaml >/dev/null 2>&1"
   }
 
   run "rollout" {
-    command = "kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig rollout status deployment/demo --timeout=180s"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig rollout status deployment/demo --timeout=180s"
   }
 
   # The Service answers from the node (through kube-proxy).
   run "curl" {
-    command = "curl -fsS --max-time 5 \"http://$(kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get service demo -o jsonpath='{.spec.clusterIP}')/hostname\""
+    command = "curl -fsS --max-time 5 \"http://$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get service demo -o jsonpath='{.spec.clusterIP}')/hostname\""
   }
 
   output "served_by" {

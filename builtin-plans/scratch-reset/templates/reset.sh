@@ -9,16 +9,16 @@ for u in $units; do
 done
 
 # Pod sandboxes and containers: stop them through the CRI, then containerd itself.
-if command -v ctr >/dev/null 2>&1 && systemctl is-active -q containerd; then
-  for t in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do
-    ctr -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
+if [ -x /usr/local/bin/ctr ] && systemctl is-active -q containerd; then
+  for t in $(/usr/local/bin/ctr -n k8s.io tasks ls -q 2>/dev/null); do
+    /usr/local/bin/ctr -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
   done
   sleep 2
-  for t in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do
-    ctr -n k8s.io tasks delete -f "$t" >/dev/null 2>&1 || true
+  for t in $(/usr/local/bin/ctr -n k8s.io tasks ls -q 2>/dev/null); do
+    /usr/local/bin/ctr -n k8s.io tasks delete -f "$t" >/dev/null 2>&1 || true
   done
-  for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do
-    ctr -n k8s.io containers delete "$c" >/dev/null 2>&1 || true
+  for c in $(/usr/local/bin/ctr -n k8s.io containers ls -q 2>/dev/null); do
+    /usr/local/bin/ctr -n k8s.io containers delete "$c" >/dev/null 2>&1 || true
   done
 fi
 systemctl disable --now containerd >/dev/null 2>&1 || true

@@ -9,7 +9,7 @@ file=/etc/kubernetes/bootstrap-token
 
 if [ -s "$file" ]; then
   id=$(cut -d. -f1 "$file")
-  if kubectl -n kube-system get secret "bootstrap-token-$id" >/dev/null 2>&1; then
+  if /usr/local/bin/kubectl -n kube-system get secret "bootstrap-token-$id" >/dev/null 2>&1; then
     echo "bootstrap token $id kept"
     exit 0
   fi
@@ -19,7 +19,7 @@ fi
 id=$(openssl rand -hex 3)
 secret=$(openssl rand -hex 8)
 expiration=$(date -u -d "+$TTL_HOURS hours" +%Y-%m-%dT%H:%M:%SZ)
-kubectl -n kube-system apply -f - >/dev/null <<SECRET
+/usr/local/bin/kubectl -n kube-system apply -f - >/dev/null <<SECRET
 apiVersion: v1
 kind: Secret
 metadata:

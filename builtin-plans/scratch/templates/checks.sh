@@ -31,9 +31,9 @@ run_checks() {
   line() { out="$out$(printf '%-6s %-34s %s' "$1" "$2" "$3")
 "; [ "$1" = ok ] || failed=1; }
 
-  if etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$pki/etcd-ca.crt --cert=$pki/etcd-client.crt \
+  if /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$pki/etcd-ca.crt --cert=$pki/etcd-client.crt \
       --key=$pki/etcd-client.key endpoint health --cluster >/dev/null 2>&1; then
-    members=$(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$pki/etcd-ca.crt --cert=$pki/etcd-client.crt \
+    members=$(/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$pki/etcd-ca.crt --cert=$pki/etcd-client.crt \
       --key=$pki/etcd-client.key member list 2>/dev/null | grep -c started)
     line ok "etcd" "healthy, $members member(s)"
   else
@@ -47,21 +47,21 @@ run_checks() {
   if [ "$anon" = 401 ]; then line ok "anonymous request refused" "HTTP $anon"; else line FAIL "anonymous request refused" "HTTP $anon"; fi
 
   for l in kube-controller-manager kube-scheduler; do
-    holder=$(kubectl -n kube-system get lease "$l" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
+    holder=$(/usr/local/bin/kubectl -n kube-system get lease "$l" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
     if [ -n "$holder" ]; then line ok "$l lease" "$holder"; else line FAIL "$l lease" "no holder"; fi
   done
 
-  ready=$(kubectl get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
+  ready=$(/usr/local/bin/kubectl get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
   if [ "$ready" -ge "$EXPECTED_NODES" ]; then line ok "nodes Ready" "$ready/$EXPECTED_NODES"; else line FAIL "nodes Ready" "$ready/$EXPECTED_NODES"; fi
 
-  pending=$(kubectl get csr --no-headers 2>/dev/null | grep -c Pending)
-  approved=$(kubectl get csr --no-headers 2>/dev/null | grep -c 'Approved,Issued')
+  pending=$(/usr/local/bin/kubectl get csr --no-headers 2>/dev/null | grep -c Pending)
+  approved=$(/usr/local/bin/kubectl get csr --no-headers 2>/dev/null | grep -c 'Approved,Issued')
   if [ "$pending" -eq 0 ]; then line ok "CSRs approved" "$approved issued, none pending"; else line FAIL "CSRs approved" "$pending pending"; fi
 
-  flannel=$(kubectl -n kube-flannel get pods -l app=flannel --no-headers 2>/dev/null | awk '$3 == "Running"' | wc -l)
+  flannel=$(/usr/local/bin/kubectl -n kube-flannel get pods -l app=flannel --no-headers 2>/dev/null | awk '$3 == "Running"' | wc -l)
   if [ "$flannel" -ge "$EXPECTED_NODES" ]; then line ok "flannel pods Running" "$flannel/$EXPECTED_NODES"; else line FAIL "flannel pods Running" "$flannel/$EXPECTED_NODES"; fi
 
-  dns_pods=$(kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>/dev/null | awk '{ split($2, r, "/") } $3 == "Running" && r[1] == r[2] && r[1] > 0' | wc -l)
+  dns_pods=$(/usr/local/bin/kubectl -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>/dev/null | awk '{ split($2, r, "/") } $3 == "Running" && r[1] == r[2] && r[1] > 0' | wc -l)
   if [ "$dns_pods" -ge 1 ]; then line ok "CoreDNS pods Running and ready" "$dns_pods"; else line FAIL "CoreDNS pods Running and ready" "0"; fi
 
   answer=$(dns_lookup "$name" "$DNS_IP" 2>/dev/null)
@@ -75,7 +75,7 @@ start=$(date +%s)
 wait_for() {
   left=$((TIMEOUT - ($(date +%s) - start)))
   [ "$left" -gt 0 ] || return 0
-  kubectl wait "$@" --timeout="${left}s" >/dev/null 2>&1 || true
+  /usr/local/bin/kubectl wait "$@" --timeout="${left}s" >/dev/null 2>&1 || true
 }
 wait_for --for=condition=Ready nodes --all
 wait_for -n kube-flannel --for=condition=Ready pods -l app=flannel
@@ -90,12 +90,12 @@ done
 echo "== cluster checks =="
 printf '%s' "$out"
 echo
-kubectl get nodes -o wide 2>/dev/null
+/usr/local/bin/kubectl get nodes -o wide 2>/dev/null
 echo
-kubectl get pods -A -o wide 2>/dev/null
+/usr/local/bin/kubectl get pods -A -o wide 2>/dev/null
 if [ "$failed" = 0 ]; then
   echo
-  echo "The cluster works. kubectl on a master: kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get nodes"
+  echo "The cluster works. kubectl on a master: sudo /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get nodes"
 else
   echo
   echo "Some checks failed (after ${TIMEOUT}s); see above, and journalctl -u kubelet / kube-apiserver on the nodes."

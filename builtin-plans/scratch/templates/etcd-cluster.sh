@@ -22,7 +22,7 @@ rm -rf /var/lib/etcd/member
 
 pki=/etc/kubernetes/pki
 ctl() {
-  etcdctl --endpoints="https://$FIRST_IP:2379" --cacert=$pki/etcd-ca.crt \
+  /usr/local/bin/etcdctl --endpoints="https://$FIRST_IP:2379" --cacert=$pki/etcd-ca.crt \
     --cert=$pki/etcd-client.crt --key=$pki/etcd-client.key --command-timeout=10s "$@"
 }
 peer=https://$IP:2380
