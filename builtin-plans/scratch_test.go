@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -128,7 +129,11 @@ func shellBodies(render string) map[string]string {
 					continue
 				}
 				if strings.HasPrefix(b, "unless:") {
-					out[name+" (unless)"] = strings.TrimSpace(strings.TrimPrefix(b, "unless:"))
+					g := strings.TrimSpace(strings.TrimPrefix(b, "unless:"))
+					if u, err := strconv.Unquote(g); err == nil { // a multi-line guard renders quoted
+						g = u
+					}
+					out[name+" (unless)"] = g
 					continue
 				}
 			}

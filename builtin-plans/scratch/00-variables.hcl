@@ -243,8 +243,8 @@ variable "selinux_mode" {
 
 variable "firewalld" {
   type        = string
-  default     = "disable"
-  description = "firewalld on dnf hosts: disable (the seed), open (keep it and open the Kubernetes, etcd and flannel ports) or leave"
+  default     = "open"
+  description = "firewalld, on any host where it is installed: open (keep it running and open what the cluster needs: API, etcd, kubelet, kube-proxy health, NodePorts, VXLAN, the pod and service networks as trusted sources), disable (stop and disable it, as the seed did) or leave (touch nothing)"
   validation {
     condition     = contains(["disable", "open", "leave"], var.firewalld)
     error_message = "firewalld must be disable, open or leave."
@@ -259,13 +259,13 @@ variable "cgroup_v2_reboot" {
 
 variable "packages_dnf" {
   type        = list(string)
-  default     = ["openssl", "curl", "tar", "gzip", "diffutils", "iproute", "procps-ng", "kmod", "iptables", "nftables", "conntrack-tools", "socat", "container-selinux"]
-  description = "Packages installed on dnf hosts (Oracle Linux 8/9)"
+  default     = ["openssl", "curl", "tar", "gzip", "diffutils", "iproute", "procps-ng", "kmod", "iptables", "nftables", "container-selinux", "policycoreutils", "policycoreutils-python-utils"]
+  description = "Packages installed on dnf hosts (Oracle Linux 8/9). conntrack-tools and socat are no longer needed (kube-proxy cleans conntrack entries over netlink since 1.32; containerd forwards ports itself)"
 }
 
 variable "packages_apt" {
   type        = list(string)
-  default     = ["openssl", "curl", "ca-certificates", "tar", "gzip", "iproute2", "procps", "kmod", "iptables", "nftables", "conntrack", "socat"]
+  default     = ["openssl", "curl", "ca-certificates", "tar", "gzip", "iproute2", "procps", "kmod", "iptables", "nftables"]
   description = "Packages installed on apt hosts (Debian). A host that already has them all is not touched (the lab has no network)"
 }
 

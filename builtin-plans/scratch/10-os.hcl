@@ -39,16 +39,50 @@ task "facts" {
   output "conntrack_writable" {
     value = jsondecode(step.detect.stdout).conntrack_writable
   }
+  # dnf, apt or none
+  output "pkg" {
+    value = jsondecode(step.detect.stdout).pkg
+  }
+  # SELinux now (enforcing, permissive, disabled; absent without getenforce) and at the next
+  # boot (SELINUX= of /etc/selinux/config, "" without it)
+  output "selinux" {
+    value = jsondecode(step.detect.stdout).selinux
+  }
+  output "selinux_config" {
+    value = jsondecode(step.detect.stdout).selinux_config
+  }
+  # absent, or the unit's state (active, inactive, failed)
+  output "firewalld" {
+    value = jsondecode(step.detect.stdout).firewalld
+  }
+  output "network_manager" {
+    value = jsondecode(step.detect.stdout).network_manager
+  }
+}
+
+# Two nodes with one address make one broken cluster (certificates, etcd peers and flannel
+# all key on it): typically VirtualBox's NAT address 10.0.2.15 on every Vagrant box when
+# node_interface is not set. Refused before anything is changed.
+task "addresses" {
+  on = local.all_hosts
+
+  run "unique" {
+    changed = false
+    command = (length([for h in local.all_hosts : h if task.facts[h.name].output.ip == task.facts.output.ip]) > 1
+      ? "echo '${replace("${target.name} uses ${task.facts.output.ip} (interface ${task.facts.output.iface}), as do ${join(", ", [for h in local.all_hosts : h.name if h.name != target.name && task.facts[h.name].output.ip == task.facts.output.ip])}: every node needs its own address. Set node_interface to the interface of the cluster network (Vagrant: eth1), or give each host its own address.", "'", "'\\''")}' >&2; exit 1"
+    : "echo ${task.facts.output.ip}: no other node has it")
+  }
 }
 
 # Packages, swap, SELinux, firewalld, cgroup v2. Every step is guarded, so a host that is
 # already prepared (the lab's hosts have every package and no network) is not touched.
 task "os_prep" {
-  on   = local.all_hosts
-  sudo = true
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.addresses]
 
   run "packages_dnf" {
-    when = task.facts.output.os_family == "rhel"
+    when = task.facts.output.pkg == "dnf"
     # only what no installed package provides (OL9's curl-minimal provides curl, and
     # installing curl next to it would conflict)
     command = "missing=''; for p in ${join(" ", var.packages_dnf)}; do rpm -q --whatprovides \"$p\" >/dev/null 2>&1 || missing=\"$missing $p\"; done; dnf install -y $missing"
@@ -56,7 +90,7 @@ task "os_prep" {
   }
 
   run "packages_apt" {
-    when    = task.facts.output.os_family == "debian"
+    when    = task.facts.output.pkg == "apt"
     command = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${join(" ", var.packages_apt)}"
     unless  = "test \"$(dpkg-query -W -f='$${db:Status-Abbrev}\\n' ${join(" ", var.packages_apt)} 2>/dev/null | grep -c '^ii')\" -eq ${length(var.packages_apt)}"
   }
@@ -69,30 +103,20 @@ task "os_prep" {
   }
 
   # SELinux: permissive as in the seed, unless selinux_mode = "enforcing" (then containerd
-  # runs with enable_selinux and container-selinux labels the containers).
+  # runs with enable_selinux and container-selinux labels the containers). Both the running
+  # mode and /etc/selinux/config, which the next boot reads, are checked.
   run "selinux_permissive" {
-    when    = task.facts.output.os_family == "rhel" && var.selinux_mode == "permissive"
-    command = "setenforce 0 && sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"
-    unless  = "! command -v getenforce >/dev/null || test \"$(getenforce)\" != Enforcing"
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux) && var.selinux_mode == "permissive"
+    command = "if [ \"$(getenforce)\" = Enforcing ]; then setenforce 0; fi; sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"
+    unless  = "test \"$(getenforce)\" != Enforcing && ! grep -q '^SELINUX=enforcing' /etc/selinux/config"
   }
 
+  # firewalld, wherever it is installed: turned off when the user chose firewalld = "disable"
+  # (the seed); with "open" (the default) the firewall task below opens what the cluster uses.
   run "firewalld_disable" {
-    when    = task.facts.output.os_family == "rhel" && var.firewalld == "disable"
+    when    = task.facts.output.firewalld != "absent" && var.firewalld == "disable"
     command = "systemctl disable --now firewalld"
     unless  = "! systemctl is-enabled -q firewalld 2>/dev/null && ! systemctl is-active -q firewalld"
-  }
-
-  # Or keep firewalld and open what the cluster uses (ports-and-protocols.md), plus
-  # flannel's VXLAN port, and trust the pod network.
-  run "firewalld_open" {
-    when = task.facts.output.os_family == "rhel" && var.firewalld == "open"
-    command = join(" && ", [
-      "firewall-cmd --permanent --add-port=6443/tcp --add-port=2379-2380/tcp --add-port=10250/tcp --add-port=10256/tcp --add-port=10257/tcp --add-port=10259/tcp --add-port=30000-32767/tcp --add-port=8472/udp --add-port=53/udp --add-port=53/tcp",
-      "firewall-cmd --permanent --zone=trusted --add-source=${var.pod_cidr}",
-      "firewall-cmd --permanent --add-masquerade",
-      "firewall-cmd --reload",
-    ])
-    unless = "! systemctl is-active -q firewalld || firewall-cmd --query-port=8472/udp"
   }
 
   # Kubernetes 1.35+ refuses cgroup v1 by default. Oracle Linux 8 boots cgroup v1: switch the
@@ -119,7 +143,7 @@ task "os_prep" {
 task "kernel" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.os_prep]
+  depends_on = [task.os_prep, task.firewall, task.network_manager]
 
   file "modules" {
     destination = "/etc/modules-load.d/k8s.conf"
@@ -151,5 +175,96 @@ task "kernel" {
   run "sysctl_apply" {
     command = "sysctl -p /etc/sysctl.d/99-kubernetes.conf"
     unless  = "test \"$(cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables /proc/sys/net/bridge/bridge-nf-call-ip6tables 2>/dev/null | tr -d '\\n')\" = 111"
+  }
+}
+
+# firewalld kept on (firewalld = "open", the default; Oracle Linux runs it out of the box):
+# what the cluster needs, as two firewalld services in the zone of the node's interface
+# (ports-and-protocols.md; controller-manager and scheduler listen on 127.0.0.1 only), and
+# the pod and service networks as trusted sources, so pods reach the API server, DNS and
+# each other across nodes. No masquerade: flannel and kube-proxy do their own.
+task "firewall" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.os_prep]
+  when       = var.firewalld == "open"
+
+  file "node_service" {
+    when        = task.facts.output.firewalld == "active"
+    destination = "/etc/firewalld/services/k8s-node.xml"
+    content     = templatefile("templates/firewalld-service.xml", {
+      short       = "Kubernetes node"
+      description = "kubelet API, kube-proxy health, NodePort Services, flannel VXLAN"
+      ports       = ["10250/tcp", "10256/tcp", "30000-32767/tcp", "30000-32767/udp", "8472/udp"]
+    })
+    mode = "0644"
+  }
+  file "control_plane_service" {
+    when        = task.facts.output.firewalld == "active" && contains(local.master_names, target.name)
+    destination = "/etc/firewalld/services/k8s-control-plane.xml"
+    content     = templatefile("templates/firewalld-service.xml", {
+      short       = "Kubernetes control plane"
+      description = "kube-apiserver, etcd clients and peers"
+      ports       = ["6443/tcp", "2379-2380/tcp"]
+    })
+    mode = "0644"
+  }
+  # firewalld reads new service files on reload, before a zone can name them
+  run "reload_services" {
+    when    = task.facts.output.firewalld == "active" && (step.node_service.changed || step.control_plane_service.changed)
+    command = "firewall-cmd --reload"
+  }
+  # in the zone of the node's interface, else the default zone; permanent and running
+  run "open" {
+    when    = task.facts.output.firewalld == "active"
+    command = <<-EOT
+      z=$(firewall-cmd --get-zone-of-interface=${task.facts.output.iface} 2>/dev/null) || z=$(firewall-cmd --get-default-zone)
+      services='${join(" ", local.firewalld_services[target.name])}'
+      for s in $services; do
+        firewall-cmd --permanent --zone="$z" --add-service="$s"
+      done
+      firewall-cmd --permanent --zone=trusted --add-source=${var.pod_cidr} --add-source=${var.service_cidr}
+      firewall-cmd --reload
+    EOT
+    unless  = <<-EOT
+      z=$(firewall-cmd --get-zone-of-interface=${task.facts.output.iface} 2>/dev/null) || z=$(firewall-cmd --get-default-zone)
+      has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+      ps=$(firewall-cmd --permanent --zone="$z" --list-services) && rs=$(firewall-cmd --zone="$z" --list-services) || exit 1
+      services='${join(" ", local.firewalld_services[target.name])}'
+      for s in $services; do has "$ps" "$s" && has "$rs" "$s" || exit 1; done
+      ps=$(firewall-cmd --permanent --zone=trusted --list-sources) && rs=$(firewall-cmd --zone=trusted --list-sources) || exit 1
+      for c in ${var.pod_cidr} ${var.service_cidr}; do has "$ps" "$c" && has "$rs" "$c" || exit 1; done
+    EOT
+  }
+
+}
+
+locals {
+  master_names = [for m in group.masters.hosts : m.name]
+  # the firewalld services each node needs
+  firewalld_services = { for h in local.all_hosts : h.name => contains(local.master_names, h.name) ? ["k8s-node", "k8s-control-plane"] : ["k8s-node"] }
+}
+
+# NetworkManager (on by default on Oracle Linux) must leave the interfaces of the pod
+# network alone: left to it, it takes cni0 and flannel.1 as its own and may drop their
+# addresses or routes (a known failure of flannel clusters on RHEL).
+task "network_manager" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.os_prep]
+
+  file "unmanaged" {
+    when        = task.facts.output.network_manager == "active"
+    destination = "/etc/NetworkManager/conf.d/90-kubernetes-cni.conf"
+    content     = <<-EOT
+      # plan scratch: the pod network's interfaces are flannel's and the CNI plugins'.
+      [keyfile]
+      unmanaged-devices=interface-name:cni0;interface-name:flannel.*;interface-name:veth*
+    EOT
+    mode        = "0644"
+  }
+  run "reload" {
+    when    = task.facts.output.network_manager == "active" && step.unmanaged.changed
+    command = "nmcli general reload conf"
   }
 }

@@ -1,10 +1,12 @@
 # facts.sh: what the rest of the plan needs to know about this host, as one JSON line.
-# Inputs (set above by the plan): NODE_INTERFACE, TARGET_ADDRESS.
+# Inputs (set above by the plan): NODE_INTERFACE, TARGET_ADDRESS. FACTS_ROOT (empty on a
+# real host) prefixes the files it reads, so recorded hosts can be replayed in tests.
 set -eu
+root=${FACTS_ROOT:-}
 
 # --- operating system --------------------------------------------------------
 # shellcheck source=/dev/null
-. /etc/os-release
+. "$root/etc/os-release"
 os_id=${ID:-unknown}
 os_major=${VERSION_ID%%.*}
 os_like=" ${ID} ${ID_LIKE:-} "
@@ -59,12 +61,32 @@ iface=$(ip -4 -o addr show scope global | awk -v ip="$ip" '{split($4, a, "/"); i
 # --- the node name the kubelet registers with ---------------------------------
 node_name=$(hostname | tr '[:upper:]' '[:lower:]')
 
-cgroup=$(stat -fc %T /sys/fs/cgroup)
+cgroup=$(stat -fc %T "$root/sys/fs/cgroup")
+
+# --- what Oracle Linux turns on by default ------------------------------------
+pkg=none
+if command -v dnf >/dev/null 2>&1; then pkg=dnf; elif command -v apt-get >/dev/null 2>&1; then pkg=apt; fi
+# SELinux: the running mode and the mode the next boot gets (/etc/selinux/config)
+selinux=absent
+if command -v getenforce >/dev/null 2>&1; then
+  selinux=$(getenforce 2>/dev/null | tr '[:upper:]' '[:lower:]')
+fi
+selinux_config=""
+if [ -r "$root/etc/selinux/config" ]; then
+  selinux_config=$(sed -n 's/^[[:space:]]*SELINUX[[:space:]]*=[[:space:]]*//p' "$root/etc/selinux/config" | tr -d '"[:space:]' | tail -n 1)
+fi
+# firewalld and NetworkManager: absent, or what systemctl says (active, inactive, failed)
+unit_state() {
+  if ! command -v "$2" >/dev/null 2>&1; then echo absent; return; fi
+  systemctl is-active "$1" 2>/dev/null || true
+}
+firewalld=$(unit_state firewalld firewall-cmd)
+network_manager=$(unit_state NetworkManager nmcli)
 
 # can kube-proxy size the conntrack table? (not always from inside a container's network
 # namespace): write the current value back, which changes nothing
 conntrack_writable=true
-f=/proc/sys/net/netfilter/nf_conntrack_max
+f=$root/proc/sys/net/netfilter/nf_conntrack_max
 if [ -e "$f" ]; then
   v=$(cat "$f")
   if ! { echo "$v" > "$f"; } 2>/dev/null; then
@@ -72,5 +94,6 @@ if [ -e "$f" ]; then
   fi
 fi
 
-printf '{"ip":"%s","iface":"%s","node_name":"%s","hostname":"%s","os_family":"%s","os_id":"%s","os_major":"%s","cgroup":"%s","conntrack_writable":%s}\n' \
-  "$ip" "$iface" "$node_name" "$(hostname)" "$os_family" "$os_id" "$os_major" "$cgroup" "$conntrack_writable"
+printf '{"ip":"%s","iface":"%s","node_name":"%s","hostname":"%s","os_family":"%s","os_id":"%s","os_major":"%s","cgroup":"%s","conntrack_writable":%s,"pkg":"%s","selinux":"%s","selinux_config":"%s","firewalld":"%s","network_manager":"%s"}\n' \
+  "$ip" "$iface" "$node_name" "$(hostname)" "$os_family" "$os_id" "$os_major" "$cgroup" "$conntrack_writable" \
+  "$pkg" "$selinux" "$selinux_config" "$firewalld" "$network_manager"
