@@ -44,8 +44,12 @@ const (
 	scratchArtifactsTimeout = 45 * time.Minute
 )
 
+// TestScratchCluster logs in as the passwordless-sudo user (Vagrant's vagrant user) on hosts
+// set up like Oracle Linux 9: sudoers' secure_path without /usr/local/bin, firewalld running
+// (the plan keeps it and opens what the cluster needs: firewalld = "open", the default), and
+// NetworkManager managing eth0 (the plan tells it to leave the pod network's interfaces alone).
 func TestScratchCluster(t *testing.T) {
-	c, ctx := newScratchCluster(t, 3)
+	c, ctx := newScratchCluster(t, 3, lab.UserNopw, lab.OracleLinuxLike())
 
 	// 1. The first run builds the cluster.
 	r1, d1 := c.run(ctx, scratchFirstRunTimeout, nil)
@@ -58,6 +62,7 @@ func TestScratchCluster(t *testing.T) {
 
 	// 2. The cluster, checked from outside the plan.
 	c.checkCluster(t)
+	c.checkOracleLike(t, "open")
 
 	// 3. Re-runs. A second plain run finds every node up to date in the run state: nothing
 	// runs, nothing changes, in seconds. With --force every node runs again and its guards
@@ -88,8 +93,12 @@ func TestScratchCluster(t *testing.T) {
 // TestScratchSingleNode builds a one-node cluster (the master runs kubelet and the pods, as
 // in the seed) and interrupts that very first build: sshd dies while the run is half way, the
 // run fails, and the re-run finishes the cluster without redoing any node that had succeeded.
+// It logs in as a user whose sudo asks for a password, given as users give it
+// (PLAN_SUDO_PASSWORD, never on a command line), on an Oracle-Linux-like host whose user
+// chose firewalld = "disable" (the seed's way): the plan stops and disables it.
 func TestScratchSingleNode(t *testing.T) {
-	c, ctx := newScratchCluster(t, 1)
+	c, ctx := newScratchCluster(t, 1, lab.UserPlan, lab.OracleLinuxLike())
+	c.vars = []string{"firewalld=disable"}
 	h := c.master
 	f := c.faultedRun(ctx, h, "containerd["+h.Alias+"]")
 	r := c.resume(ctx, f, true)
@@ -97,12 +106,14 @@ func TestScratchSingleNode(t *testing.T) {
 		t.Logf("the plan's own checks:\n%s", report)
 	}
 	c.checkCluster(t)
+	c.checkOracleLike(t, "disable")
+	c.checkPasswordNowhere(t)
 	t.Logf("%s single-node proof done", since(c.start))
 }
 
 // newScratchCluster brings up a systemd lab of n hosts (the first a master, the others
 // workers) with the artifacts ready, torn down when the test ends.
-func newScratchCluster(t *testing.T, n int) (*scratchCluster, context.Context) {
+func newScratchCluster(t *testing.T, n int, user string, profile lab.HostProfile) (*scratchCluster, context.Context) {
 	needLab(t)
 	if testing.Short() {
 		t.Skip("builds a whole Kubernetes cluster; not in -short mode")
@@ -114,7 +125,8 @@ func newScratchCluster(t *testing.T, n int) (*scratchCluster, context.Context) {
 	waitInotifyRoom(ctx, t, n)
 
 	t.Logf("%s lab: %d systemd host(s)", since(start), n)
-	l, err := lab.Up(ctx, lab.Options{Hosts: n, Systemd: true, Name: "e2e-scratch", Logf: t.Logf})
+	t.Logf("%s lab: login %s, hosts %s", since(start), user, profile)
+	l, err := lab.Up(ctx, lab.Options{Hosts: n, Systemd: true, Name: "e2e-scratch", User: user, Host: profile, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("lab up: %v", err)
 	}
@@ -123,8 +135,16 @@ func newScratchCluster(t *testing.T, n int) (*scratchCluster, context.Context) {
 			t.Errorf("lab close: %v", err)
 		}
 	})
-	c := &scratchCluster{t: t, l: l, master: l.Hosts[0], workers: l.Hosts[1:], artifacts: artifactsDir, start: start}
+	c := &scratchCluster{t: t, l: l, master: l.Hosts[0], workers: l.Hosts[1:], artifacts: artifactsDir, start: start, outputs: &strings.Builder{}}
 	c.work = t.TempDir()
+	if user == lab.UserPlan {
+		pw, err := l.Password()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.env = append(c.env, "PLAN_SUDO_PASSWORD="+pw)
+		c.password = pw
+	}
 	t.Cleanup(c.diagnoseOnFailure)
 	return c, ctx
 }
@@ -316,6 +336,11 @@ type scratchCluster struct {
 	artifacts string
 	work      string // the directory plan runs in (.plan/ state and logs)
 	start     time.Time
+	vars      []string // --var assignments beyond the lab's own
+	env       []string // added to plan's environment (PLAN_SUDO_PASSWORD)
+	password  string   // the sudo password, when the login user needs one (never logged)
+	// outputs gathers what every plan run printed, for checkPasswordNowhere.
+	outputs *strings.Builder
 }
 
 func (c *scratchCluster) hosts() []*lab.Host { return c.l.Hosts }
@@ -336,11 +361,15 @@ func (c *scratchCluster) args() []string {
 	if len(workers) > 0 {
 		args = []string{"scratch.hcl", "-F", c.l.SSHConfig, "-H", "masters=" + c.master.Alias, "-H", "workers=" + strings.Join(workers, ",")}
 	}
-	return append(args,
+	args = append(args,
 		"--var", "artifacts_dir="+c.artifacts,
 		"--var", "kubelet_fail_cgroup_v1=false",
 		"--var", "containerd_restrict_oom_score_adj=true",
 	)
+	for _, v := range c.vars {
+		args = append(args, "--var", v)
+	}
+	return args
 }
 
 // run runs the plan (plan run --output json ... in c.work), streaming its events to onEvent
@@ -354,6 +383,7 @@ func (c *scratchCluster) run(ctx context.Context, timeout time.Duration, onEvent
 	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, planBin, args...)
 	cmd.Dir = c.work
+	cmd.Env = append(os.Environ(), c.env...)
 	// The executor ends remote commands on SIGINT/SIGTERM; on the timeout, ask it to.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
@@ -390,6 +420,7 @@ func (c *scratchCluster) run(ctx context.Context, timeout time.Duration, onEvent
 	err = cmd.Wait()
 	d := time.Since(started)
 	r := &planRun{stdout: out.String(), stderr: stderr.String(), events: events}
+	c.outputs.WriteString(r.stdout + r.stderr)
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
