@@ -6,12 +6,17 @@ package integration
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/plan-dev/plan/executor"
 	"github.com/plan-dev/plan/integration/lab"
 )
 
@@ -23,10 +28,10 @@ func (c *scratchCluster) checkOracleLike(t *testing.T, firewalld string) {
 		c := c.with(t)
 		for _, h := range c.hosts() {
 			// The trap the plan must not fall into is live: sudo's PATH has no /usr/local/bin,
-			// where kubectl is.
-			out, err := c.sh(h, "test -x /usr/local/bin/kubectl || echo 'no /usr/local/bin/kubectl'; su -s /bin/sh "+lab.UserNopw+" -c 'sudo -n sh -c \"echo \\$PATH; command -v kubectl\"'")
-			if err == nil || strings.Contains(out, "no /usr/local/bin/kubectl") || !strings.Contains(out, lab.OLSecurePath) {
-				t.Errorf("%s: want sudo's PATH %s without kubectl, and /usr/local/bin/kubectl installed; got err=%v:\n%s", h.Name, lab.OLSecurePath, err, out)
+			// where ctr (every node) and kubectl (masters) are.
+			out, err := c.sh(h, "test -x /usr/local/bin/ctr || echo 'no /usr/local/bin/ctr'; su -s /bin/sh "+lab.UserNopw+" -c 'sudo -n sh -c \"echo \\$PATH; command -v ctr\"'")
+			if err == nil || strings.Contains(out, "no /usr/local/bin/ctr") || !strings.Contains(out, lab.OLSecurePath+"\n") {
+				t.Errorf("%s: want sudo's PATH %s, without ctr, and /usr/local/bin/ctr installed; got err=%v:\n%s", h.Name, lab.OLSecurePath, err, out)
 			}
 
 			switch firewalld {
@@ -89,7 +94,7 @@ func (c *scratchCluster) checkPasswordNowhere(t *testing.T) {
 		}
 		files := 0
 		err := filepath.WalkDir(c.work, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
+			if err != nil || !d.Type().IsRegular() { // runs/latest is a symlink
 				return err
 			}
 			b, err := os.ReadFile(path)
@@ -120,4 +125,106 @@ func (c *scratchCluster) checkPasswordNowhere(t *testing.T) {
 			}
 		}
 	})
+}
+
+// runPlanOn runs `plan run --output json PLAN -F sshConfig -H hostArg` in dir.
+func runPlanOn(t *testing.T, dir, planPath, sshConfig, hostArg string) *planRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, planBin, "run", "--output", "json", planPath, "-F", sshConfig, "-H", hostArg)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := &planRun{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("plan run: %v\n%s", err, stderr.String())
+	}
+	r.events = parseEvents(t, r.stdout)
+	return r
+}
+
+// TestOracleSudoPathTrap shows the trap of issue #12 on real sudo and sshd: a tool installed
+// into /usr/local/bin, as the scratch plan installs kubectl, etcdctl and ctr, is "not found"
+// by a sudo step that names it bare on a host with Oracle Linux's sudoers, while the same
+// step passes on Debian's (which is why a proof on Debian hosts never saw it). Called by its
+// absolute path, as the scratch plan now does everywhere (TestNoBareInstalledToolsUnderSudo
+// in builtin-plans checks every command it sends), it runs on both. The failure names the
+// missing tool: the remote stderr reaches the report.
+func TestOracleSudoPathTrap(t *testing.T) {
+	needLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ol, err := lab.Up(ctx, lab.Options{Hosts: 1, Name: "e2e-ol-sudo", User: lab.UserNopw, Host: lab.HostProfile{OLSudoers: true}, Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ol.Close(); err != nil {
+			t.Errorf("lab close: %v", err)
+		}
+	})
+	const tool = "plan-probe-tool"
+	install := "printf '#!/bin/sh\\necho the tool ran as $(id -un)\\n' > /usr/local/bin/" + tool + " && chmod 755 /usr/local/bin/" + tool
+	for _, h := range []struct {
+		l *lab.Lab
+		h *lab.Host
+	}{{ol, ol.Hosts[0]}, {e2eLab, e2eLab.Hosts[0]}} {
+		if out, err := h.l.Exec(ctx, h.h, install); err != nil {
+			t.Fatalf("install %s on %s: %v: %s", tool, h.h.Alias, err, out)
+		}
+	}
+	dir := t.TempDir()
+	p := writePlan(t, dir, `
+group "nodes" {}
+task "bare" {
+  on   = group.nodes.hosts
+  sudo = true
+  run "tool" { command = "`+tool+`" }
+}
+task "absolute" {
+  on   = group.nodes.hosts
+  sudo = true
+  run "tool" { command = "/usr/local/bin/`+tool+`" }
+}
+`)
+	// Oracle Linux's sudoers: the bare name fails, and says why.
+	r := runPlanOn(t, dir, p, ol.SSHConfig, "nodes="+ol.Hosts[0].Alias)
+	if r.exit != 1 {
+		t.Fatalf("on the Oracle-Linux-like host: exit %d, want 1 (the bare call fails)\n%s", r.exit, r.stderr)
+	}
+	bareID := "bare[" + ol.Hosts[0].Alias + "]"
+	if bare := r.node(t, bareID); bare.Status != executor.StatusFailed {
+		t.Errorf("bare call under OL sudoers: status %s, want failed", bare.Status)
+	}
+	var failure *executor.Failure
+	for _, ev := range r.events {
+		if ev.Kind == executor.EventRunFinished && ev.Summary != nil {
+			for i, f := range ev.Summary.Failures {
+				if f.Node == bareID {
+					failure = &ev.Summary.Failures[i]
+				}
+			}
+		}
+	}
+	if failure == nil || !strings.Contains(strings.Join(failure.Stderr, "\n"), tool+": not found") {
+		t.Errorf("the summary's failure of %s does not show the remote stderr naming %s: %+v", bareID, tool, failure)
+	}
+	abs := r.node(t, "absolute["+ol.Hosts[0].Alias+"]")
+	if abs.Status != executor.StatusChanged {
+		t.Errorf("absolute call under OL sudoers: %s %s, want changed", abs.Status, abs.Error)
+	}
+	if !strings.Contains(r.stdout, "the tool ran as root") {
+		t.Errorf("the absolute call's output is missing:\n%s", r.stdout)
+	}
+
+	// Debian's sudoers (/usr/local/bin in secure_path): the bare name runs too.
+	r = runPlanOn(t, t.TempDir(), p, e2eLab.SSHConfig, "nodes="+lab.UserNopw+"@"+e2eLab.Hosts[0].Alias)
+	if r.exit != 0 {
+		t.Errorf("on a Debian host both calls pass (what hid the bug); exit %d\n%s", r.exit, r.stderr)
+	}
 }
