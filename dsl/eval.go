@@ -280,8 +280,8 @@ func (ev *evaluator) Len() int                { return len(ev.t.steps) }
 func (ev *evaluator) StepName(i int) string   { return ev.t.steps[i].name }
 func (ev *evaluator) StepKind(i int) StepKind { return ev.t.steps[i].kind }
 
-// When evaluates the task's when (true when absent).
-func (ev *evaluator) When() (bool, hcl.Diagnostics) {
+// whenRaw is When before redaction.
+func (ev *evaluator) whenRaw() (bool, hcl.Diagnostics) {
 	a, ok := ev.t.attrs["when"]
 	if !ok {
 		return true, nil
@@ -334,9 +334,9 @@ func (ev *evaluator) evalAttrs(s *stepDecl) (map[string]cty.Value, hcl.Diagnosti
 	return out, diags
 }
 
-// Step evaluates step i. run is false when the step's when is false; the
-// step is then recorded as skipped.
-func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
+// stepRaw is Step before redaction. run is false when the step's when is
+// false; the step is then recorded as skipped.
+func (ev *evaluator) stepRaw(i int) (*Step, bool, hcl.Diagnostics) {
 	if i < 0 || i >= len(ev.t.steps) {
 		return nil, false, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No such step",
 			Detail: fmt.Sprintf("Task %q has %d steps; step %d does not exist.", ev.t.name, len(ev.t.steps), i)}}
@@ -720,8 +720,8 @@ func (ev *evaluator) Record(i int, r StepResult) {
 	})
 }
 
-// Outputs evaluates the task's outputs with every step in scope.
-func (ev *evaluator) Outputs() (map[string]cty.Value, hcl.Diagnostics) {
+// outputsRaw is Outputs before redaction.
+func (ev *evaluator) outputsRaw() (map[string]cty.Value, hcl.Diagnostics) {
 	out := map[string]cty.Value{}
 	var diags hcl.Diagnostics
 	ctx := ev.context()
@@ -866,4 +866,37 @@ func (t *task) allTraversals() []hcl.Traversal {
 		}
 	}
 	return out
+}
+
+// When, Step and Outputs return their diagnostics without any secret the
+// node has seen: a diagnostic names a sensitive value, never shows it.
+
+// When evaluates the task's when (true when absent).
+func (ev *evaluator) When() (bool, hcl.Diagnostics) {
+	ok, diags := ev.whenRaw()
+	return ok, ev.redactDiags(diags)
+}
+
+// Step evaluates step i; run is false when the step's when is false.
+func (ev *evaluator) Step(i int) (*Step, bool, hcl.Diagnostics) {
+	st, run, diags := ev.stepRaw(i)
+	return st, run, ev.redactDiags(diags)
+}
+
+// Outputs evaluates the task's outputs with every step in scope.
+func (ev *evaluator) Outputs() (map[string]cty.Value, hcl.Diagnostics) {
+	outs, diags := ev.outputsRaw()
+	return outs, ev.redactDiags(diags)
+}
+
+func (ev *evaluator) redactDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(diags) == 0 {
+		return diags
+	}
+	secrets := ev.Secrets()
+	for _, d := range diags {
+		d.Summary = redact(d.Summary, secrets)
+		d.Detail = redact(d.Detail, secrets)
+	}
+	return diags
 }

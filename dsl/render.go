@@ -43,7 +43,12 @@ func RenderNodes(p *Plan, w io.Writer, keep func(*Node) bool) hcl.Diagnostics {
 		d := p.renderNode(&buf, n, i+1, len(nodes), secrets)
 		diags = append(diags, d...)
 	}
-	out := redact(buf.String(), sortedSecrets(secrets))
+	all := sortedSecrets(secrets)
+	out := redact(buf.String(), all)
+	for _, d := range diags {
+		d.Summary = redact(d.Summary, all)
+		d.Detail = redact(d.Detail, all)
+	}
 	if _, err := io.WriteString(w, out); err != nil {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot write render output", Detail: err.Error()})
 	}
