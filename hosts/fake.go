@@ -82,7 +82,7 @@ type FakeCall struct {
 // The Fake fills StderrTail from what the handler wrote to Stderr when
 // stderr is empty.
 func FakeExit(code int, stderr string) error {
-	return &ExitError{Code: code, StderrTail: stderr}
+	return newExitError(code, "", stderr)
 }
 
 // NewFake returns an empty Fake host named name.

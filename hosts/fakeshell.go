@@ -41,9 +41,9 @@ func FakeShell(dir string) FakeHandler {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return &ExitError{Code: -1, Signal: ws.Signal().String()}
+				return newExitError(128+int(ws.Signal()), "", "")
 			}
-			return &ExitError{Code: ee.ExitCode()}
+			return newExitError(ee.ExitCode(), "", "")
 		}
 		return err
 	}

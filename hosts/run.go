@@ -138,7 +138,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 			if password == "" && strings.Contains(msg, "password") {
 				return fmt.Errorf("%s: sudo -n: %w: %s", t.label(), ErrSudoPassword, msg)
 			}
-			return &ExitError{Code: ee.ExitStatus(), StderrTail: "sudo: " + msg}
+			return newExitError(ee.ExitStatus(), "", "sudo: "+msg)
 		}
 		return exitError(ee, tail.Tail(t.secrets(password)...))
 	}
@@ -147,11 +147,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 
 // exitError is the *ExitError for a session that ended with ee.
 func exitError(ee *ssh.ExitError, stderrTail string) *ExitError {
-	xe := &ExitError{Code: ee.ExitStatus(), StderrTail: stderrTail}
-	if sig := ee.Signal(); sig != "" {
-		xe.Code, xe.Signal = -1, sig
-	}
-	return xe
+	return newExitError(ee.ExitStatus(), ee.Signal(), stderrTail)
 }
 
 // marked is a started session whose shell reports its process group on

@@ -288,7 +288,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 	if _, err := fmt.Sscanf(code, "%d", &n); err != nil {
 		return fmt.Errorf("%s: unreadable exit status %q from the shell: %w", t.label(), code, ErrConnLost)
 	}
-	return &ExitError{Code: n, StderrTail: tail.Tail(t.secrets(password)...)}
+	return newExitError(n, "", tail.Tail(t.secrets(password)...))
 }
 
 // sessionEnded turns the end of a shell's session during a command into

@@ -47,6 +47,7 @@ func Run(t *testing.T, f Factory) {
 	}{
 		{"Stdout", testStdout},
 		{"ExitStatusAndStderrTail", testExit},
+		{"KilledBySignal", testSignal},
 		{"StdinLarge", testStdin},
 		{"EnvQuoted", testEnv},
 		{"ScriptOnStdin", testScript},
@@ -105,6 +106,21 @@ func testExit(t *testing.T, tg *Target) {
 	}
 	if !strings.HasSuffix(ee.StderrTail, "oops") || stderr != "first\noops\n" || out != "out\n" {
 		t.Fatalf("tail %q stderr %q out %q", ee.StderrTail, stderr, out)
+	}
+}
+
+// A command killed by a signal reports 128+N and the signal's name, on
+// every path (a session, a reused shell, the Fake).
+func testSignal(t *testing.T, tg *Target) {
+	_, _, err := run(t, tg, &hosts.Command{Cmd: "echo dying >&2; kill -TERM $$"})
+	var ee *hosts.ExitError
+	if !errors.As(err, &ee) || ee.Code != 143 || ee.Signal != "TERM" || err.Error() != "exit status 143 (signal TERM)" {
+		t.Fatalf("want exit status 143 (signal TERM), got %#v", err)
+	}
+	// A plain status stays a plain status.
+	_, _, err = run(t, tg, &hosts.Command{Cmd: "exit 3"})
+	if !errors.As(err, &ee) || ee.Code != 3 || ee.Signal != "" {
+		t.Fatalf("want exit status 3, got %#v", err)
 	}
 }
 
