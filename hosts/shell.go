@@ -306,18 +306,25 @@ func (t *SSH) sessionEnded(werr error, tail *tailBuffer, password string) error 
 
 // shellCommand renders what a shell reads for one command.
 //
-// The command's stdout and stderr are pipes of its own, relayed by a
-// `cat` each to the shell's stdout and stderr, and its exit code comes back
-// through a command substitution that ends only once both relays have
-// ended. So, as with a session of its own, the command is over when it has
-// exited and nothing it started still holds its stdout or stderr: output
-// from a process it left in the background can never land in the next
-// command's stream. In the substitution, fd 8 carries the exit code, fd 9
-// the stdout pipe; fds 6 and 7 are the shell's own stdout and stderr.
+// The command's stdout and stderr are two FIFOs of the shell's own (made
+// once, in a private directory that goes with the shell), each relayed
+// by a `cat` to the shell's stdout or stderr; the shell waits for both
+// relays after the command. So, as with a session of its own, the command
+// is over when it has exited and nothing it started still holds its stdout
+// or stderr: output from a process it left in the background can never
+// land in the next command's stream. No open blocks: the shell opens each
+// FIFO read-write first (fds 3 and 4, which never blocks), then its read
+// ends (5 and 6) for the relays, and closes its write ends once the
+// command has ended, so the relays see end-of-file exactly when the
+// command's last writer is gone. The command stays the shell's child.
 func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; exec 6>&1 7>&2; ", mark)
-	run := "/bin/sh -c " + ShellQuote(cmd) + " 6>&- 7>&- 8>&- 9>&-"
+	b.WriteString(`[ -n "$plan_d" ] || { plan_d=$(mktemp -d) && mkfifo "$plan_d/o" "$plan_d/e" && ` +
+		`trap 'rm -rf "$plan_d"' EXIT && trap 'exit 143' TERM; } || exit 97; `)
+	b.WriteString(`exec 3<>"$plan_d/o" 4<>"$plan_d/e" 5<"$plan_d/o" 6<"$plan_d/e"; `)
+	b.WriteString(`cat <&5 3>&- 4>&- 5<&- 6<&- & cat <&6 >&2 3>&- 4>&- 5<&- 6<&- & exec 5<&- 6<&-; `)
+	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; ", mark)
+	run := "/bin/sh -c " + ShellQuote(cmd) + " >&3 2>&4 3>&- 4>&-"
 	var doc string
 	switch {
 	case !hasStdin || len(input) == 0:
@@ -328,13 +335,13 @@ func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 			run += " <<'" + delim + "'"
 			doc = string(input) + delim + "\n"
 		} else {
-			run = "base64 -d <<'" + delim + "' | " + run
+			run = "base64 -d <<'" + delim + "' 3>&- 4>&- | " + run
 			doc = wrapBase64(input) + delim + "\n"
 		}
 	}
-	fmt.Fprintf(&b, "plan_rc=$(exec 8>&1; { { %s; echo $? >&8; } 2>&1 >&9 | cat >&7; } 9>&1 | cat >&6\n", run)
+	fmt.Fprintf(&b, "%s; plan_rc=$?; exec 3>&- 4>&-; wait; ", run)
+	fmt.Fprintf(&b, "printf '%%s %%s\\n' %s \"$plan_rc\"; printf '%%s %%s\\n' %s \"$plan_rc\" >&2\n", mark, mark)
 	b.WriteString(doc)
-	fmt.Fprintf(&b, "); exec 6>&- 7>&-; printf '%%s %%s\\n' %s \"$plan_rc\"; printf '%%s %%s\\n' %s \"$plan_rc\" >&2\n", mark, mark)
 	return b.String()
 }
 
