@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -82,6 +83,7 @@ func BoundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics { return boundDiagn
 // those left out.
 func boundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 	for _, d := range diags {
+		stableSuggestion(d)
 		d.Summary = clip(escapeText(d.Summary), maxDiagText/4)
 		d.Detail = clip(escapeText(d.Detail), maxDiagText)
 	}
@@ -151,4 +153,22 @@ func checkNesting(src []byte, filename string) *hcl.Diagnostic {
 		}
 	}
 	return nil
+}
+
+// unknownFunc matches HCL's detail for a call to an unknown function.
+var unknownFunc = regexp.MustCompile(`^There is no function named "([^"]*)".( Did you mean "[^"]*"\?)?`)
+
+// stableSuggestion redoes HCL's "did you mean" for an unknown function:
+// HCL picks among equally close names in map order, so the same plan
+// could be told "abs" one run and "can" the next.
+func stableSuggestion(d *hcl.Diagnostic) {
+	if d.Summary != "Call to unknown function" {
+		return
+	}
+	m := unknownFunc.FindStringSubmatchIndex(d.Detail)
+	if m == nil {
+		return
+	}
+	name := d.Detail[m[2]:m[3]]
+	d.Detail = fmt.Sprintf("There is no function named %q.%s", name, didYouMean(name, FunctionNames())) + d.Detail[m[1]:]
 }

@@ -158,6 +158,20 @@ func (ev *evaluator) buildTaskVal() hcl.Diagnostics {
 		}
 		tasks[xname] = objectOf(attrs)
 	}
+	// An instance X["key"] is read as task.X["key"]: nest it under X.
+	nested := map[string]map[string]cty.Value{}
+	for name, v := range tasks {
+		if x := ev.p.taskByName[name]; x != nil && x.instance() {
+			if nested[x.base] == nil {
+				nested[x.base] = map[string]cty.Value{}
+			}
+			nested[x.base][x.key] = v
+			delete(tasks, name)
+		}
+	}
+	for base, m := range nested {
+		tasks[base] = objectOf(m)
+	}
 	ev.taskVal = objectOf(tasks)
 	return diags
 }
@@ -229,7 +243,11 @@ func (p *Plan) outputSensitive(o *outputDecl, t *task) bool {
 	if o.sensitive == nil {
 		return false
 	}
-	v, d := o.sensitive.Value(p.staticContext(t.filename))
+	ctx := p.staticContext(t.filename)
+	for k, v := range t.eachVars() {
+		ctx.Variables[k] = v
+	}
+	v, d := o.sensitive.Value(ctx)
 	if d.HasErrors() {
 		return true // err on the safe side; the type check reports it
 	}
@@ -245,6 +263,9 @@ func (ev *evaluator) context() *hcl.EvalContext {
 	vars["target"] = hostValue(ev.n.Host)
 	vars["task"] = ev.taskVal
 	vars["step"] = ev.stepVar()
+	for k, v := range ev.t.eachVars() {
+		vars[k] = v // the task's each; a for_each step's own each wins below
+	}
 	if ev.cur != nil && ev.cur.instance() {
 		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(ev.cur.key), "value": ev.cur.value})
 	}
@@ -764,6 +785,9 @@ func (ev *evaluator) Secrets() []string { return sortedSecrets(ev.secrets) }
 func (ev *evaluator) Fingerprint() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "task %s\x00%s\x00", ev.t.name, ev.t.srcHash)
+	if ev.t.instance() {
+		writeFingerprintJSON(h, "each", ev.t.each)
+	}
 	writeFingerprintJSON(h, "target", hostValue(ev.n.Host))
 	// The static references are the same for every node of the task, and
 	// one of them is typically the whole `on` group: hashed per node, a
@@ -895,6 +919,7 @@ func (ev *evaluator) redactDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	}
 	secrets := ev.Secrets()
 	for _, d := range diags {
+		stableSuggestion(d)
 		d.Summary = redact(d.Summary, secrets)
 		d.Detail = redact(d.Detail, secrets)
 	}

@@ -2,11 +2,14 @@ package dsl
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -16,6 +19,9 @@ import (
 // can use (var.fuzz_secret): unique, so that finding it, or a piece of
 // it, in a diagnostic or in render output is a leak.
 const fuzzSecret = "Zq7xKw9Vb3Jm"
+
+// fuzzInputBound bounds the time one fuzzed plan may take.
+const fuzzInputBound = 20 * time.Second
 
 // fuzzOther has the shape of fuzzSecret (length, kinds of characters):
 // the same plan loaded with it must give the same diagnostics, or a
@@ -48,6 +54,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(pipelinePlan))
 	f.Add([]byte("task \"a\" {\n on = []\n}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		// A plan that keeps the loader busy this long is a bug of its own
+		// (the loader is bounded); crash with every stack to show where.
+		watchdog := time.AfterFunc(fuzzInputBound, func() {
+			debug.SetTraceback("all")
+			panic(fmt.Sprintf("one input took more than %v: %q", fuzzInputBound, src))
+		})
+		defer watchdog.Stop()
 		fsys := fstest.MapFS{
 			"p/plan.hcl":              {Data: src},
 			"p/secret.hcl":            {Data: fuzzSecretFile(fuzzSecret)},

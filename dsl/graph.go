@@ -119,7 +119,7 @@ func (p *Plan) checkOutputRefsOn(t *task, h *Host) hcl.Diagnostics {
 // target but nothing known only at run time.
 func (p *Plan) nodeSettings(n *Node, t *task) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	ctx := p.nodeContext(t.filename, n.Host, nil)
+	ctx := p.nodeContext(t.filename, n.Host, t.eachVars())
 	if a, ok := t.attrs["sudo"]; ok {
 		v, d := a.Expr.Value(ctx)
 		diags = append(diags, d...)

@@ -62,7 +62,11 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 	fmt.Fprintf(w, "host:  %s%s\n", h.Name, hostDetails(h))
 	fmt.Fprintf(w, "task:  %s (%s:%d)\n", t.name, t.declRange.Filename, t.declRange.Start.Line)
 	if a, ok := t.attrs["description"]; ok {
-		if v, d := a.Expr.Value(p.staticContext(t.filename)); !d.HasErrors() {
+		ctx := p.staticContext(t.filename)
+		for k, v := range t.eachVars() {
+			ctx.Variables[k] = v
+		}
+		if v, d := a.Expr.Value(ctx); !d.HasErrors() {
 			fmt.Fprintf(w, "about: %s\n", oneLine(renderValue(v, a.Expr)))
 		}
 	}

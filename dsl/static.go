@@ -294,8 +294,12 @@ func (p *Plan) bindPlaceholders() {
 // groups unknown (group.masters.hosts[0] of an empty group is an error,
 // of a group not bound yet an unknown host). ok is false when the value
 // is not known for that reason.
-func (p *Plan) evalDeferred(expr hcl.Expression, filename string) (v cty.Value, diags hcl.Diagnostics, known bool) {
-	v, diags = expr.Value(p.staticContext(filename))
+func (p *Plan) evalDeferred(expr hcl.Expression, filename string, extra map[string]cty.Value) (v cty.Value, diags hcl.Diagnostics, known bool) {
+	ctx := p.staticContext(filename)
+	for k, x := range extra {
+		ctx.Variables[k] = x
+	}
+	v, diags = expr.Value(ctx)
 	if !diags.HasErrors() {
 		uv, _ := v.UnmarkDeep()
 		return v, diags, uv.IsWhollyKnown()
@@ -303,7 +307,11 @@ func (p *Plan) evalDeferred(expr hcl.Expression, filename string) (v cty.Value, 
 	if len(p.Unbound()) == 0 {
 		return v, diags, true
 	}
-	uv, d := expr.Value(&hcl.EvalContext{Variables: p.unknownVars(), Functions: p.functions(filename)})
+	vars := p.unknownVars()
+	for k, x := range extra {
+		vars[k] = x
+	}
+	uv, d := expr.Value(&hcl.EvalContext{Variables: vars, Functions: p.functions(filename)})
 	if d.HasErrors() {
 		return v, diags, true
 	}
@@ -448,7 +456,7 @@ func (p *Plan) evalStaticItem(key string, overrides map[string]hostArg) hcl.Diag
 	switch kind {
 	case "local":
 		l := p.locals[name]
-		v, diags, _ := p.evalDeferred(l.expr, l.rng.Filename)
+		v, diags, _ := p.evalDeferred(l.expr, l.rng.Filename, nil)
 		if diags.HasErrors() {
 			p.localVals[name] = cty.DynamicVal
 			return diags
@@ -469,7 +477,7 @@ func (p *Plan) evalHost(name string, overrides map[string]hostArg) hcl.Diagnosti
 	h := p.hostByName[name]
 	var diags hcl.Diagnostics
 	for _, a := range sortedAttrs(hd.attrs) {
-		v, d, known := p.evalDeferred(a.Expr, hd.declRange.Filename)
+		v, d, known := p.evalDeferred(a.Expr, hd.declRange.Filename, nil)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -535,7 +543,7 @@ func (p *Plan) evalGroup(name string) hcl.Diagnostics {
 	g := p.groupByName[name]
 	var diags hcl.Diagnostics
 	if g.hostsExpr != nil {
-		v, d, known := p.evalDeferred(g.hostsExpr, g.declRange.Filename)
+		v, d, known := p.evalDeferred(g.hostsExpr, g.declRange.Filename, nil)
 		diags = append(diags, d...)
 		if !known && !d.HasErrors() {
 			g.unknown = true

@@ -13,7 +13,7 @@ import (
 var taskSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "on", Required: true}, {Name: "depends_on"}, {Name: "sudo"}, {Name: "env"},
-		{Name: "timeout"}, {Name: "when"}, {Name: "description"},
+		{Name: "timeout"}, {Name: "when"}, {Name: "description"}, {Name: "for_each"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "retry"},
@@ -75,6 +75,17 @@ type task struct {
 	// onUnknown: `on` needs a group that -H has not bound yet, so the
 	// task has no node until it is (not an error).
 	onUnknown bool
+
+	// for_each: forEach is the declaration's expression; such a task is
+	// a template that never runs itself. Its instances have base (the
+	// label), key and each (each.key, each.value) and name base["key"].
+	forEach   hcl.Expression
+	instances []*task
+	// instancesUnknown: for_each needs a group not bound yet.
+	instancesUnknown bool
+	base             string
+	key              string
+	each             cty.Value
 }
 
 type stepDecl struct {
@@ -142,6 +153,10 @@ func (p *Plan) decodeTask(b *hcl.Block) hcl.Diagnostics {
 				t.srcHash = hex.EncodeToString(sum[:])
 			}
 		}
+	}
+	if fe, ok := t.attrs["for_each"]; ok {
+		t.forEach = fe.Expr
+		delete(t.attrs, "for_each")
 	}
 	if _, ok := t.attrs["on"]; !ok {
 		t.attrs["on"] = &hcl.Attribute{Name: "on", Expr: hcl.StaticExpr(cty.NullVal(cty.DynamicPseudoType), b.DefRange), Range: b.DefRange}
@@ -250,11 +265,17 @@ func checkStepShape(s *stepDecl) hcl.Diagnostics {
 // expandTasks evaluates every task's `on` and checks every reference in
 // every task body.
 func (p *Plan) expandTasks() hcl.Diagnostics {
-	var diags hcl.Diagnostics
+	diags := p.expandTaskInstances()
+	if diags.HasErrors() {
+		return diags
+	}
 	for _, t := range p.tasks {
 		on := t.attrs["on"]
 		okRefs := true
 		for _, tr := range on.Expr.Variables() {
+			if tr.RootName() == "each" && t.instance() {
+				continue
+			}
 			d, _ := p.checkStaticRef(tr)
 			if d.HasErrors() {
 				okRefs = false
@@ -270,7 +291,7 @@ func (p *Plan) expandTasks() hcl.Diagnostics {
 		if !okRefs {
 			continue
 		}
-		v, d, known := p.evalDeferred(on.Expr, t.filename)
+		v, d, known := p.evalDeferred(on.Expr, t.filename, t.eachVars())
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -293,6 +314,8 @@ func (p *Plan) expandTasks() hcl.Diagnostics {
 	for _, t := range p.tasks {
 		diags = append(diags, p.checkTaskRefs(t)...)
 	}
+	// The instances of one for_each task repeat its mistakes: once each.
+	diags = dedupDiags(diags)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -300,6 +323,139 @@ func (p *Plan) expandTasks() hcl.Diagnostics {
 		diags = append(diags, p.expandSteps(t)...)
 	}
 	return diags
+}
+
+// maxInstances bounds the instances of one for_each (task or step).
+const maxInstances = 1000
+
+// forEachKeys reads a for_each value: a map or object gives its keys and
+// values, a set or list of strings its strings. why says what is wrong.
+func forEachKeys(v cty.Value, what string) (map[string]cty.Value, string) {
+	if isSensitive(v) {
+		return nil, "it is sensitive, and its keys would name " + what + " in every output."
+	}
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() {
+		return nil, "it is null."
+	}
+	keys := map[string]cty.Value{}
+	ty := v.Type()
+	switch {
+	case ty.IsMapType() || ty.IsObjectType():
+		for k, e := range v.AsValueMap() {
+			keys[k] = e
+		}
+	case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			sv, err := convertTo(e, cty.String)
+			if err != nil || sv.IsNull() {
+				return nil, "an element is not a string."
+			}
+			if _, dup := keys[sv.AsString()]; dup {
+				return nil, fmt.Sprintf("%q is in it twice.", sv.AsString())
+			}
+			keys[sv.AsString()] = sv
+		}
+	default:
+		return nil, fmt.Sprintf("got %s.", ty.FriendlyName())
+	}
+	if len(keys) > maxInstances {
+		return nil, fmt.Sprintf("it has %d keys; at most %d are allowed.", len(keys), maxInstances)
+	}
+	return keys, ""
+}
+
+// instance reports whether the task is one instance of a for_each task.
+func (t *task) instance() bool { return t.base != "" }
+
+// eachVars is {each = {key, value}} for an instance, else nil.
+func (t *task) eachVars() map[string]cty.Value {
+	if !t.instance() {
+		return nil
+	}
+	return map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(t.key), "value": t.each})}
+}
+
+// expandTaskInstances replaces every for_each task by one instance per
+// key, named TASK["key"]: each is a task of its own (nodes TASK["key"][HOST],
+// --only TASK["key"]), with each.key and each.value anywhere in its body.
+// The template stays in taskByName, for references to task.TASK.
+func (p *Plan) expandTaskInstances() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var out []*task
+	for _, t := range p.tasks {
+		if t.forEach == nil {
+			out = append(out, t)
+			continue
+		}
+		okRefs := true
+		for _, tr := range t.forEach.Variables() {
+			d, _ := p.checkStaticRef(tr)
+			for _, di := range d {
+				if di.Summary == "Invalid reference" {
+					di.Detail = fmt.Sprintf("for_each must be known before anything runs, so it may refer only to var, local, host and group, not %s.", tr.RootName())
+				}
+			}
+			okRefs = okRefs && !d.HasErrors()
+			diags = append(diags, d...)
+		}
+		if !okRefs {
+			continue
+		}
+		v, d, known := p.evalDeferred(t.forEach, t.filename, nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		if !known {
+			t.instancesUnknown = true
+			continue
+		}
+		keys, why := forEachKeys(v, "tasks")
+		if why != "" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
+				Detail: "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
+				Subject: t.forEach.Range().Ptr()})
+			continue
+		}
+		for _, k := range sortedKeys(keys) {
+			inst := *t
+			inst.forEach = nil
+			inst.base, inst.key, inst.each = t.name, k, keys[k]
+			inst.name = fmt.Sprintf("%s[%q]", t.name, k)
+			inst.stepByName = map[string]*stepDecl{}
+			for n, sd := range t.stepByName {
+				inst.stepByName[n] = sd
+			}
+			inst.refs = nil
+			out = append(out, &inst)
+			t.instances = append(t.instances, &inst)
+			p.taskByName[inst.name] = &inst
+		}
+	}
+	for i, t := range out {
+		t.index = i
+	}
+	p.tasks = out
+	return diags
+}
+
+// dedupDiags drops diagnostics equal to an earlier one.
+func dedupDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := d.Summary + "\x00" + d.Detail
+		if d.Subject != nil {
+			k += "\x00" + d.Subject.String()
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // expandSteps replaces every for_each step by one instance per key, in key
@@ -320,7 +476,7 @@ func (p *Plan) expandSteps(t *task) hcl.Diagnostics {
 				Detail:  "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
 				Subject: s.forEach.Range().Ptr()})
 		}
-		v, d, known := p.evalDeferred(s.forEach, t.filename)
+		v, d, known := p.evalDeferred(s.forEach, t.filename, t.eachVars())
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -328,44 +484,9 @@ func (p *Plan) expandSteps(t *task) hcl.Diagnostics {
 		if !known {
 			continue // a group not bound yet: no instance until it is
 		}
-		if isSensitive(v) {
-			bad("it is sensitive, and its keys would name steps in every output.")
-			continue
-		}
-		v, _ = v.UnmarkDeep()
-		if v.IsNull() {
-			bad("it is null.")
-			continue
-		}
-		keys := map[string]cty.Value{}
-		ty := v.Type()
-		switch {
-		case ty.IsMapType() || ty.IsObjectType():
-			for k, e := range v.AsValueMap() {
-				keys[k] = e
-			}
-		case ty.IsSetType() || ty.IsListType() || ty.IsTupleType():
-			ok := true
-			for it := v.ElementIterator(); it.Next(); {
-				_, e := it.Element()
-				sv, err := convertTo(e, cty.String)
-				if err != nil || sv.IsNull() {
-					bad("an element is not a string.")
-					ok = false
-					break
-				}
-				if _, dup := keys[sv.AsString()]; dup {
-					bad(fmt.Sprintf("%q is in it twice.", sv.AsString()))
-					ok = false
-					break
-				}
-				keys[sv.AsString()] = sv
-			}
-			if !ok {
-				continue
-			}
-		default:
-			bad(fmt.Sprintf("got %s.", ty.FriendlyName()))
+		keys, why := forEachKeys(v, "steps")
+		if why != "" {
+			bad(why)
 			continue
 		}
 		for _, k := range sortedKeys(keys) {
@@ -408,6 +529,9 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 	nodeStatic := func(what string) refScope { return refScope{what: what, target: true, stepsUpTo: -1} }
 	if a, ok := t.attrs["description"]; ok {
 		for _, tr := range a.Expr.Variables() {
+			if tr.RootName() == "each" && t.instance() {
+				continue
+			}
 			d, _ := p.checkStaticRef(tr)
 			diags = append(diags, d...)
 		}
@@ -429,6 +553,9 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 		sc := refScope{what: fmt.Sprintf("%s %q", s.kind, s.name), target: true, late: true, stepsUpTo: s.index, each: s.forEach != nil}
 		if s.forEach != nil {
 			for _, tr := range s.forEach.Variables() {
+				if tr.RootName() == "each" && t.instance() {
+					continue
+				}
 				d, _ := p.checkStaticRef(tr)
 				for _, di := range d {
 					if di.Summary == "Invalid reference" {
@@ -454,14 +581,42 @@ func (p *Plan) checkTaskRefs(t *task) hcl.Diagnostics {
 			check(o.sensitive, nodeStatic("sensitive"))
 		}
 	}
+	var deps []taskRef
 	for _, r := range t.dependsOn {
+		x, ok := p.taskByName[r.task]
+		if !ok || x.forEach == nil {
+			deps = append(deps, r)
+			continue
+		}
+		// task.X of a for_each task is every instance; task.X["key"] one.
+		if r.host != "" {
+			inst := fmt.Sprintf("%s[%q]", r.task, r.host)
+			if _, ok := p.taskByName[inst]; !ok && !x.instancesUnknown {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No such task instance",
+					Detail:  fmt.Sprintf("Task %q has for_each and no instance %q.%s", r.task, r.host, didYouMean(r.host, instanceKeys(x))),
+					Subject: r.rng.Ptr()})
+				continue
+			}
+			r.task, r.host = inst, ""
+			deps = append(deps, r)
+			continue
+		}
+		for _, inst := range x.instances {
+			r.task = inst.name
+			deps = append(deps, r)
+		}
+	}
+	for _, r := range deps {
 		if _, ok := p.taskByName[r.task]; !ok {
+			if _, declared := p.taskByName[strings.SplitN(r.task, "[", 2)[0]]; declared {
+				continue // an instance of a for_each not known yet
+			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared task",
 				Detail:  fmt.Sprintf("The plan declares no task named %q.%s", r.task, didYouMean(r.task, sortedKeys(p.taskByName))),
 				Subject: r.rng.Ptr()})
 			continue
 		}
-		if r.task == t.name {
+		if r.task == t.name || (t.instance() && r.task == t.base) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Task depends on itself",
 				Detail: fmt.Sprintf("Task %q lists itself in depends_on.", t.name), Subject: r.rng.Ptr()})
 			continue
@@ -548,8 +703,8 @@ func (p *Plan) checkTaskRef(t *task, tr hcl.Traversal, sc refScope) hcl.Diagnost
 		}
 		return p.checkTaskOutputRef(t, tr)
 	case "each":
-		if !sc.each {
-			return notHere("each exists only in a step with for_each.")
+		if !sc.each && !t.instance() {
+			return notHere("each exists only in a task or step with for_each.")
 		}
 		if attr, ok := attrAt(tr, 1); !ok || (attr != "key" && attr != "value") {
 			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unsupported attribute",
@@ -573,15 +728,39 @@ func (p *Plan) checkTaskOutputRef(t *task, tr hcl.Traversal) hcl.Diagnostics {
 	if d := p.checkDeclared("task", name, tr); d != nil {
 		return hcl.Diagnostics{d}
 	}
+	rest := tr[2:]
+	if x := p.taskByName[name]; x.forEach != nil {
+		// task.X["key"]... names an instance; a bare or computed task.X
+		// may read any of them, so it waits for them all.
+		key, ok := "", false
+		if len(rest) > 0 {
+			if _, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
+				key, ok = traverserName(rest[0])
+			}
+		}
+		if !ok {
+			for _, inst := range x.instances {
+				t.refs = append(t.refs, taskRef{task: inst.name, output: "*", allHosts: true, rng: tr.SourceRange()})
+			}
+			return nil
+		}
+		inst := fmt.Sprintf("%s[%q]", name, key)
+		if _, found := p.taskByName[inst]; !found {
+			if x.instancesUnknown {
+				return nil
+			}
+			return bad("No such task instance", fmt.Sprintf("Task %q has for_each and no instance %q.%s", name, key, didYouMean(key, instanceKeys(x))))
+		}
+		name, rest = inst, rest[1:]
+	}
 	if name == t.name {
 		return bad("Task refers to itself", fmt.Sprintf("Task %q cannot read its own outputs; use step.NAME inside the task.", name))
 	}
 	x := p.taskByName[name]
 	ref := taskRef{task: name, rng: tr.SourceRange()}
-	rest := tr[2:]
 	if len(rest) > 0 {
 		if _, isIndex := rest[0].(hcl.TraverseIndex); isIndex {
-			hostName, ok := attrAt(tr, 2)
+			hostName, ok := traverserName(rest[0])
 			if !ok {
 				return bad("Invalid reference", fmt.Sprintf("Index task.%s with a host name, as in task.%s[\"cp1\"].output.VALUE.", name, name))
 			}
@@ -657,4 +836,13 @@ func hostNames(hs []*Host) string {
 		return "no host"
 	}
 	return strings.Join(hostNamesList(hs), ", ")
+}
+
+// instanceKeys lists the keys of a for_each task's instances.
+func instanceKeys(t *task) []string {
+	out := make([]string, len(t.instances))
+	for i, inst := range t.instances {
+		out[i] = inst.key
+	}
+	return out
 }

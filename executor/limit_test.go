@@ -64,3 +64,50 @@ task "other" {
 		t.Errorf("--only jion: %v", err)
 	}
 }
+
+// --only TASK selects every instance of a for_each task; --only
+// TASK["key"] one of them.
+func TestOnlyForEachInstances(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.hcl")
+	err := os.WriteFile(path, []byte(`group "g" {}
+task "app" {
+  for_each = toset(["a", "b"])
+  on       = group.g.hosts
+  run "x" {
+    command = "echo ${each.key}"
+  }
+}
+task "other" {
+  on = group.g.hosts
+  run "x" {
+    command = "true"
+  }
+}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, diags := dsl.Load([]string{path}, dsl.Options{Hosts: []string{"h1"}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for only, want := range map[string]string{
+		"app":      `app["a"][h1] app["b"][h1]`,
+		`app["b"]`: `app["b"][h1]`,
+		"other":    "other[h1]",
+	} {
+		sel, err := selectNodes(p.Nodes(), []string{only})
+		if err != nil {
+			t.Fatalf("--only %s: %v", only, err)
+		}
+		var ids []string
+		for n := range sel {
+			ids = append(ids, n.ID)
+		}
+		sort.Strings(ids)
+		if got := strings.Join(ids, " "); got != want {
+			t.Errorf("--only %s selects %s, want %s", only, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,7 +127,7 @@ func selectNodes(all []*dsl.Node, only []string) (map[*dsl.Node]bool, error) {
 		}
 	}
 	for _, n := range all {
-		if want[n.Task] {
+		if wanted(want, n.Task) {
 			add(n)
 		}
 	}
@@ -149,7 +150,7 @@ func (r *run) markForced(all []*dsl.Node, from []string) error {
 	// all is topological: a node is forced when its task is wanted or one
 	// of its dependencies is forced.
 	for _, n := range all {
-		if want[n.Task] {
+		if wanted(want, n.Task) {
 			r.forced[n] = true
 			continue
 		}
@@ -167,6 +168,9 @@ func checkTasks(all []*dsl.Node, tasks []string, flag string) error {
 	known := map[string]bool{}
 	for _, n := range all {
 		known[n.Task] = true
+		if base, _, ok := strings.Cut(n.Task, "["); ok {
+			known[base] = true // TASK names every instance of a for_each task
+		}
 	}
 	names := make([]string, 0, len(known))
 	for t := range known {
@@ -179,6 +183,16 @@ func checkTasks(all []*dsl.Node, tasks []string, flag string) error {
 		}
 	}
 	return nil
+}
+
+// wanted reports whether a node's task is in want: by its name, or, for
+// an instance TASK["key"] of a for_each task, by TASK.
+func wanted(want map[string]bool, task string) bool {
+	if want[task] {
+		return true
+	}
+	base, _, ok := strings.Cut(task, "[")
+	return ok && want[base]
 }
 
 // selectHosts keeps, of sel, the nodes on the hosts in limit, plus every

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/plan-dev/plan/dsl"
 )
@@ -53,6 +54,9 @@ func renderFilter(p *dsl.Plan, tasks, onHosts []string) (func(*dsl.Node) bool, e
 	for _, n := range p.Nodes() {
 		knownTasks[n.Task] = true
 		knownHosts[n.Host.Name] = true
+		if base, _, ok := strings.Cut(n.Task, "["); ok {
+			knownTasks[base] = true // every instance of a for_each task
+		}
 	}
 	want := func(names []string, known map[string]bool, what string) (map[string]bool, error) {
 		set := map[string]bool{}
@@ -78,6 +82,7 @@ func renderFilter(p *dsl.Plan, tasks, onHosts []string) (func(*dsl.Node) bool, e
 		return nil, err
 	}
 	return func(n *dsl.Node) bool {
-		return (len(ts) == 0 || ts[n.Task]) && (len(hs) == 0 || hs[n.Host.Name])
+		base, _, _ := strings.Cut(n.Task, "[")
+		return (len(ts) == 0 || ts[n.Task] || ts[base]) && (len(hs) == 0 || hs[n.Host.Name])
 	}, nil
 }
