@@ -415,7 +415,7 @@ func (p *Plan) expandTaskInstances() hcl.Diagnostics {
 		keys, why := forEachKeys(v, "tasks")
 		if why != "" {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each",
-				Detail: "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
+				Detail:  "for_each must be a map or object, or a set or list of strings, known before anything runs; " + why,
 				Subject: t.forEach.Range().Ptr()})
 			continue
 		}
