@@ -16,9 +16,16 @@
 //     command channels; every dial, handshake, session open and sftp
 //     request bounded; keepalives; a dead connection re-dialed before the
 //     next call; cancellation kills the remote process group; sudo with a
-//     password fed on stdin behind a random prompt; pushes staged beside
-//     the destination, sha256-verified and renamed (small files in one
-//     session, content on stdin; big ones over sftp).
+//     password fed on stdin once sudo's random prompt appears; pushes
+//     written to an exclusive temp file beside the destination, verified,
+//     given owner and mode through its descriptor and renamed (small files
+//     in one session, content on stdin; big ones over sftp into a private
+//     /tmp directory first).
+//
+// Names that could reach a shell on the operator's machine (ProxyCommand,
+// Match exec) are refused and what is substituted is quoted; the secrets
+// plan reads from its environment are kept from the programs it starts
+// (shellsafe.go). SECURITY.md lists the guarantees.
 //
 // docs/transport.md is the user-facing description: ssh_config options
 // honoured, auth order, host-key policy, sudo, push semantics, limits.
