@@ -194,7 +194,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			if ep := endpoints[h.Name]; ep != nil {
 				return ep.SSHCommand("")
 			}
-			return "ssh " + h.Name
+			return "ssh -- " + hosts.ShellQuote(h.Name)
 		},
 	})
 	if state != nil && err == nil {
