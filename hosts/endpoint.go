@@ -84,8 +84,14 @@ type Endpoint struct {
 	// ProxyCommand, when set (and no ProxyJump), is run with /bin/sh and
 	// carries the connection on its stdin/stdout; tokens already expanded.
 	ProxyCommand string
-	// HostKeyAlias, when set, is the name looked up in known_hosts.
-	HostKeyAlias          string
+	// HostKeyAlias, when set, is the name looked up and recorded in
+	// known_hosts, alone: without the port, as OpenSSH does.
+	HostKeyAlias string
+	// CheckHostIP: also check (and record) the key under the server's IP
+	// address, as OpenSSH's CheckHostIP (off by default since 8.5), which
+	// turns itself off for loopback addresses, jump hosts and
+	// ProxyCommand, and when HostName is the address already.
+	CheckHostIP           bool
 	StrictHostKeyChecking HostKeyPolicy
 	// HashKnownHosts: keys accepted under accept-new are recorded hashed.
 	HashKnownHosts        bool
@@ -162,6 +168,9 @@ func (e *Endpoint) SSHArgs() []string {
 	}
 	if e.HostKeyAlias != "" {
 		a = append(a, "-o", "HostKeyAlias="+e.HostKeyAlias)
+	}
+	if e.CheckHostIP {
+		a = append(a, "-o", "CheckHostIP=yes")
 	}
 	// "--": whatever the destination holds, ssh reads no option from it.
 	return append(a, "--", e.Destination())

@@ -29,7 +29,11 @@ type hostKeyChecker struct {
 	files    []string // existing files, in order
 	writeTo  string   // where accepted keys are recorded
 	callback ssh.HostKeyCallback
-	lookup   string // host:port as known_hosts knows it
+	// lookup is the name known_hosts knows the host by, as host:port for
+	// knownhosts (port 22 stands for "no port": the alias alone).
+	lookup string
+	// checkIP: CheckHostIP applies to this connection (see ipLookup).
+	checkIP bool
 	// caKeys are the @cert-authority keys: knownhosts reports them among
 	// the "wanted" keys of a host, but a plain key that is not one of
 	// them is unknown, not changed.
@@ -56,11 +60,15 @@ func newHostKeyChecker(ep *Endpoint, acceptNew bool) (*hostKeyChecker, error) {
 	if len(ep.UserKnownHostsFiles) > 0 {
 		c.writeTo = ep.UserKnownHostsFiles[0]
 	}
-	name := ep.HostName
+	c.lookup = net.JoinHostPort(ep.HostName, strconv.Itoa(ep.Port))
 	if ep.HostKeyAlias != "" {
-		name = ep.HostKeyAlias
+		// OpenSSH looks the alias up, and records it, without the port:
+		// that is what an alias is for (port-forwarded hosts, bastions).
+		c.lookup = net.JoinHostPort(ep.HostKeyAlias, "22")
 	}
-	c.lookup = net.JoinHostPort(name, strconv.Itoa(ep.Port))
+	// As OpenSSH: through a jump host or a ProxyCommand the address is
+	// not the server's, so CheckHostIP does not apply.
+	c.checkIP = ep.CheckHostIP && ep.Jump == nil && ep.ProxyCommand == ""
 	if err := c.reload(); err != nil {
 		return nil, err
 	}
@@ -192,52 +200,124 @@ func dummyAddr(hostport string) net.Addr {
 	return &net.TCPAddr{IP: net.ParseIP(h), Port: port}
 }
 
+// hostKeyStatus is what known_hosts says of a key under one name.
+type hostKeyStatus int
+
+const (
+	keyOK hostKeyStatus = iota
+	keyNew
+	keyChanged
+)
+
+// status looks key up under name (host:port) and returns the error that
+// refuses it when it is revoked or another key is recorded.
+func (c *hostKeyChecker) status(name string, remote net.Addr, key ssh.PublicKey) (hostKeyStatus, *knownhosts.KnownKey, error) {
+	if c.callback == nil {
+		return keyNew, nil, nil
+	}
+	err := c.callback(name, remote, key)
+	if err == nil {
+		return keyOK, nil, nil
+	}
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	switch {
+	case errors.As(err, &re):
+		return keyChanged, nil, fmt.Errorf("%w: host %s presented the REVOKED key %s (%s)", ErrHostKeyChanged, name, ssh.FingerprintSHA256(key), re.Revoked.Filename)
+	case errors.As(err, &ke) && len(c.plainWanted(ke.Want)) > 0:
+		w := c.plainWanted(ke.Want)[0]
+		return keyChanged, &w, nil
+	case errors.As(err, &ke):
+		return keyNew, nil, nil
+	default:
+		return keyChanged, nil, fmt.Errorf("check host key of %s: %w", name, err)
+	}
+}
+
+// ipLookup is the name of the server's address in known_hosts when
+// CheckHostIP applies to remote, as OpenSSH decides: not for a loopback
+// address, nor when HostName is that name already.
+func (c *hostKeyChecker) ipLookup(remote net.Addr) (string, bool) {
+	ta, ok := remote.(*net.TCPAddr)
+	if !c.checkIP || !ok || ta.IP == nil || ta.IP.IsLoopback() {
+		return "", false
+	}
+	name := net.JoinHostPort(ta.IP.String(), strconv.Itoa(c.ep.Port))
+	// The host's own name already (HostName is the address, no alias):
+	// one lookup, one name recorded.
+	if n := knownhosts.Normalize(name); n == c.ep.HostName || n == knownhosts.Normalize(c.lookup) {
+		return "", false
+	}
+	return name, true
+}
+
 // check is the ssh.HostKeyCallback.
 func (c *hostKeyChecker) check(_ string, remote net.Addr, key ssh.PublicKey) error {
 	fp := ssh.FingerprintSHA256(key)
-	if len(c.badRevoked) > 0 {
-		return fmt.Errorf("%w: %s presented %s; known_hosts has a revocation plan cannot read (%s), which may be "+
-			"of this very key, so no key is trusted until that line is fixed or removed",
-			ErrHostKeyChanged, c.lookup, fp, strings.Join(c.badRevoked, "; "))
+	host, w, err := c.status(c.lookup, remote, key)
+	if err != nil {
+		return err
 	}
-	if c.callback != nil {
-		err := c.callback(c.lookup, remote, key)
-		if err == nil {
-			return nil
+	if host == keyChanged {
+		return fmt.Errorf("%w: WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for %s: it presented %s %s, "+
+			"but %s:%d records %s %s. Someone could be intercepting the connection, or the host was reinstalled. "+
+			"Verify the new key out of band, then remove the old one with `ssh-keygen -R %s -f %s`",
+			ErrHostKeyChanged, c.lookup, key.Type(), fp, w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key),
+			knownHostsName(c.lookup), w.Filename)
+	}
+	// As OpenSSH: a host on another port than 22, without an alias,
+	// unknown as [host]:port, is also looked up under its bare name; a
+	// match there is accepted and nothing is recorded.
+	bareOK := false
+	if host == keyNew && c.ep.HostKeyAlias == "" && c.ep.Port != 22 {
+		bare, _, err := c.status(net.JoinHostPort(c.ep.HostName, "22"), remote, key)
+		bareOK = err == nil && bare == keyOK
+	}
+	ipName, checkIP := c.ipLookup(remote)
+	ip := keyOK
+	var ipw *knownhosts.KnownKey
+	if checkIP {
+		if ip, ipw, err = c.status(ipName, remote, key); err != nil {
+			return err
 		}
-		var ke *knownhosts.KeyError
-		var re *knownhosts.RevokedError
-		switch {
-		case errors.As(err, &re):
-			return fmt.Errorf("%w: host %s presented the REVOKED key %s (%s)", ErrHostKeyChanged, c.lookup, fp, re.Revoked.Filename)
-		case errors.As(err, &ke) && len(c.plainWanted(ke.Want)) > 0:
-			w := c.plainWanted(ke.Want)[0]
-			return fmt.Errorf("%w: WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED for %s: it presented %s %s, "+
-				"but %s:%d records %s %s. Someone could be intercepting the connection, or the host was reinstalled. "+
-				"Verify the new key out of band, then remove the old one with `ssh-keygen -R %s -f %s`",
-				ErrHostKeyChanged, c.lookup, key.Type(), fp, w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key),
-				knownHostsName(c.lookup), w.Filename)
-		case errors.As(err, &ke):
-			// unknown: fall through to the policy
-		default:
-			return fmt.Errorf("check host key of %s: %w", c.lookup, err)
+	}
+	// What is recorded, as OpenSSH: a new host with its address when
+	// that is new too; a known host's address when only that is new.
+	var record []string
+	if host == keyNew && !bareOK {
+		if c.policy == HostKeyStrict {
+			return fmt.Errorf("%w: %s presented %s key %s, which is in none of %v. Verify the fingerprint, then "+
+				"run again with --accept-new-host-keys (or StrictHostKeyChecking accept-new), or add it with "+
+				"`ssh-keyscan -p %d %s >> %s`", ErrHostKeyUnknown, c.lookup, key.Type(), fp,
+				c.allFiles(), c.ep.Port, c.ep.HostName, c.writeTo)
+		}
+		record = append(record, c.lookup)
+	}
+	if checkIP && ip == keyNew && !bareOK {
+		record = append(record, ipName)
+	}
+	if len(record) > 0 {
+		if err := c.record(key, record...); err != nil {
+			return err
 		}
 	}
-	if c.policy == HostKeyStrict {
-		return fmt.Errorf("%w: %s presented %s key %s, which is in none of %v. Verify the fingerprint, then "+
-			"run again with --accept-new-host-keys (or StrictHostKeyChecking accept-new), or add it with "+
-			"`ssh-keyscan -p %d %s >> %s`", ErrHostKeyUnknown, c.lookup, key.Type(), fp,
-			c.allFiles(), c.ep.Port, c.ep.HostName, c.writeTo)
+	if ip == keyChanged && c.policy != HostKeyDangerousAcceptAny {
+		return fmt.Errorf("%w: the %s key of %s differs from the one %s:%d records for its address %s "+
+			"(CheckHostIP): refused, as OpenSSH's strict checking does. Verify it, then remove the old one "+
+			"with `ssh-keygen -R %s -f %s`", ErrHostKeyChanged, key.Type(), c.lookup, ipw.Filename, ipw.Line,
+			knownHostsName(ipName), knownHostsName(ipName), ipw.Filename)
 	}
-	return c.record(key)
+	return nil
 }
 
 func (c *hostKeyChecker) allFiles() []string {
 	return append(append([]string{}, c.ep.UserKnownHostsFiles...), c.ep.GlobalKnownHostsFiles...)
 }
 
-// record appends an accepted key to the first user known_hosts file.
-func (c *hostKeyChecker) record(key ssh.PublicKey) error {
+// record appends an accepted key under names (host:port each) to the
+// first user known_hosts file: one line for all of them, or one hashed
+// line each, as OpenSSH writes them.
+func (c *hostKeyChecker) record(key ssh.PublicKey, names ...string) error {
 	if c.writeTo == "" || c.writeTo == os.DevNull {
 		return nil
 	}
@@ -250,12 +330,15 @@ func (c *hostKeyChecker) record(key ssh.PublicKey) error {
 	if err != nil {
 		return fmt.Errorf("record host key: %w", err)
 	}
-	name := knownhosts.Normalize(c.lookup)
+	var lines []string
 	if c.ep.HashKnownHosts {
-		name = knownhosts.HashHostname(name)
+		for _, n := range names {
+			lines = append(lines, knownhosts.Line([]string{knownhosts.HashHostname(knownhosts.Normalize(n))}, key))
+		}
+	} else {
+		lines = append(lines, knownhosts.Line(names, key))
 	}
-	line := knownhosts.Line([]string{name}, key)
-	if _, err := fmt.Fprintln(f, line); err != nil {
+	if _, err := fmt.Fprintln(f, strings.Join(lines, "\n")); err != nil {
 		f.Close()
 		return fmt.Errorf("record host key: %w", err)
 	}

@@ -303,6 +303,7 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 		}
 	}
 	e.HostKeyAlias = o.get("hostkeyalias")
+	e.CheckHostIP = isYes(o.get("checkhostip"))
 	e.HashKnownHosts = isYes(o.get("hashknownhosts"))
 	switch v := strings.ToLower(o.get("stricthostkeychecking")); v {
 	case "", "yes", "true", "ask":

@@ -603,3 +603,30 @@ func TestSlowPromptDoesNotHitConnectTimeout(t *testing.T) {
 	}
 	tr.Close()
 }
+
+// HostKeyAlias with a port is looked up, and recorded, as the alias
+// alone, as OpenSSH does (port-forwarded hosts, bastions, Vagrant).
+func TestHostKeyAliasIgnoresPort(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	ep := w.endpoint("u")
+	ep.HostKeyAlias = "10.78.0.11"
+	ep.UserKnownHostsFiles = []string{filepath.Join(w.dir, "kh_alias")}
+	line := "10.78.0.11 " + string(ssh.MarshalAuthorizedKey(w.srv.HostKey()))
+	if err := os.WriteFile(ep.UserKnownHostsFiles[0], []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatalf("known under its alias: %v", err)
+	}
+	tr.Close()
+	ep.UserKnownHostsFiles = []string{filepath.Join(w.dir, "kh_alias_new")}
+	tr, err = hosts.NewDialer(hosts.Options{AcceptNewHostKeys: true}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if b, _ := os.ReadFile(ep.UserKnownHostsFiles[0]); !strings.HasPrefix(string(b), "10.78.0.11 ssh-") {
+		t.Fatalf("recorded as %q, want the alias alone", b)
+	}
+}
