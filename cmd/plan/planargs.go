@@ -55,11 +55,14 @@ func (a *planArgs) load(paths []string, stderr io.Writer) *dsl.Plan {
 		printPlanDiagnostics(stderr, diags, p)
 	}
 	if ub := p.Unbound(); len(ub) > 0 && len(a.Hosts) == 0 {
-		what := "no host yet"
-		if d := p.Deferred(); len(d) > 0 {
-			what = fmt.Sprintf("no host yet (their hosts are unknown until then; tasks waiting: %s)", strings.Join(d, ", "))
+		what := "groups " + strings.Join(ub, ", ") + " have no host yet"
+		if len(ub) == 1 {
+			what = "group " + ub[0] + " has no host yet"
 		}
-		fmt.Fprintf(stderr, "note: groups %s have %s; bind hosts with -H %s=HOST[,HOST...]\n", strings.Join(ub, ", "), what, ub[0])
+		if d := p.Deferred(); len(d) > 0 {
+			what += fmt.Sprintf(" (tasks waiting for them: %s)", strings.Join(d, ", "))
+		}
+		fmt.Fprintf(stderr, "note: %s; bind hosts with -H %s=HOST[,HOST...]\n", what, ub[0])
 	} else if len(p.Nodes()) == 0 && len(a.Hosts) == 0 && len(p.Groups()) > 0 {
 		fmt.Fprintf(stderr, "note: no task runs on any host; bind hosts to the plan's groups (%s) with -H [GROUP=]HOST[,HOST...]\n",
 			strings.Join(p.Groups(), ", "))
