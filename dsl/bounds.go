@@ -78,50 +78,65 @@ func clip(s string, max int) string {
 // (render, the late evaluator), before they are printed.
 func BoundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics { return boundDiagnostics(diags) }
 
+// leftOut is the Extra of the diagnostic that counts those left out, so
+// that bounding twice (Load, then the printer) counts them once.
+type leftOut struct{ errors, warnings int }
+
 // boundDiagnostics escapes and clips every summary and detail, and keeps
 // at most MaxDiagnostics of them (errors first), adding one that counts
 // those left out.
 func boundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	var prev leftOut
+	rest := make(hcl.Diagnostics, 0, len(diags))
 	for _, d := range diags {
+		if lo, ok := d.Extra.(leftOut); ok {
+			prev.errors += lo.errors
+			prev.warnings += lo.warnings
+			continue
+		}
 		stableSuggestion(d)
 		d.Summary = clip(escapeText(d.Summary), maxDiagText/4)
 		d.Detail = clip(escapeText(d.Detail), maxDiagText)
+		rest = append(rest, d)
 	}
-	if len(diags) <= MaxDiagnostics {
-		return diags
-	}
-	kept := make(hcl.Diagnostics, 0, MaxDiagnostics+1)
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError && len(kept) < MaxDiagnostics {
-			kept = append(kept, d)
+	kept := rest
+	if len(rest) > MaxDiagnostics {
+		kept = make(hcl.Diagnostics, 0, MaxDiagnostics+1)
+		for _, d := range rest {
+			if d.Severity == hcl.DiagError && len(kept) < MaxDiagnostics {
+				kept = append(kept, d)
+			}
+		}
+		for _, d := range rest {
+			if d.Severity != hcl.DiagError && len(kept) < MaxDiagnostics {
+				kept = append(kept, d)
+			}
 		}
 	}
-	for _, d := range diags {
-		if d.Severity != hcl.DiagError && len(kept) < MaxDiagnostics {
-			kept = append(kept, d)
-		}
-	}
-	errs, warns := 0, 0
-	for _, d := range diags {
+	lo := prev
+	for _, d := range rest {
 		if d.Severity == hcl.DiagError {
-			errs++
+			lo.errors++
 		} else {
-			warns++
+			lo.warnings++
 		}
 	}
 	for _, d := range kept {
 		if d.Severity == hcl.DiagError {
-			errs--
+			lo.errors--
 		} else {
-			warns--
+			lo.warnings--
 		}
 	}
+	if lo.errors == 0 && lo.warnings == 0 {
+		return kept
+	}
 	sev := hcl.DiagWarning
-	if errs > 0 {
+	if lo.errors > 0 {
 		sev = hcl.DiagError
 	}
-	return append(kept, &hcl.Diagnostic{Severity: sev, Summary: "More diagnostics left out",
-		Detail: fmt.Sprintf("%d more errors and %d more warnings were left out; fix the ones above first.", errs, warns)})
+	return append(kept, &hcl.Diagnostic{Severity: sev, Summary: "More diagnostics left out", Extra: lo,
+		Detail: fmt.Sprintf("%d more errors and %d more warnings were left out; fix the ones above first.", lo.errors, lo.warnings)})
 }
 
 // checkNesting refuses a file whose brackets, braces, parentheses or

@@ -1,8 +1,11 @@
 package dsl
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // A function rejecting a sensitive argument must not show any piece of it:
@@ -21,5 +24,28 @@ func TestFunctionErrorsHideSensitiveArguments(t *testing.T) {
 	}
 	if n := strings.Count(got, "which is sensitive"); n != 6 {
 		t.Errorf("%d function errors say the value is sensitive, want 6:\n%s", n, got)
+	}
+}
+
+// Diagnostics are bounded once: Load keeps MaxDiagnostics and counts the
+// rest, and bounding again (the printer does) keeps that count.
+func TestBoundDiagnosticsCountsOnce(t *testing.T) {
+	var diags hcl.Diagnostics
+	for i := 0; i < 100; i++ {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("e%d\x1b[2J", i)})
+	}
+	once := boundDiagnostics(diags)
+	twice := boundDiagnostics(once)
+	for _, got := range []hcl.Diagnostics{once, twice} {
+		if len(got) != MaxDiagnostics+1 {
+			t.Fatalf("%d diagnostics", len(got))
+		}
+		last := got[len(got)-1]
+		if !strings.Contains(last.Detail, "70 more errors and 0 more warnings") {
+			t.Errorf("last: %s", last.Detail)
+		}
+		if strings.Contains(got[0].Summary, "\x1b") || !strings.Contains(got[0].Summary, `\x1b`) {
+			t.Errorf("not escaped: %q", got[0].Summary)
+		}
 	}
 }
