@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -541,5 +542,34 @@ func TestStepValuesBounded(t *testing.T) {
 		if !strings.Contains(f.Error, "MiB") {
 			t.Errorf("%s: error %q does not say what bound was passed", f.Step, f.Error)
 		}
+	}
+}
+
+// The bound holds memory, not only the value: a step that has printed 200
+// MiB (the issue saw 300 MB printed take 1.43 GB) holds at most its 16 MiB
+// value and the node's 32 MiB log, measured while the step still runs.
+func TestStepOutputMemoryBounded(t *testing.T) {
+	chunk := make([]byte, 64<<10)
+	var held int64
+	l := newLab("h1")
+	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range (200 << 20) / len(chunk) {
+			r.Stdout.Write(chunk)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		return nil
+	})
+	sum, _ := runGraph(t, context.Background(), newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{runStep("chatty", "yes")}}), l, Options{})
+	t.Logf("%d MiB held after 200 MiB of output", held>>20)
+	if held > (MaxStepValue+maxNodeLog)+8<<20 {
+		t.Fatalf("%d MiB held after 200 MiB of output", held>>20)
+	}
+	if sum.Failed != 1 {
+		t.Fatalf("failed %d, want the chatty step failed", sum.Failed)
 	}
 }
