@@ -111,6 +111,23 @@ task "os_prep" {
     unless  = "test \"$(getenforce)\" != Enforcing && ! grep -q '^SELINUX=enforcing' /etc/selinux/config"
   }
 
+  # SELinux on: the file contexts containerd, runc and their state need (container-selinux
+  # defines them on current Oracle Linux; added here where a policy lacks one), so that
+  # restorecon after each push gives the right labels.
+  script "selinux_fcontext" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    content = <<-EOT
+      set -eu
+      have=$(semanage fcontext -l)
+      add() { printf '%s\n' "$have" | grep -qF -- "$2 " || semanage fcontext -a -t "$1" "$2"; }
+      add container_runtime_exec_t '/usr/local/bin/containerd.*'
+      add container_runtime_exec_t '/usr/local/s?bin/runc.*'
+      add container_var_lib_t '/var/lib/containerd(/.*)?'
+      add container_var_lib_t '/var/lib/kubelet(/.*)?'
+    EOT
+    unless  = "have=$(semanage fcontext -l) && for p in '/usr/local/bin/containerd.*' '/usr/local/s?bin/runc.*' '/var/lib/containerd(/.*)?' '/var/lib/kubelet(/.*)?'; do printf '%s\\n' \"$have\" | grep -qF -- \"$p \" || exit 1; done"
+  }
+
   # firewalld, wherever it is installed: turned off when the user chose firewalld = "disable"
   # (the seed); with "open" (the default) the firewall task below opens what the cluster uses.
   run "firewalld_disable" {

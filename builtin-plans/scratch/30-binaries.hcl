@@ -40,6 +40,16 @@ task "etcd_binaries" {
       file("templates/download.sh"),
     ])
   }
+
+  # SELinux on (enforcing or permissive): what was pushed or made here gets the labels the
+  # policy and container-selinux give these paths, not the one inherited from its directory
+  # (bin_t for containerd and runc, var_lib_t for the state directories). Type only (no -F):
+  # the MCS categories of anything already running stay as they are.
+  run "selinux_labels" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    command = "restorecon /usr/local/bin/etcd /usr/local/bin/etcdctl"
+    unless  = "test -z \"$(restorecon -n -v /usr/local/bin/etcd /usr/local/bin/etcdctl)\""
+  }
 }
 
 # kube-apiserver's binary is a task of its own too: the API server (whose start-up is the
@@ -69,6 +79,16 @@ task "apiserver_binary" {
       "MARKER='${local.installed}/kubernetes-apiserver-${var.kubernetes_version}'",
       file("templates/download.sh"),
     ])
+  }
+
+  # SELinux on (enforcing or permissive): what was pushed or made here gets the labels the
+  # policy and container-selinux give these paths, not the one inherited from its directory
+  # (bin_t for containerd and runc, var_lib_t for the state directories). Type only (no -F):
+  # the MCS categories of anything already running stay as they are.
+  run "selinux_labels" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    command = "restorecon /usr/local/bin/kube-apiserver"
+    unless  = "test -z \"$(restorecon -n -v /usr/local/bin/kube-apiserver)\""
   }
 }
 
@@ -109,6 +129,16 @@ task "control_plane_binaries" {
       "MARKER='${local.installed}/kubernetes-control-plane-${var.kubernetes_version}'",
       file("templates/download.sh"),
     ])
+  }
+
+  # SELinux on (enforcing or permissive): what was pushed or made here gets the labels the
+  # policy and container-selinux give these paths, not the one inherited from its directory
+  # (bin_t for containerd and runc, var_lib_t for the state directories). Type only (no -F):
+  # the MCS categories of anything already running stay as they are.
+  run "selinux_labels" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    command = "restorecon ${join(" ", [for b in local.control_plane_bins : "/usr/local/bin/${b}"])}"
+    unless  = "test -z \"$(restorecon -n -v ${join(" ", [for b in local.control_plane_bins : "/usr/local/bin/${b}"])})\""
   }
 }
 
@@ -245,5 +275,15 @@ task "node_binaries" {
       "MARKER='${local.installed}/flannel-cni-plugin-${var.flannel_cni_plugin_version}'",
       file("templates/download.sh"),
     ])
+  }
+
+  # SELinux on (enforcing or permissive): what was pushed or made here gets the labels the
+  # policy and container-selinux give these paths, not the one inherited from its directory
+  # (bin_t for containerd and runc, var_lib_t for the state directories). Type only (no -F):
+  # the MCS categories of anything already running stay as they are.
+  run "selinux_labels" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    command = "restorecon -R /usr/local/bin /usr/local/sbin /opt/cni/bin"
+    unless  = "test -z \"$(restorecon -R -n -v /usr/local/bin /usr/local/sbin /opt/cni/bin)\""
   }
 }

@@ -8,8 +8,18 @@ task "containerd" {
   depends_on = [task.node_binaries, task.kernel]
 
   run "dirs" {
-    command = "mkdir -p /etc/containerd /etc/cni/net.d /var/lib/scratch/images"
-    unless  = "test -d /etc/containerd && test -d /etc/cni/net.d && test -d /var/lib/scratch/images"
+    command = "mkdir -p /etc/containerd /etc/cni/net.d /var/lib/scratch/images /var/lib/containerd"
+    unless  = "test -d /etc/containerd && test -d /etc/cni/net.d && test -d /var/lib/scratch/images && test -d /var/lib/containerd"
+  }
+
+  # SELinux on (enforcing or permissive): what was pushed or made here gets the labels the
+  # policy and container-selinux give these paths, not the one inherited from its directory
+  # (bin_t for containerd and runc, var_lib_t for the state directories). Type only (no -F):
+  # the MCS categories of anything already running stay as they are.
+  run "selinux_labels" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    command = "restorecon -R /etc/containerd /etc/cni /var/lib/scratch && restorecon /var/lib/containerd"
+    unless  = "test -z \"$(restorecon -R -n -v /etc/containerd /etc/cni /var/lib/scratch; restorecon -n -v /var/lib/containerd)\""
   }
 
   file "config" {
@@ -104,6 +114,16 @@ task "kubelet" {
   run "dirs" {
     command = "mkdir -p /var/lib/kubelet/pki /etc/kubernetes/manifests"
     unless  = "test -d /var/lib/kubelet/pki && test -d /etc/kubernetes/manifests"
+  }
+
+  # SELinux on (enforcing or permissive): what was pushed or made here gets the labels the
+  # policy and container-selinux give these paths, not the one inherited from its directory
+  # (bin_t for containerd and runc, var_lib_t for the state directories). Type only (no -F):
+  # the MCS categories of anything already running stay as they are.
+  run "selinux_labels" {
+    when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
+    command = "restorecon /var/lib/kubelet && restorecon -R /var/lib/kubelet/pki /etc/kubernetes/manifests"
+    unless  = "test -z \"$(restorecon -n -v /var/lib/kubelet; restorecon -R -n -v /var/lib/kubelet/pki /etc/kubernetes/manifests)\""
   }
 
   # Everything the seed passed as flags, in a KubeletConfiguration: anonymous auth off,
