@@ -139,7 +139,7 @@ task "os_prep" {
   # Kubernetes 1.35+ refuses cgroup v1 by default. Oracle Linux 8 boots cgroup v1: switch the
   # kernel command line to the unified hierarchy and reboot; the plan waits for the host.
   run "cgroup_v2" {
-    when    = task.facts.output.os_family == "rhel" && var.cgroup_v2_reboot
+    when    = task.facts.output.os_family == "rhel" && var.cgroup_v2_reboot && task.facts.output.cgroup != "cgroup2fs"
     command = "grubby --update-kernel=ALL --args=systemd.unified_cgroup_hierarchy=1"
     unless  = "test \"$(stat -fc %T /sys/fs/cgroup)\" = cgroup2fs"
   }
@@ -150,7 +150,7 @@ task "os_prep" {
   }
 
   run "cgroup_v2_check" {
-    when    = task.facts.output.os_family == "rhel" && var.cgroup_v2_reboot
+    when    = task.facts.output.os_family == "rhel" && var.cgroup_v2_reboot && task.facts.output.cgroup != "cgroup2fs"
     unless  = "test \"$(stat -fc %T /sys/fs/cgroup)\" = cgroup2fs"
     command = "test \"$(stat -fc %T /sys/fs/cgroup)\" = cgroup2fs || { echo 'still on cgroup v1 after the reboot' >&2; exit 1; }"
   }
