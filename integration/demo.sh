@@ -6,7 +6,13 @@
 #   sudo ./integration/demo.sh            # 3 hosts
 #   sudo HOSTS=1 ./integration/demo.sh    # a single-node cluster
 #
-# Environment: HOSTS (default 3), LAB_NAME (default demo), PLAN_ARTIFACTS_DIR (default
+# The lab's hosts are set up like the users' Oracle Linux 9 servers (sudoers' secure_path
+# without /usr/local/bin, firewalld and NetworkManager running) and plan logs in as they do:
+# an ordinary user with passwordless sudo, like Vagrant's vagrant user.
+#
+# Environment: HOSTS (default 3), LAB_NAME (default demo), LAB_USER (nopw: passwordless sudo,
+# the default; plan: sudo asks for the lab's password, given to plan as PLAN_SUDO_PASSWORD;
+# root), LAB_HOSTS (oracle-like, the default, or debian), PLAN_ARTIFACTS_DIR (default
 # /var/cache/plan-artifacts), KEEP_LAB=0 to tear the lab down at the end (default: keep it so
 # you can look at the cluster; `plan lab down --name demo` removes it). Extra arguments go to
 # `plan run` (e.g. --var kubernetes_version=...).
@@ -15,6 +21,13 @@ cd "$(dirname "$0")/.."
 
 hosts=${HOSTS:-3}
 name=${LAB_NAME:-demo}
+user=${LAB_USER:-nopw}
+profile=()
+case "${LAB_HOSTS:-oracle-like}" in
+oracle-like) profile=(--oracle-like) ;;
+debian) ;;
+*) echo "demo: LAB_HOSTS must be oracle-like or debian" >&2; exit 2 ;;
+esac
 artifacts=${PLAN_ARTIFACTS_DIR:-/var/cache/plan-artifacts}
 plan=$PWD/bin/plan
 
@@ -31,12 +44,12 @@ step "build plan"
 mkdir -p bin
 go build -o "$plan" ./cmd/plan
 
-step "artifact cache in $artifacts (built only when missing; the first time ~20 min)"
+step "artifact cache in $artifacts (built only when missing; the first time ~20 min, with a progress line every 30 s)"
 go run ./integration/artifacts/cmd/build-artifacts -dir "$artifacts"
 
-step "lab: $hosts systemd hosts"
+step "lab: $hosts systemd hosts (${LAB_HOSTS:-oracle-like}), login $user"
 "$plan" lab down --name "$name" >/dev/null 2>&1 || true
-"$plan" lab up "$hosts" --systemd --name "$name"
+"$plan" lab up "$hosts" --systemd --name "$name" --user "$user" "${profile[@]}"
 mapfile -t lab_hosts < <("$plan" lab hosts --name "$name")
 if [ "${KEEP_LAB:-1}" = 0 ]; then
 	trap '"$plan" lab down --name "$name"' EXIT
@@ -58,6 +71,12 @@ if [ "${#lab_hosts[@]}" -gt 1 ]; then
 	host_args+=(-H "workers=$(IFS=,; echo "${lab_hosts[*]:1}")")
 fi
 
+if [ "$user" = plan ]; then
+	# as a user gives it: from the environment (or plan's prompt), never on a command line
+	PLAN_SUDO_PASSWORD=$(cat "$(dirname "$ssh_config")/plan-password")
+	export PLAN_SUDO_PASSWORD
+fi
+
 step "plan run scratch.hcl ${host_args[*]}"
 # The lab's hosts are cgroup v1 containers on a shared kernel, not VMs: kubelet must accept
 # cgroup v1 and containerd must not ask for negative oom_score_adj (docs/lab.md).
@@ -72,6 +91,6 @@ step "done"
 if [ "${KEEP_LAB:-1}" = 0 ]; then
 	echo "the lab \"$name\" is torn down now (KEEP_LAB=0)"
 else
-	echo "the cluster runs on lab \"$name\": ssh -F $ssh_config ${lab_hosts[0]} kubectl get nodes"
+	echo "the cluster runs on lab \"$name\": ssh -F $ssh_config ${lab_hosts[0]} sudo /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get nodes"
 	echo "tear it down with: $plan lab down --name $name"
 fi

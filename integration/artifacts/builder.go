@@ -54,6 +54,10 @@ type Builder struct {
 	Progress io.Writer
 	// Nice lowers the builds' priority; the machine is shared.
 	Nice bool
+	// Heartbeat is how often a build still running says so, with its elapsed time and what
+	// its log shows it doing (default 30 s; negative: never). A cold Kubernetes build is
+	// silent for a quarter of an hour otherwise.
+	Heartbeat time.Duration
 }
 
 // buildFunc builds one component into stage, a fresh directory that receives exactly the
@@ -134,6 +138,8 @@ func (b *Builder) buildOne(ctx context.Context, c Component) Result {
 	logFile := filepath.Join(b.WorkDir, "logs", id+".log")
 	b.progress("%-12s %-9s building (log: %s)", c.Name, c.Version, logFile)
 	start := time.Now()
+	stopBeat := b.heartbeat(c, logFile, start)
+	defer stopBeat()
 	err := func() error {
 		if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
 			return err
@@ -237,6 +243,81 @@ func (b *Builder) WriteIndex() error {
 		return &rec
 	})
 	return writeJSON(filepath.Join(b.Dir, IndexFile), idx)
+}
+
+// heartbeat reports every b.Heartbeat that c is still building, until the returned func is
+// called (which waits for the reporter to stop, so no line follows "built in").
+func (b *Builder) heartbeat(c Component, logFile string, start time.Time) (stop func()) {
+	every := b.Heartbeat
+	if every == 0 {
+		every = 30 * time.Second
+	}
+	if every < 0 || b.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				b.progress("%-12s %-9s still building, %s so far: %s", c.Name, c.Version,
+					time.Since(start).Round(time.Second), describeLogTail(logFile))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// describeLogTail says in a few words what a build log's last line shows: the go command and
+// package being built, a module being downloaded, or the line itself, clipped.
+func describeLogTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "no log yet"
+	}
+	defer f.Close()
+	const tailSize = 8 << 10
+	if fi, err := f.Stat(); err == nil && fi.Size() > tailSize {
+		if _, err := f.Seek(-tailSize, io.SeekEnd); err != nil {
+			return "log unreadable"
+		}
+	}
+	b, _ := io.ReadAll(f)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return "log empty"
+	}
+	// "+ (cd DIR && [nice -n 10] go build ... -o OUT PKG)": the go subcommand and the package
+	if strings.HasPrefix(last, "+ ") {
+		cmd := strings.TrimSuffix(strings.TrimPrefix(last, "+ "), ")")
+		if _, after, ok := strings.Cut(cmd, "&& "); ok {
+			cmd = after
+		}
+		fields := strings.Fields(cmd)
+		for i, f := range fields {
+			if f == "go" && i+1 < len(fields) {
+				return "go " + fields[i+1] + " " + fields[len(fields)-1]
+			}
+		}
+		last = cmd
+	}
+	if strings.HasPrefix(last, "go: downloading ") {
+		return "downloading " + strings.TrimPrefix(last, "go: downloading ")
+	}
+	if len(last) > 100 {
+		last = last[:97] + "..."
+	}
+	return last
 }
 
 func (b *Builder) progress(format string, args ...any) {
