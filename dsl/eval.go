@@ -321,7 +321,7 @@ func (ev *evaluator) boolOf(a *hcl.Attribute, v cty.Value, unknownIs bool) (bool
 	}
 	if !uv.IsKnown() {
 		if ev.mode == modeRun {
-			return false, hcl.Diagnostics{attrDiag(a, "Invalid "+a.Name, fmt.Errorf("the value is not known"))}
+			return false, hcl.Diagnostics{attrDiag(a, "Invalid "+a.Name, fmt.Errorf("the value is not known%s", ev.p.unknownWhy()))}
 		}
 		if _, err := convertTo(uv, cty.Bool); err != nil {
 			return false, hcl.Diagnostics{attrDiag(a, "Invalid "+a.Name, fmt.Errorf("a bool (true or false) is required"))}
@@ -569,7 +569,7 @@ func (b *stepBuilder) value(name string, ty cty.Type) (cty.Value, bool) {
 	}
 	if !cv.IsWhollyKnown() {
 		if b.ev.mode == modeRun {
-			b.fail(name, fmt.Errorf("the value is not known"))
+			b.fail(name, fmt.Errorf("the value is not known%s", b.ev.p.unknownWhy()))
 		}
 		return cty.NilVal, false
 	}
@@ -665,6 +665,15 @@ func localFile(resolved string, fsys fs.FS, asWritten string) error {
 		return fmt.Errorf("the local source %q is not a regular file", asWritten)
 	}
 	return nil
+}
+
+// unknownWhy explains a value unknown at run time: only a group with no
+// hosts yet makes a static value unknown.
+func (p *Plan) unknownWhy() string {
+	if ub := p.Unbound(); len(ub) > 0 {
+		return fmt.Sprintf(" (it depends on hosts of a group that has none: bind them with -H %s=HOST)", ub[0])
+	}
+	return ""
 }
 
 // notFound is a missing local file; it is fs.ErrNotExist for errors.Is.

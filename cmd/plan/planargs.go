@@ -63,6 +63,9 @@ func (a *planArgs) load(paths []string, stderr io.Writer) *dsl.Plan {
 			what += fmt.Sprintf(" (tasks waiting for them: %s)", strings.Join(d, ", "))
 		}
 		fmt.Fprintf(stderr, "note: %s; bind hosts with -H %s=HOST[,HOST...]\n", what, ub[0])
+	} else if d := p.Deferred(); len(d) > 0 {
+		fmt.Fprintf(stderr, "note: tasks %s have no node: their hosts come from groups that no -H binds (%s)\n",
+			strings.Join(d, ", "), strings.Join(ub, ", "))
 	} else if len(p.Nodes()) == 0 && len(a.Hosts) == 0 && len(p.Groups()) > 0 {
 		fmt.Fprintf(stderr, "note: no task runs on any host; bind hosts to the plan's groups (%s) with -H [GROUP=]HOST[,HOST...]\n",
 			strings.Join(p.Groups(), ", "))
