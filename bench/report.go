@@ -18,7 +18,6 @@ type report struct {
 	Machine string             `json:"machine"`
 	Reps    int                `json:"reps"`
 	Samples map[string]series  `json:"samples"`
-	Notes   []string           `json:"notes,omitempty"`
 	W4      *scratchResult     `json:"w4,omitempty"`
 	Extra   map[string]float64 `json:"extra,omitempty"`
 }
@@ -39,12 +38,6 @@ func (r *report) setExtra(k string, v float64) {
 		r.Extra = map[string]float64{}
 	}
 	r.Extra[k] = v
-}
-
-func (r *report) note(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
 }
 
 func (r *report) med(name string, f func(sample) float64) (float64, bool) {
@@ -162,12 +155,6 @@ func (r *report) markdown() string {
 	}
 	if r.W4 != nil {
 		b.WriteString("\n" + r.W4.markdown())
-	}
-	if len(r.Notes) > 0 {
-		b.WriteString("\nNotes:\n")
-		for _, n := range r.Notes {
-			b.WriteString("- " + n + "\n")
-		}
 	}
 	return b.String()
 }

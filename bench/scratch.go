@@ -135,18 +135,6 @@ func scratchBench(ctx context.Context, cfg *config, rep *report) error {
 	return nil
 }
 
-func medianDur(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // scratchOnce brings up a fresh 3-host systemd lab, runs the scratch plan
 // on it and tears it down. It returns the wall time of `plan run`, its
 // events and the node graph (node -> its dependencies).
