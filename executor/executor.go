@@ -116,7 +116,7 @@ func defaultSSHCommand(h *dsl.Host) string {
 	if h.User != "" {
 		addr = h.User + "@" + addr
 	}
-	return cmd + " -- " + shellQuote(addr)
+	return cmd + " -- " + hosts.ShellQuote(addr)
 }
 
 // Run runs the graph and returns the summary of what happened. The error is

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -161,7 +160,7 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 			// file's owner would see it made by `install -D`) and try once
 			// more.
 			dir := dirOf(step.Destination)
-			mk := &hosts.Command{Cmd: "mkdir -p " + shellQuote(dir), Sudo: step.Sudo, Stderr: stderr}
+			mk := &hosts.Command{Cmd: "mkdir -p " + hosts.ShellQuote(dir), Sudo: step.Sudo, Stderr: stderr}
 			if merr := t.Run(ctx, mk); merr != nil {
 				return sr, r.stepFailure(ctx, fmt.Errorf("%w (and mkdir -p %s: %v)", err, dir, merr))
 			}
@@ -221,7 +220,7 @@ func interpreter(step *dsl.Step) string {
 // step is already done and is skipped (status ok).
 func (r *run) guardsSayDone(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog) (bool, error) {
 	if step.Creates != "" {
-		done, err := guard(ctx, t, "test -e "+shellQuote(step.Creates), nil, step.Sudo)
+		done, err := guard(ctx, t, "test -e "+hosts.ShellQuote(step.Creates), nil, step.Sudo)
 		if err != nil {
 			return false, fmt.Errorf("guard creates: %w", err)
 		}
@@ -356,16 +355,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // reproduce is the command line a person can paste to run the failed step
 // by hand (the caller redacts it once more). Every piece is redacted
 // before it is quoted: quoting rewrites a secret that holds a single
@@ -382,28 +371,27 @@ func (r *run) reproduce(h *dsl.Host, step *dsl.Step) string {
 		remote = red(interpreter(step))
 	case dsl.StepFile:
 		dest := red(step.Destination)
-		return fmt.Sprintf("%s %s", ssh, shellQuote("ls -ld "+shellQuote(dest)+" "+shellQuote(dirOf(dest))))
+		return fmt.Sprintf("%s %s", ssh, hosts.ShellQuote("ls -ld "+hosts.ShellQuote(dest)+" "+hosts.ShellQuote(dirOf(dest))))
 	case dsl.StepFetch:
-		remote = "cat " + shellQuote(red(step.Source))
+		remote = "cat " + hosts.ShellQuote(red(step.Source))
 	case dsl.StepReboot:
 		remote = "cat /proc/sys/kernel/random/boot_id"
 	}
 	if len(step.Env) > 0 {
-		keys := make([]string, 0, len(step.Env))
-		for k := range step.Env {
-			keys = append(keys, k)
+		env := make(map[string]string, len(step.Env))
+		for k, v := range step.Env {
+			env[k] = red(v)
 		}
-		sort.Strings(keys)
-		var env []string
-		for _, k := range keys {
-			env = append(env, k+"="+shellQuote(red(step.Env[k])))
+		// A bad name failed the step before it ran; the line then shows
+		// the command alone.
+		if prefix, err := hosts.ExportPrefix(env); err == nil {
+			remote = prefix + remote
 		}
-		remote = "export " + strings.Join(env, " ") + "; " + remote
 	}
 	if step.Sudo {
-		remote = "sudo sh -c " + shellQuote(remote)
+		remote = "sudo sh -c " + hosts.ShellQuote(remote)
 	}
-	line := ssh + " " + shellQuote(remote)
+	line := ssh + " " + hosts.ShellQuote(remote)
 	if step.Kind == dsl.StepScript {
 		line += " < SCRIPT   # the script of step " + step.Name + " (see `plan render`)"
 	}

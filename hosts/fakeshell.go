@@ -15,7 +15,7 @@ import (
 // not about pushed files.
 func FakeShell(dir string) FakeHandler {
 	return func(ctx context.Context, r *FakeRun) error {
-		env, err := exportPrefix(r.Env)
+		env, err := ExportPrefix(r.Env)
 		if err != nil {
 			return err
 		}

@@ -65,8 +65,10 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-// exportPrefix renders env as `export K='v'; ` in a stable order.
-func exportPrefix(env map[string]string) (string, error) {
+// ExportPrefix renders env as `export K='v'; ` in name order: what the
+// transport puts before a command, and what a reproduce line shows. A name
+// that is not a shell variable name is an error.
+func ExportPrefix(env map[string]string) (string, error) {
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		if !validEnvName(k) {
@@ -95,7 +97,7 @@ func validEnvName(k string) bool {
 }
 
 func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string) error {
-	env, err := exportPrefix(c.Env)
+	env, err := ExportPrefix(c.Env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.label(), err)
 	}

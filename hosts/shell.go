@@ -202,7 +202,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 	if t.d.opts.SessionPerCommand || t.shells.disabled(useSudo) {
 		return errNoShell
 	}
-	env, err := exportPrefix(c.Env)
+	env, err := ExportPrefix(c.Env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.label(), err)
 	}
