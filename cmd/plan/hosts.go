@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/dsl"
+	"github.com/plan-dev/plan/executor"
 	"github.com/plan-dev/plan/hosts"
 )
 
@@ -124,7 +125,7 @@ func checkHosts(ctx context.Context, eps []*hosts.Endpoint, rows []hostRow, acce
 			defer wg.Done()
 			res := checkOne(ctx, d, ep)
 			mu.Lock()
-			rows[i].Check = redactAll(res, d.Secrets())
+			rows[i].Check = executor.NewRedactor(d.Secrets()...).String(res)
 			failed = failed || !strings.HasPrefix(res, "ok")
 			mu.Unlock()
 		}()
@@ -154,15 +155,6 @@ func checkOne(ctx context.Context, d *hosts.Dialer, ep *hosts.Endpoint) string {
 		}
 		return "FAILED: " + err.Error()
 	}
-}
-
-func redactAll(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "<redacted>")
-		}
-	}
-	return s
 }
 
 func printHostTable(w io.Writer, rows []hostRow, check bool) {
