@@ -254,6 +254,11 @@ func (c *hostKeyChecker) ipLookup(remote net.Addr) (string, bool) {
 // check is the ssh.HostKeyCallback.
 func (c *hostKeyChecker) check(_ string, remote net.Addr, key ssh.PublicKey) error {
 	fp := ssh.FingerprintSHA256(key)
+	if len(c.badRevoked) > 0 {
+		return fmt.Errorf("%w: %s presented %s; known_hosts has a revocation plan cannot read (%s), which may be "+
+			"of this very key, so no key is trusted until that line is fixed or removed",
+			ErrHostKeyChanged, c.lookup, fp, strings.Join(c.badRevoked, "; "))
+	}
 	host, w, err := c.status(c.lookup, remote, key)
 	if err != nil {
 		return err
