@@ -67,35 +67,36 @@ func FuzzLoad(f *testing.F) {
 			"p/templates/openssl.cnf": {Data: []byte("ip = ${ip}\n")},
 			"p/t.tpl":                 {Data: []byte("${x}")},
 		}
-		p, diags := Load([]string{"p"}, Options{
-			FS:    fsys,
-			Hosts: []string{"h1", "workers=w1,admin@w2:2222", "web=web1"},
-			Vars:  []string{"x=1"},
-		})
-		if p == nil {
-			t.Fatal("Load returned a nil plan")
-		}
-		leak := leakChecker(t, string(src))
-		leak("Load", diags)
 		other := fstest.MapFS{}
 		for k, v := range fsys {
 			other[k] = v
 		}
 		other["p/secret.hcl"] = &fstest.MapFile{Data: fuzzSecretFile(fuzzOther)}
-		_, odiags := Load([]string{"p"}, Options{
-			FS:    other,
-			Hosts: []string{"h1", "workers=w1,admin@w2:2222", "web=web1"},
-			Vars:  []string{"x=1"},
-		})
-		sameDiagnostics(t, string(src), diags, odiags)
 		// Without -H: the unbound groups and the placeholder check.
-		p2, d2 := Load([]string{"p"}, Options{FS: fsys})
-		if p2 == nil {
+		p0, d0 := Load([]string{"p"}, Options{FS: fsys})
+		if p0 == nil {
 			t.Fatal("Load without -H returned a nil plan")
 		}
-		leak("Load without -H", d2)
-		_, od2 := Load([]string{"p"}, Options{FS: other})
-		sameDiagnostics(t, string(src), d2, od2)
+		leak := leakChecker(t, string(src))
+		leak("Load without -H", d0)
+		_, od0 := Load([]string{"p"}, Options{FS: other})
+		sameDiagnostics(t, string(src), d0, od0)
+		// Then with hosts in the plan's own groups (so that most inputs
+		// get nodes), in the forms -H takes.
+		hostArgs := []string{"h1"}
+		forms := []string{"w1,admin@w2:2222", "web1,[::1]:2200", "vagrant:m1"}
+		for i, g := range p0.Groups() {
+			if i > 0 && i <= len(forms) {
+				hostArgs = append(hostArgs, g+"="+forms[i-1])
+			}
+		}
+		p, diags := Load([]string{"p"}, Options{FS: fsys, Hosts: hostArgs, Vars: []string{"x=1"}})
+		if p == nil {
+			t.Fatal("Load returned a nil plan")
+		}
+		leak("Load", diags)
+		_, odiags := Load([]string{"p"}, Options{FS: other, Hosts: hostArgs, Vars: []string{"x=1"}})
+		sameDiagnostics(t, string(src), diags, odiags)
 		if diags.HasErrors() {
 			return
 		}
