@@ -6,6 +6,7 @@ package conformance
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,48 @@ func TestLabBackgroundOutputStaysWithItsCommand(t *testing.T) {
 				t.Fatalf("%s sudo %v: first stdout %q, next stdout %q stderr %q", user, sudo, out1.String(), out2.String(), err2.String())
 			}
 		}
+	}
+}
+
+// Issue 19, bug 4, on real sudo: when sudo takes the password and then
+// ends without starting the command and without asking again (plan is
+// not in sudoers), the goroutine feeding stdin used to wait for ever, one
+// per command.
+func TestLabSudoRefusalLeaksNoGoroutine(t *testing.T) {
+	l := needLab(t)
+	h := l.Hosts[0]
+	labSh(t, l, h, "gpasswd -d plan sudo >/dev/null && { ! [ -e /etc/sudoers.d/plan ] || mv /etc/sudoers.d/plan /root/sudoers.plan.secure; }")
+	t.Cleanup(func() {
+		l.Exec(labCtx(t), h, "usermod -aG sudo plan; [ -e /root/sudoers.plan.secure ] && mv /root/sudoers.plan.secure /etc/sudoers.d/plan; true")
+	})
+	if out := labSh(t, l, h, "runuser -u plan -- sudo -l -n 2>&1 || true"); strings.Contains(out, "may run") {
+		t.Skipf("plan still has sudo rights on this host: %s", out)
+	}
+	pw, err := l.Password()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := hosts.NewDialer(hosts.Options{Environ: []string{hosts.EnvSudoPassword + "=" + pw}, SessionPerCommand: true})
+	tr := dialLab(t, d, labEndpoint(t, l, h, lab.UserPlan))
+	run := func() {
+		var errb bytes.Buffer
+		err := tr.Run(labCtx(t), &hosts.Command{Cmd: "true", Sudo: true, Stdin: strings.NewReader("data\n"), Stderr: &errb})
+		if err == nil {
+			t.Fatal("sudo ran for a user not in sudoers")
+		}
+	}
+	run()
+	time.Sleep(200 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	const n = 10
+	for range n {
+		run()
+	}
+	after := runtime.NumGoroutine()
+	for deadline := time.Now().Add(3 * time.Second); after >= before+n && time.Now().Before(deadline); after = runtime.NumGoroutine() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after >= before+n {
+		t.Fatalf("%d goroutines before %d refused sudo commands, %d after", before, n, after)
 	}
 }
