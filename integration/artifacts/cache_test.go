@@ -14,6 +14,20 @@ import (
 // BuildEnv set to 1 makes TestArtifactCache build what is missing before checking it.
 const BuildEnv = "PLAN_ARTIFACTS_BUILD"
 
+// RequireEnv set to 1 (integration/test.sh sets it once it has built the cache) turns the
+// skips for a missing or incomplete cache into failures: a build that only warned must not
+// leave CI green with these tests skipped.
+const RequireEnv = "PLAN_ARTIFACTS_REQUIRE"
+
+// skipUnlessRequired skips t, or fails it when the cache is required.
+func skipUnlessRequired(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf(format+" ("+RequireEnv+"=1: the cache must be complete)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
 func TestArtifactCache(t *testing.T) {
 	dir := DirFromEnv()
 	components := Components()
@@ -28,7 +42,7 @@ func TestArtifactCache(t *testing.T) {
 	} else {
 		idx, err := readIndex(dir)
 		if os.IsNotExist(err) {
-			t.Skipf("no artifact cache in %s: run `go run ./integration/artifacts/cmd/build-artifacts` or set %s=1", dir, BuildEnv)
+			skipUnlessRequired(t, "no artifact cache in %s: run `go run ./integration/artifacts/cmd/build-artifacts` or set %s=1", dir, BuildEnv)
 		}
 		if err != nil {
 			t.Fatal(err)

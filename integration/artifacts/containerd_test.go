@@ -28,7 +28,7 @@ func TestImagesRunInContainerd(t *testing.T) {
 	}
 	dir := DirFromEnv()
 	if missing, err := Missing(dir, Components()); err != nil || len(missing) > 0 {
-		t.Skipf("artifact cache in %s incomplete (missing %v, %v)", dir, Names(missing), err)
+		skipUnlessRequired(t, "artifact cache in %s incomplete (missing %v, %v)", dir, Names(missing), err)
 	}
 	bin := t.TempDir()
 	for _, p := range []string{"containerd/" + ContainerdVersion + "/containerd", "containerd/" + ContainerdVersion + "/containerd-shim-runc-v2", "containerd/" + ContainerdVersion + "/ctr", "runc/" + RuncVersion + "/runc"} {
