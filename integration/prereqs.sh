@@ -11,6 +11,7 @@ packages=(
 	debootstrap systemd-container # the lab's rootfs and its systemd variant
 	iproute2 util-linux sudo openssl ca-certificates tar xz-utils git
 	shellcheck ruby # the tests: shell templates and `ruby -c Vagrantfile`
+	busybox         # hosts' reused-shell framing test runs under dash, bash --posix and busybox sh
 )
 
 if [ -n "${PLAN_NO_APT:-}" ]; then
