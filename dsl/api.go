@@ -50,6 +50,10 @@ type Node struct {
 	Timeout time.Duration // 0 = none; bounds the whole node
 	Retry   Retry
 	Range   hcl.Range // the task block's header
+	// Rolling is the task's serial and max_fail_percentage, nil when its
+	// hosts all run at once; Batch is the node's batch, from 0.
+	Rolling *Rolling
+	Batch   int
 }
 
 // Retry is a task's retry block; Attempts counts tries, so 1 means once.

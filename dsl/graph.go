@@ -45,6 +45,9 @@ func (p *Plan) buildGraph() hcl.Diagnostics {
 	}
 	for _, key := range order {
 		t := p.taskByName[strings.TrimPrefix(key, "task.")]
+		rolling, d := p.taskRolling(t)
+		diags = append(diags, d...)
+		first := len(p.nodes)
 		for _, h := range t.hosts {
 			n := &Node{ID: nodeID(t.name, h.Name), Task: t.name, Host: h, Range: t.declRange}
 			n.Deps = p.nodeDeps(t, h)
@@ -52,6 +55,9 @@ func (p *Plan) buildGraph() hcl.Diagnostics {
 			p.nodes = append(p.nodes, n)
 			p.nodeByID[n.ID] = n
 			p.info[n] = &nodeInfo{task: t, reads: map[string]string{}}
+		}
+		if rolling != nil {
+			setRolling(p.nodes[first:], rolling)
 		}
 	}
 	return diags

@@ -45,6 +45,11 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 			default:
 				label += fmt.Sprintf(" (%d hosts)", len(t.hosts))
 			}
+			if len(t.hosts) > 0 {
+				if r := p.nodeByID[nodeID(t.name, t.hosts[0].Name)].Rolling; r != nil {
+					label += fmt.Sprintf(" [serial %s: %d batches]", r.Serial, r.Batches)
+				}
+			}
 			labels = append(labels, label)
 			ids = append(ids, t.name)
 		}
@@ -62,7 +67,11 @@ func WriteGraph(p *Plan, w io.Writer, format GraphFormat, level GraphLevel) erro
 		seen := map[string]bool{}
 		for i, n := range p.nodes {
 			index[n] = i
-			labels = append(labels, n.ID)
+			label := n.ID
+			if n.Rolling != nil {
+				label += fmt.Sprintf(" (batch %d of %d)", n.Batch+1, n.Rolling.Batches)
+			}
+			labels = append(labels, label)
 			ids = append(ids, n.ID)
 			clusterOf[i] = n.Host.Name
 			if !seen[n.Host.Name] {

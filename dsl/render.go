@@ -90,6 +90,9 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 	if len(opts) > 0 {
 		fmt.Fprintf(w, "with:  %s\n", strings.Join(opts, ", "))
 	}
+	if r := n.Rolling; r != nil {
+		fmt.Fprintf(w, "batch: %d of %d (%s)\n", n.Batch+1, r.Batches, r)
+	}
 
 	ev, diags := p.newEvaluator(n, nil, modeRender)
 	if ev == nil {

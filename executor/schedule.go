@@ -32,6 +32,11 @@ type run struct {
 	forced  map[*dsl.Node]bool
 	results chan *nodeResult
 	logs    *logWriter
+
+	// rolls is the state of each rolling task; released are held nodes
+	// whose batch opened, for the scheduler to start (see rolling.go).
+	rolls    map[*dsl.Rolling]*rollState
+	released []*nodeRun
 }
 
 // nodeRun is the scheduler's view of one node.
@@ -88,6 +93,7 @@ func newRun(g Graph, connect Connector, opts Options) (*run, error) {
 			dep.dependents = append(dep.dependents, nr)
 		}
 	}
+	r.initRolling()
 	if err := os.MkdirAll(opts.LogDir, 0o700); err != nil {
 		return nil, fmt.Errorf("make log directory: %w", err)
 	}
@@ -249,6 +255,7 @@ func (r *run) run(ctx context.Context) *Summary {
 			ready = append(ready, nr)
 		}
 	}
+	ready = r.gate(ready)
 	inFlight := 0
 	perHost := map[string]int{}
 	stopReason := ""
@@ -283,7 +290,9 @@ func (r *run) run(ctx context.Context) *Summary {
 		case res := <-r.results:
 			inFlight--
 			perHost[res.nr.n.Host.Name]--
-			ready = append(ready, r.finish(res)...)
+			ready = append(ready, r.gate(r.finish(res))...)
+			ready = append(ready, r.released...)
+			r.released = nil
 			if res.Status == StatusFailed && r.opts.FailFast && stopReason == "" {
 				stopReason = "not started: --fail-fast after a failure"
 			}
@@ -373,6 +382,7 @@ func (r *run) finish(res *nodeResult) []*nodeRun {
 			ready = append(ready, d)
 		}
 	}
+	r.rollFinished(nr, res)
 	return ready
 }
 
