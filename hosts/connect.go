@@ -88,32 +88,23 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 	// x/crypto/ssh's handshake has no deadline of its own: a server that
 	// accepts TCP and never speaks would hang it forever. Close the socket
 	// when the bound passes.
-	type result struct {
+	type handshake struct {
 		c     ssh.Conn
 		chans <-chan ssh.NewChannel
 		reqs  <-chan *ssh.Request
-		err   error
 	}
-	done := make(chan result, 1)
-	go func() {
+	r, err := bounded(ctx, 0, clock.expired, func() (handshake, error) {
 		c, ch, rq, err := ssh.NewClientConn(raw, ep.Addr(), cfg)
-		done <- result{c, ch, rq, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-clock.expired:
-		raw.Close()
-		<-done
+		return handshake{c, ch, rq}, err
+	}, func() { raw.Close() }, func(h handshake) { h.c.Close() })
+	switch {
+	case expiredAfter(err):
 		return fail(fmt.Errorf("ssh handshake with %s: %w: no answer within %v", ep.Addr(), ErrTimeout, timeout))
-	case <-ctx.Done():
+	case err != nil && ctx.Err() != nil:
+		return fail(fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), err))
+	case err != nil:
 		raw.Close()
-		<-done
-		return fail(fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), ctxError(ctx)))
-	}
-	if r.err != nil {
-		raw.Close()
-		return fail(classifyHandshake(ep, r.err))
+		return fail(classifyHandshake(ep, err))
 	}
 	client := ssh.NewClient(r.c, r.chans, r.reqs)
 	c := &conn{client: client, closers: closers, dead: make(chan struct{})}

@@ -68,22 +68,13 @@ func (t *SSH) fetch(ctx context.Context, d *Download, sink io.Writer) error {
 	}
 	// Opening is one bounded request; the copy is bounded by ctx only, so
 	// big files are not cut off by the per-request timeout.
-	var f *sftp.File
-	if err := t.sftpOp(ctx, func() error {
-		var err error
-		f, err = c.Open(d.Path)
-		return err
-	}); err != nil {
+	f, err := sftpCall(ctx, t, func() (*sftp.File, error) { return c.Open(d.Path) }, closeFile)
+	if err != nil {
 		return err
 	}
 	if d.MaxBytes > 0 && d.LocalPath == "" {
 		// Too big is known before any byte is read.
-		var fi os.FileInfo
-		if err := t.sftpOp(ctx, func() error {
-			var err error
-			fi, err = f.Stat()
-			return err
-		}); err == nil && fi.Mode().IsRegular() && fi.Size() > d.MaxBytes {
+		if fi, err := sftpCall(ctx, t, f.Stat, nil); err == nil && fi.Mode().IsRegular() && fi.Size() > d.MaxBytes {
 			f.Close()
 			return fmt.Errorf("%w: %d bytes, over %d", ErrTooLarge, fi.Size(), d.MaxBytes)
 		}

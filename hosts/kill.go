@@ -33,10 +33,5 @@ func (t *SSH) kill(pgid int, useSudo bool, password string) {
 			cmd = "sudo -n -- " + cmd
 		}
 	}
-	done := make(chan struct{})
-	go func() { s.Run(cmd); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	bounded(ctx, 0, nil, func() (struct{}, error) { return struct{}{}, s.Run(cmd) }, nil, nil)
 }

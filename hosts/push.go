@@ -230,7 +230,7 @@ type sumCache struct {
 }
 
 type sumEntry struct {
-	key  string // size, mtime, dev, inode when hashed
+	key  string // size and mtime when hashed (fileKey)
 	done chan struct{}
 	n    int64
 	sum  string
@@ -334,12 +334,10 @@ func (t *SSH) upload(ctx context.Context, c *sftp.Client, open func() (io.ReadCl
 		return err
 	}
 	defer src.Close()
-	var f *sftp.File
-	if err := t.sftpOp(ctx, func() error {
-		var err error
-		f, err = c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL)
-		return err
-	}); err != nil {
+	f, err := sftpCall(ctx, t, func() (*sftp.File, error) {
+		return c.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL)
+	}, closeFile)
+	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
 	done := make(chan error, 1)

@@ -73,40 +73,13 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 }
 
 func (t *SSH) newSession(ctx context.Context, c *conn) (*ssh.Session, error) {
-	type res struct {
-		s   *ssh.Session
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := c.client.NewSession()
-		ch <- res{s, err}
-	}()
-	timer := time.NewTimer(t.d.opts.OpTimeout)
-	defer timer.Stop()
-	select {
-	case r := <-ch:
-		var oce *ssh.OpenChannelError
-		if errors.As(r.err, &oce) {
-			return nil, r.err
-		}
-		if r.err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConnLost, r.err)
-		}
-		return r.s, nil
-	case <-timer.C:
-		go func() {
-			if r := <-ch; r.s != nil {
-				r.s.Close()
-			}
-		}()
+	s, err := bounded(ctx, t.d.opts.OpTimeout, nil, c.client.NewSession, nil, func(s *ssh.Session) { s.Close() })
+	var oce *ssh.OpenChannelError
+	switch {
+	case err == nil, errors.As(err, &oce), ctx.Err() != nil:
+		return s, err
+	case expiredAfter(err):
 		return nil, fmt.Errorf("%w: no channel within %v", ErrTimeout, t.d.opts.OpTimeout)
-	case <-ctx.Done():
-		go func() {
-			if r := <-ch; r.s != nil {
-				r.s.Close()
-			}
-		}()
-		return nil, ctxError(ctx)
 	}
+	return nil, fmt.Errorf("%w: %w", ErrConnLost, err)
 }

@@ -22,75 +22,55 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if c.sftp != nil {
 		return c.sftp, nil
 	}
-	type res = struct {
-		s   *sftp.Client
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		// A channel refused because sshd's MaxSessions is reached is
-		// retried until the op timeout, like command sessions.
+	// A channel refused because sshd's MaxSessions is reached is retried
+	// until the op timeout, like command sessions.
+	start := func() (*sftp.Client, error) {
 		backoff := 20 * time.Millisecond
 		deadline := time.Now().Add(t.d.opts.OpTimeout)
 		for {
 			s, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true), sftp.MaxConcurrentRequestsPerFile(64))
 			var oce *ssh.OpenChannelError
 			if err == nil || !errors.As(err, &oce) || time.Now().Add(backoff).After(deadline) || ctx.Err() != nil {
-				ch <- res{s, err}
-				return
+				return s, err
 			}
 			t.shells.closeOne() // an idle reused shell may hold the session it needs
 			time.Sleep(backoff)
 			backoff = min(2*backoff, 500*time.Millisecond)
 		}
-	}()
-	timer := time.NewTimer(t.d.opts.OpTimeout)
-	defer timer.Stop()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, fmt.Errorf("start sftp: %w", r.err)
-		}
-		c.sftp = r.s
-		return r.s, nil
-	case <-timer.C:
+	}
+	s, err := bounded(ctx, t.d.opts.OpTimeout, nil, start, nil, func(s *sftp.Client) { s.Close() })
+	switch {
+	case expiredAfter(err):
 		t.markDead(c)
 		return nil, fmt.Errorf("start sftp: %w", ErrTimeout)
-	case <-ctx.Done():
-		go closeLate(ch)
-		return nil, ctxError(ctx)
+	case err != nil && ctx.Err() != nil:
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("start sftp: %w", err)
 	}
+	c.sftp = s
+	return s, nil
 }
 
-// closeLate closes an sftp client that arrives after its caller gave up.
-func closeLate(ch <-chan struct {
-	s   *sftp.Client
-	err error
-}) {
-	if r := <-ch; r.s != nil {
-		r.s.Close()
-	}
-}
-
-// sftpOp runs one sftp request bounded by ctx and the op timeout; a request
-// that does not answer in time marks the connection dead.
-func (t *SSH) sftpOp(ctx context.Context, op func() error) error {
-	ch := make(chan error, 1)
-	go func() { ch <- op() }()
-	timer := time.NewTimer(t.d.opts.OpTimeout)
-	defer timer.Stop()
-	select {
-	case err := <-ch:
-		return err
-	case <-timer.C:
-		t.mu.Lock()
-		c := t.conn
-		t.mu.Unlock()
-		if c != nil {
+// sftpCall runs one sftp request bounded by ctx and the op timeout; a
+// request that does not answer in time marks the connection dead. What the
+// request opens after its caller gave up is closed by late.
+func sftpCall[T any](ctx context.Context, t *SSH, call func() (T, error), late func(T)) (T, error) {
+	v, err := bounded(ctx, t.d.opts.OpTimeout, nil, call, nil, late)
+	if expiredAfter(err) {
+		if c := t.currentConn(); c != nil {
 			t.markDead(c)
 		}
-		return fmt.Errorf("sftp: %w", ErrTimeout)
-	case <-ctx.Done():
-		return ctxError(ctx)
+		return v, fmt.Errorf("sftp: %w", ErrTimeout)
 	}
+	return v, err
 }
+
+// sftpOp is sftpCall for a request that opens nothing.
+func (t *SSH) sftpOp(ctx context.Context, op func() error) error {
+	_, err := sftpCall(ctx, t, func() (struct{}, error) { return struct{}{}, op() }, nil)
+	return err
+}
+
+// closeFile closes a remote file that was opened too late.
+func closeFile(f *sftp.File) { f.Close() }
