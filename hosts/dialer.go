@@ -183,7 +183,7 @@ func (d *Dialer) Dial(ctx context.Context, ep *Endpoint) (*SSH, error) {
 		}
 		ep = &cp
 	}
-	t := &SSH{ep: ep, d: d, sem: make(chan struct{}, d.opts.MaxSessions)}
+	t := &SSH{ep: ep, d: d, sem: make(chan struct{}, d.opts.MaxSessions), done: make(chan struct{})}
 	if _, err := t.client(ctx); err != nil {
 		return nil, err
 	}

@@ -22,7 +22,9 @@ type SSH struct {
 	shells shellPool // idle reused shells (shell.go)
 
 	mu      sync.Mutex
-	conn    *conn // nil until dialed or after it died
+	conn    *conn         // nil until dialed or after it died
+	dialing chan struct{} // non-nil while a dial runs (outside mu); closed when it ends
+	done    chan struct{} // closed by Close: a dial under way gives up
 	closed  bool
 	sudoPwd *bool // nil: not probed yet; else whether sudo needs a password
 }
@@ -62,26 +64,70 @@ func (t *SSH) Endpoint() *Endpoint { return t.ep }
 func (t *SSH) label() string { return t.ep.Name }
 
 // client returns the live connection, dialing when there is none or the
-// last one died.
+// last one died. The dial runs outside mu (it is network I/O, bounded by
+// the connect timeout): Close, markDead and the reused shells never wait
+// for it, and callers that come meanwhile wait for that dial (or their
+// ctx) instead of dialing twice.
 func (t *SSH) client(ctx context.Context) (*conn, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return nil, fmt.Errorf("%s: transport closed: %w", t.label(), ErrConnLost)
-	}
-	if t.conn != nil && !t.conn.isDead() {
-		return t.conn, nil
-	}
-	if t.conn != nil {
-		t.conn.close()
+	for {
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return nil, fmt.Errorf("%s: transport closed: %w", t.label(), ErrConnLost)
+		}
+		if c := t.conn; c != nil && !c.isDead() {
+			t.mu.Unlock()
+			return c, nil
+		}
+		if wait := t.dialing; wait != nil {
+			t.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+			}
+		}
+		dead := t.conn
 		t.conn = nil
+		dialing := make(chan struct{})
+		t.dialing = dialing
+		t.mu.Unlock()
+		if dead != nil {
+			dead.close()
+		}
+		c, err := t.dial(ctx)
+		t.mu.Lock()
+		t.dialing = nil
+		close(dialing)
+		closed := t.closed
+		if err == nil && !closed {
+			t.conn = c
+		}
+		t.mu.Unlock()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", t.label(), err)
+		case closed:
+			c.close()
+			return nil, fmt.Errorf("%s: transport closed: %w", t.label(), ErrConnLost)
+		}
+		return c, nil
 	}
-	c, err := t.d.connect(ctx, t.ep, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.label(), err)
-	}
-	t.conn = c
-	return c, nil
+}
+
+// dial connects, giving up when ctx ends or the transport is closed.
+func (t *SSH) dial(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-t.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return t.d.connect(ctx, t.ep, 0)
 }
 
 // Close implements Transport.
@@ -89,6 +135,9 @@ func (t *SSH) Close() error {
 	t.shells.closeAll()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !t.closed {
+		close(t.done)
+	}
 	t.closed = true
 	if t.conn != nil {
 		if t.conn.sftp != nil {

@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -628,5 +630,99 @@ func TestHostKeyAliasIgnoresPort(t *testing.T) {
 	tr.Close()
 	if b, _ := os.ReadFile(ep.UserKnownHostsFiles[0]); !strings.HasPrefix(string(b), "10.78.0.11 ssh-") {
 		t.Fatalf("recorded as %q, want the alias alone", b)
+	}
+}
+
+// hangingProxy forwards TCP to target until hang is called; from then on
+// it drops the connections it forwarded and accepts new ones that never
+// get an answer.
+type hangingProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	hung  bool
+	conns []net.Conn
+}
+
+func newHangingProxy(t *testing.T, target string) *hangingProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hangingProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.hang() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			hung := p.hung
+			p.mu.Unlock()
+			if hung {
+				continue // accepted, never answered
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *hangingProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+func (p *hangingProxy) hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hung = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// Close does not wait for a re-dial stuck in a handshake (no lock is held
+// across network I/O), and the re-dial gives up when the transport closes.
+func TestCloseDoesNotWaitForAStuckRedial(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	p := newHangingProxy(t, fmt.Sprintf("127.0.0.1:%d", w.srv.Port()))
+	ep := w.endpoint("u")
+	ep.Port = p.port()
+	ep.ConnectTimeout = time.Minute
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", p.port(), ssh.MarshalAuthorizedKey(w.srv.HostKey()))
+	if err := os.WriteFile(w.kh, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.hang()
+	ran := make(chan error, 1)
+	go func() { ran <- tr.Run(bg(t), &hosts.Command{Cmd: "true"}) }()
+	time.Sleep(500 * time.Millisecond) // the Run is re-dialing now (not an ordering the test relies on)
+	closed := make(chan struct{})
+	go func() { tr.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a re-dial stuck in its handshake")
+	}
+	select {
+	case err := <-ran:
+		if err == nil {
+			t.Fatal("Run succeeded on a closed transport")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck re-dial did not give up when the transport closed")
 	}
 }
