@@ -123,7 +123,12 @@ func (d *Dialer) identitySigners(ctx context.Context, ep *Endpoint) []ssh.Signer
 			if err != nil {
 				return nil, err
 			}
+			// Decrypting is local work (bcrypt, seconds on a loaded
+			// machine), not the server's silence: the handshake clock
+			// stops meanwhile, as it does at the prompt.
+			resume := pauseClock(ctx)
 			s, err := ssh.ParsePrivateKeyWithPassphrase(pem, []byte(pass))
+			resume()
 			if err != nil {
 				d.forget(kind)
 				return nil, fmt.Errorf("unlock %s: %w", f, err)
