@@ -32,10 +32,11 @@
 //
 // # Inventory
 //
-// A Spec is a host as the plan or -H names it: Name ("[user@]name[:port]"
-// parsed by ParseHostArg; "vagrant:NAME" for a Vagrant machine) plus the
-// plan's Address/User/Port, which override ssh_config like ssh's command
-// line options do. Resolver.Resolve turns Specs into Endpoints:
+// A Spec is a host as the plan or -H names it: Name (looked up in
+// ssh_config; "vagrant:NAME" for a Vagrant machine) plus the plan's
+// Address/User/Port, which override ssh_config like ssh's command line
+// options do. ParseHostArg reads the "[user@]name[:port]" form into a Spec
+// (the grammar of internal/hostarg). Resolver.Resolve turns Specs into Endpoints:
 //
 //	eps, err := (&hosts.Resolver{}).Resolve(ctx, specs)
 //	d := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: flag, Prompt: ask})

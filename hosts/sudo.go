@@ -6,7 +6,8 @@ import (
 	"fmt"
 )
 
-// sudoPassword probes once per connection whether sudo needs a password
+// sudoPassword probes once per transport (a re-dialed connection keeps the
+// answer: it is the same host and user) whether sudo needs a password
 // (`sudo -n true`); only then is the run's sudo password fetched (asked
 // once per run or PLAN_SUDO_PASSWORD). Hosts that need none never get it.
 func (t *SSH) sudoPassword(ctx context.Context) (string, error) {
