@@ -162,6 +162,7 @@ func (c *scratchCluster) checkCluster(t *testing.T) {
 		{"tls-bootstrap", (*scratchCluster).checkTLSBootstrap},
 		{"nodes-flannel", (*scratchCluster).checkNodesAndFlannel},
 		{"workloads", (*scratchCluster).checkWorkloads},
+		{"cis", (*scratchCluster).checkCIS},
 	} {
 		t.Run(check.name, func(t *testing.T) { check.f(c.with(t), t) })
 	}

@@ -167,8 +167,8 @@ variable "ca_days" {
 
 variable "cert_days" {
   type        = number
-  default     = 5475
-  description = "Validity of the certificates openssl signs, in days (seed: 15 years)"
+  default     = 365
+  description = "Validity of the leaf certificates openssl signs, in days (one year, as kubeadm; the seed had 15 years). The CAs keep ca_days"
 }
 
 variable "cluster_signing_duration" {
@@ -180,10 +180,10 @@ variable "cluster_signing_duration" {
 variable "encryption_provider" {
   type        = string
   default     = "secretbox"
-  description = "Provider of encryption at rest for Secrets: secretbox (recommended) or aescbc (the seed's; documented as weak today)"
+  description = "Provider of encryption at rest for Secrets: secretbox (recommended) or aescbc (the seed's; documented as weak today). aesgcm is refused: with a key the plan never rotates it is unsafe (docs/scratch.md, Encryption at rest; KMS v2 for production)"
   validation {
-    condition     = contains(["secretbox", "aescbc", "aesgcm"], var.encryption_provider)
-    error_message = "encryption_provider must be secretbox, aescbc or aesgcm."
+    condition     = contains(["secretbox", "aescbc"], var.encryption_provider)
+    error_message = "encryption_provider must be secretbox or aescbc. aesgcm needs its key rotated before about 2^32 writes, which the plan never does; see docs/scratch.md (Encryption at rest) for KMS v2, the production choice."
   }
 }
 
@@ -197,6 +197,54 @@ variable "kubelet_server_tls_bootstrap" {
   type        = bool
   default     = true
   description = "Kubelets ask for CA-signed serving certificates (serverTLSBootstrap); the plan approves each node's own request and the API server verifies kubelets with the CA"
+}
+
+variable "terminated_pod_gc_threshold" {
+  type        = number
+  default     = 1000
+  description = "kube-controller-manager --terminated-pod-gc-threshold: terminated pods kept before the garbage collector deletes them (CIS 1.3.1; the built-in default 12500 is set nowhere)"
+}
+
+variable "kubelet_protect_kernel_defaults" {
+  type        = bool
+  default     = true
+  description = "KubeletConfiguration protectKernelDefaults (CIS 4.2.6): the kubelet refuses to start unless the kernel settings it needs are already set; the plan sets them (kernel task, /etc/sysctl.d/90-kubelet.conf)"
+}
+
+variable "pod_security_enforce" {
+  type        = string
+  default     = "baseline"
+  description = "Pod Security admission level enforced in every namespace without its own label: privileged, baseline or restricted"
+  validation {
+    condition     = contains(["privileged", "baseline", "restricted"], var.pod_security_enforce)
+    error_message = "pod_security_enforce must be privileged, baseline or restricted."
+  }
+}
+
+variable "pod_security_warn" {
+  type        = string
+  default     = "restricted"
+  description = "Pod Security level whose violations are returned to the client as warnings: privileged, baseline or restricted"
+  validation {
+    condition     = contains(["privileged", "baseline", "restricted"], var.pod_security_warn)
+    error_message = "pod_security_warn must be privileged, baseline or restricted."
+  }
+}
+
+variable "pod_security_audit" {
+  type        = string
+  default     = "restricted"
+  description = "Pod Security level whose violations are annotated in the audit log: privileged, baseline or restricted"
+  validation {
+    condition     = contains(["privileged", "baseline", "restricted"], var.pod_security_audit)
+    error_message = "pod_security_audit must be privileged, baseline or restricted."
+  }
+}
+
+variable "pod_security_exempt_namespaces" {
+  type        = list(string)
+  default     = ["kube-system", "kube-flannel"]
+  description = "Namespaces Pod Security admission does not check: the cluster's own add-ons (flannel needs host networking and NET_ADMIN)"
 }
 
 variable "kube_proxy_mode" {
@@ -300,7 +348,7 @@ variable "kubelet_resolv_conf" {
 variable "kubelet_extra_config" {
   type        = map(string)
   default     = {}
-  description = "Extra top-level KubeletConfiguration fields, as YAML values (e.g. { protectKernelDefaults = \"true\" })"
+  description = "Extra top-level KubeletConfiguration fields, as YAML values (e.g. { podPidsLimit = \"4096\" })"
 }
 
 # ---------------------------------------------------------------------------

@@ -193,6 +193,24 @@ task "kernel" {
     command = "sysctl -p /etc/sysctl.d/99-kubernetes.conf"
     unless  = "test \"$(cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables /proc/sys/net/bridge/bridge-nf-call-ip6tables 2>/dev/null | tr -d '\\n')\" = 111"
   }
+
+  # The kernel settings the kubelet wants (container_manager_linux.go: setupKernelTunables).
+  # With protectKernelDefaults (CIS 4.2.6) it refuses to start unless they are already so,
+  # instead of setting them itself. Each is written only when it differs: a container host
+  # (the lab) shadows the global ones with files that already hold these values, and its
+  # kernel.keys entries cannot be written at all.
+  file "kubelet_sysctl" {
+    destination = "/etc/sysctl.d/90-kubelet.conf"
+    content     = join("", [for k, v in local.kubelet_sysctls : "${k} = ${v}\n"])
+    mode        = "0644"
+  }
+
+  script "kubelet_sysctl_apply" {
+    content = join("\n", concat(["set -eu"], [for k, v in local.kubelet_sysctls :
+      "[ \"$(cat /proc/sys/${replace(k, ".", "/")})\" = ${v} ] || sysctl -w ${k}=${v}"
+    ]))
+    unless = join(" && ", [for k, v in local.kubelet_sysctls : "test \"$(cat /proc/sys/${replace(k, ".", "/")})\" = ${v}"])
+  }
 }
 
 # firewalld kept on (firewalld = "open", the default; Oracle Linux runs it out of the box):
@@ -257,6 +275,15 @@ task "firewall" {
 }
 
 locals {
+  # what the kubelet checks with protectKernelDefaults, and sets itself without it
+  kubelet_sysctls = {
+    "vm.overcommit_memory"      = 1
+    "vm.panic_on_oom"           = 0
+    "kernel.panic"              = 10
+    "kernel.panic_on_oops"      = 1
+    "kernel.keys.root_maxkeys"  = 1000000
+    "kernel.keys.root_maxbytes" = 25000000
+  }
   master_names = [for m in group.masters.hosts : m.name]
   # the firewalld services each node needs
   firewalld_services = { for h in local.all_hosts : h.name => contains(local.master_names, h.name) ? ["k8s-node", "k8s-control-plane"] : ["k8s-node"] }

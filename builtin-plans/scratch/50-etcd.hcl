@@ -25,7 +25,7 @@ task "etcd" {
       cluster_token = "${var.cluster_name}-etcd-${substr(sha256(local.first_master[0].name), 0, 10)}"
       cipher_suites = join(",", local.tls_cipher_suites)
     })
-    mode = "0644"
+    mode = "0600" # CIS 1.1.7
   }
 
   # The first master starts a new cluster; the others join it one after another.

@@ -22,6 +22,19 @@ task "kube_apiserver" {
     mode        = "0644"
   }
 
+  # Pod Security admission by default (enforce baseline, warn and audit restricted), the
+  # cluster's own add-on namespaces exempt
+  file "admission_config" {
+    destination = "/etc/kubernetes/admission-config.yaml"
+    content = templatefile("templates/admission-config.yaml", {
+      enforce           = var.pod_security_enforce
+      warn              = var.pod_security_warn
+      audit             = var.pod_security_audit
+      exempt_namespaces = var.pod_security_exempt_namespaces
+    })
+    mode = "0644"
+  }
+
   file "unit" {
     destination = "/etc/systemd/system/kube-apiserver.service"
     content = templatefile("templates/kube-apiserver.service", {
@@ -32,11 +45,11 @@ task "kube_apiserver" {
       cipher_suites  = join(",", local.tls_cipher_suites)
       kubelet_ca     = var.kubelet_server_tls_bootstrap
     })
-    mode = "0644"
+    mode = "0600"
   }
 
   run "restart" {
-    when    = step.unit.changed || step.audit_policy.changed
+    when    = step.unit.changed || step.audit_policy.changed || step.admission_config.changed
     command = "systemctl daemon-reload && systemctl enable kube-apiserver && systemctl restart kube-apiserver"
   }
   run "start" {
@@ -70,9 +83,10 @@ task "kube_controller_manager" {
       cluster_name             = var.cluster_name
       service_cidr             = var.service_cidr
       cluster_signing_duration = var.cluster_signing_duration
+      terminated_pod_gc_threshold = var.terminated_pod_gc_threshold
       cipher_suites            = join(",", local.tls_cipher_suites)
     })
-    mode = "0644"
+    mode = "0600"
   }
 
   run "restart" {
@@ -101,7 +115,7 @@ task "kube_scheduler" {
     content = templatefile("templates/kube-scheduler.service", {
       cipher_suites = join(",", local.tls_cipher_suites)
     })
-    mode = "0644"
+    mode = "0600"
   }
 
   run "restart" {

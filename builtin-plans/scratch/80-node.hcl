@@ -140,8 +140,9 @@ task "kubelet" {
       fail_cgroup_v1       = var.kubelet_fail_cgroup_v1
       taints               = var.taint_masters && contains([for m in group.masters.hosts : m.name], target.name) ? [{ key = "node-role.kubernetes.io/control-plane", effect = "NoSchedule" }] : []
       extra                = var.kubelet_extra_config
+      protect_kernel_defaults = var.kubelet_protect_kernel_defaults
     })
-    mode = "0644"
+    mode = "0600" # CIS 4.1.9
   }
 
   file "unit" {
@@ -150,7 +151,7 @@ task "kubelet" {
       node_ip   = task.facts.output.ip
       node_name = task.facts.output.node_name
     })
-    mode = "0644"
+    mode = "0600" # CIS 4.1.1
   }
 
   run "restart" {
