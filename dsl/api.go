@@ -54,6 +54,9 @@ type Node struct {
 	// hosts all run at once; Batch is the node's batch, from 0.
 	Rolling *Rolling
 	Batch   int
+	// AlwaysRun is the task's always_run: the node runs on every run, the
+	// run state never takes it for up to date.
+	AlwaysRun bool
 }
 
 // Retry is a task's retry block; Attempts counts tries, so 1 means once.

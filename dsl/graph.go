@@ -137,6 +137,17 @@ func (p *Plan) nodeSettings(n *Node, t *task) hcl.Diagnostics {
 			n.Sudo = b
 		}
 	}
+	if a, ok := t.attrs["always_run"]; ok {
+		v, d := a.Expr.Value(ctx)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			b, err := asBool(v)
+			if err != nil {
+				diags = append(diags, attrDiag(a, "Invalid always_run", err))
+			}
+			n.AlwaysRun = b
+		}
+	}
 	if a, ok := t.attrs["timeout"]; ok {
 		dur, d := durationAttr(a, ctx)
 		diags = append(diags, d...)

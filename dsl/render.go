@@ -84,6 +84,9 @@ func (p *Plan) renderNode(w *bytes.Buffer, n *Node, i, total int, secrets map[st
 	if n.Timeout > 0 {
 		opts = append(opts, "timeout "+formatDuration(n.Timeout))
 	}
+	if n.AlwaysRun {
+		opts = append(opts, "always run (never up to date from the run state)")
+	}
 	if n.Retry.Attempts > 1 {
 		opts = append(opts, fmt.Sprintf("retry %d times, %s apart", n.Retry.Attempts, formatDuration(n.Retry.Delay)))
 	}

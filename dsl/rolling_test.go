@@ -183,3 +183,49 @@ task "restart" {
 		t.Errorf("graph of nodes:\n%s", buf.String())
 	}
 }
+
+// always_run sets Node.AlwaysRun; render says so; a non-bool is an error.
+func TestAlwaysRun(t *testing.T) {
+	p, diags := loadRolling(t, `
+group "g" {}
+task "token" {
+  on         = group.g.hosts
+  always_run = true
+  run "x" {
+    command = "true"
+  }
+}
+task "other" {
+  on = group.g.hosts
+  run "x" {
+    command = "true"
+  }
+}
+`, "g=a")
+	if diags != "" {
+		t.Fatal(diags)
+	}
+	for _, n := range p.Nodes() {
+		if n.AlwaysRun != (n.Task == "token") {
+			t.Errorf("%s: AlwaysRun %v", n.ID, n.AlwaysRun)
+		}
+	}
+	var buf bytes.Buffer
+	Render(p, &buf)
+	if !strings.Contains(buf.String(), "with:  always run (never up to date from the run state)") {
+		t.Errorf("render does not show always_run:\n%s", buf.String())
+	}
+	_, diags = loadRolling(t, `
+group "g" {}
+task "token" {
+  on         = group.g.hosts
+  always_run = "often"
+  run "x" {
+    command = "true"
+  }
+}
+`, "g=a")
+	if !strings.Contains(diags, "plan.hcl:5:16: error: Invalid always_run") {
+		t.Errorf("always_run = \"often\": %s", diags)
+	}
+}

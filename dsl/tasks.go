@@ -14,7 +14,7 @@ var taskSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "on", Required: true}, {Name: "depends_on"}, {Name: "sudo"}, {Name: "env"},
 		{Name: "timeout"}, {Name: "when"}, {Name: "description"}, {Name: "for_each"},
-		{Name: "serial"}, {Name: "max_fail_percentage"},
+		{Name: "serial"}, {Name: "max_fail_percentage"}, {Name: "always_run"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "retry"},

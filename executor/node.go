@@ -74,7 +74,9 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 	// machines under the same names does not take them for up to date.
 	fp := fmt.Sprintf("%s|%s|%s@%s:%d", ev.Fingerprint(), n.Host.Name, n.Host.User, n.Host.Address, n.Host.Port)
 
-	if r.opts.State != nil && !r.opts.Force && !r.forced[n] {
+	// An always_run node checks the host each run (a token that may have
+	// expired, say): its old success says nothing about now.
+	if r.opts.State != nil && !r.opts.Force && !r.forced[n] && !n.AlwaysRun {
 		if outs, ok, _ := r.opts.State.lookup(n.ID, fp); ok {
 			for _, v := range outs {
 				if isSensitive(v) {
