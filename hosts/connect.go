@@ -170,6 +170,8 @@ func classifyHandshake(ep *Endpoint, err error) error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Errorf("ssh handshake with %s: %w: %w", ep.Addr(), ErrTimeout, err)
 	}
+	// x/crypto/ssh's own message (it has no typed error for this), not
+	// the server's, so no locale changes it.
 	if msg := err.Error(); strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "no supported methods remain") {
 		return fmt.Errorf("%w for %s (tried agent, identity files %v, password=%v): %w",
 			ErrAuth, ep.Destination(), ep.IdentityFiles, ep.PasswordAuthentication, err)

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 
 	"github.com/pkg/sftp"
 )
@@ -53,12 +53,19 @@ func (t *SSH) Fetch(ctx context.Context, d *Download) ([]byte, error) {
 	return nil, nil
 }
 
+// exitNoFile is the status of a sudo fetch whose file does not exist.
+const exitNoFile = "66"
+
 func (t *SSH) fetch(ctx context.Context, d *Download, sink io.Writer) error {
 	if d.Sudo && t.ep.User != "root" {
-		err := t.Run(ctx, &Command{Cmd: "cat -- " + ShellQuote(d.Path), Sudo: true, Stdout: sink})
+		// A missing file is told by its own exit status (sysexits'
+		// EX_NOINPUT), not by cat's message, which depends on the
+		// host's locale.
+		q := ShellQuote(d.Path)
+		err := t.Run(ctx, &Command{Cmd: "[ -e " + q + " ] || exit " + exitNoFile + "; exec cat -- " + q, Sudo: true, Stdout: sink})
 		var ee *ExitError
-		if errors.As(err, &ee) && strings.Contains(ee.StderrTail, "No such file") {
-			return fmt.Errorf("%w: %s", os.ErrNotExist, ee.StderrTail)
+		if errors.As(err, &ee) && strconv.Itoa(ee.Code) == exitNoFile {
+			return fmt.Errorf("%w: %s", os.ErrNotExist, d.Path)
 		}
 		return err
 	}

@@ -523,6 +523,14 @@ func testFetchMissing(t *testing.T, tg *Target) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("want fs.ErrNotExist, got %v", err)
 	}
+	if !tg.Sudo {
+		return
+	}
+	// Through sudo (cat, not sftp) too, told by exit status, not text.
+	_, err = tg.Transport.Fetch(ctx(t), &hosts.Download{Path: tg.Dir + "/nope", Sudo: true})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("sudo: want fs.ErrNotExist, got %v", err)
+	}
 }
 
 func testFetchLocal(t *testing.T, tg *Target) {
