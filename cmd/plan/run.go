@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/plan-dev/plan/dsl"
@@ -60,31 +61,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	var pa planArgs
 	pa.addFlags(fl)
 	var f runFlags
-	fl.IntVar(&f.parallel, "parallel", 64, "nodes in flight across all hosts")
-	fl.IntVar(&f.perHost, "per-host", 8, "nodes in flight on one host (keep below sshd's MaxSessions, 10 by default)")
-	fl.StringArrayVar(&f.only, "only", nil, "run only this task and what it depends on (repeatable)")
-	fl.StringArrayVar(&f.limit, "limit", nil, "run only the nodes on these hosts or groups (comma-separated, repeatable) and what they depend on")
-	fl.StringArrayVar(&f.from, "from", nil, "run this task and everything after it again, even if up to date (repeatable)")
-	fl.BoolVar(&f.force, "force", false, "ignore the run state: run every node")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "connect, check guards and files, report what would change; change nothing")
-	fl.BoolVar(&f.failFast, "fail-fast", false, "start no new node after the first failure")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json (one event per line)")
-	fl.StringVar(&f.logDir, "log-dir", "", "directory for the per-node logs (default "+defaultRunsDir+"/TIMESTAMP)")
-	fl.StringVar(&f.statePath, "state", defaultStatePath, "run state file (its key is FILE.key)")
-	fl.BoolVar(&f.noState, "no-state", false, "neither read nor write the run state")
-	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown host keys (changed keys are still refused)")
-	fl.BoolVar(&f.perCmd, "session-per-command", false, "open an SSH session for every command instead of reusing a shell per host (slower)")
-	fl.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh_config file to use instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "plain output: also step starts and every output line")
+	f.define(fl)
 	if code, ok := parseFlags(fl, args, stderr); !ok {
 		return code
 	}
-	if f.output != "text" && f.output != "json" {
-		fmt.Fprintf(stderr, "plan run: --output must be text or json, not %q\n", f.output)
-		return exitUsage
-	}
-	if f.parallel < 1 || f.perHost < 1 {
-		fmt.Fprintln(stderr, "plan run: --parallel and --per-host must be at least 1")
+	if !f.valid(stderr) {
 		return exitUsage
 	}
 	p := pa.load(fl.Args(), stderr)
@@ -100,10 +81,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "plan run: %v\n", err)
 		return exitUsage
 	}
-
 	logDir := f.logDir
 	if logDir == "" {
-		var err error
 		if logDir, err = newRunDir(defaultRunsDir, time.Now()); err != nil {
 			fmt.Fprintf(stderr, "plan run: %v\n", err)
 			return exitUsage
@@ -111,7 +90,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	var state *executor.State
 	if !f.noState { // a dry run reads it (to report what is up to date) but never writes it
-		var err error
 		if state, err = executor.OpenState(f.statePath); err != nil {
 			fmt.Fprintf(stderr, "plan run: %v\n", err)
 			return exitUsage
@@ -121,18 +99,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 	red := executor.NewRedactor(p.Secrets()...)
 	out := &flushingRedactor{rw: red.Writer(stdout)}
-	var rend render.Renderer
-	var suspend func(func()) = func(fn func()) { fn() }
-	switch {
-	case f.output == "json":
-		rend = render.NewJSON(out)
-	case isTerminal(stdout):
-		tty := render.NewTTY(out, func() int { return termWidth(stdout) })
-		rend, suspend = tty, tty.Suspend
-	default:
-		rend = render.NewPlain(out, f.verbose)
-	}
-
+	rend, suspend := f.renderer(stdout, out)
 	dialer := hosts.NewDialer(hosts.Options{
 		AcceptNewHostKeys: f.acceptNew,
 		SessionPerCommand: f.perCmd,
@@ -152,50 +119,24 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "plan run: %s\n", red.String(err.Error()))
 		return exitUsage
 	}
-	connect := func(ctx context.Context, h *dsl.Host) (hosts.Transport, error) {
-		t, err := dialer.Dial(ctx, endpoints[h.Name])
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}
-
-	// A second interrupt exits at once, but first writes the successes the
-	// state holds in memory (a moment's worth at most), bounded.
-	flushState := func() {}
-	if state != nil {
-		flushState = func() {
-			done := make(chan struct{})
-			go func() { state.Flush(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(2 * time.Second):
-			}
-		}
-	}
-	stopSignals := handleInterrupts(cancel, stderr, flushState)
+	stopSignals := handleInterrupts(cancel, stderr, boundedFlush(state))
 	defer stopSignals()
 
-	sum, err := executor.Run(ctx, p, connect, executor.Options{
-		Parallel: f.parallel,
-		PerHost:  f.perHost,
-		FailFast: f.failFast,
-		DryRun:   f.dryRun,
-		Only:     f.only,
-		Limit:    limit,
-		From:     f.from,
-		Force:    f.force,
-		LogDir:   logDir,
-		State:    state,
-		Secrets:  dialer.Secrets(),
-		Redactor: red,
-		Sink:     rend.Event,
-		SSHCommand: func(h *dsl.Host) string {
-			if ep := endpoints[h.Name]; ep != nil {
-				return ep.SSHCommand("")
-			}
-			return "ssh -- " + hosts.ShellQuote(h.Name)
-		},
+	sum, err := executor.Run(ctx, p, connectTo(dialer, endpoints), executor.Options{
+		Parallel:   f.parallel,
+		PerHost:    f.perHost,
+		FailFast:   f.failFast,
+		DryRun:     f.dryRun,
+		Only:       f.only,
+		Limit:      limit,
+		From:       f.from,
+		Force:      f.force,
+		LogDir:     logDir,
+		State:      state,
+		Secrets:    dialer.Secrets(),
+		Redactor:   red,
+		Sink:       rend.Event,
+		SSHCommand: sshCommandFor(endpoints),
 	})
 	if state != nil && err == nil {
 		if ferr := state.Flush(); ferr != nil {
@@ -210,6 +151,90 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return sum.ExitCode()
+}
+
+// define declares the flags of `plan run` on fl.
+func (f *runFlags) define(fl *pflag.FlagSet) {
+	fl.IntVar(&f.parallel, "parallel", 64, "nodes in flight across all hosts")
+	fl.IntVar(&f.perHost, "per-host", 8, "nodes in flight on one host (keep below sshd's MaxSessions, 10 by default)")
+	fl.StringArrayVar(&f.only, "only", nil, "run only this task and what it depends on (repeatable)")
+	fl.StringArrayVar(&f.limit, "limit", nil, "run only the nodes on these hosts or groups (comma-separated, repeatable) and what they depend on")
+	fl.StringArrayVar(&f.from, "from", nil, "run this task and everything after it again, even if up to date (repeatable)")
+	fl.BoolVar(&f.force, "force", false, "ignore the run state: run every node")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "connect, check guards and files, report what would change; change nothing")
+	fl.BoolVar(&f.failFast, "fail-fast", false, "start no new node after the first failure")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json (one event per line)")
+	fl.StringVar(&f.logDir, "log-dir", "", "directory for the per-node logs (default "+defaultRunsDir+"/TIMESTAMP)")
+	fl.StringVar(&f.statePath, "state", defaultStatePath, "run state file (its key is FILE.key)")
+	fl.BoolVar(&f.noState, "no-state", false, "neither read nor write the run state")
+	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown host keys (changed keys are still refused)")
+	fl.BoolVar(&f.perCmd, "session-per-command", false, "open an SSH session for every command instead of reusing a shell per host (slower)")
+	fl.StringVarP(&f.sshConfig, "ssh-config", "F", "", "ssh_config file to use instead of ~/.ssh/config and /etc/ssh/ssh_config (like ssh -F)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "plain output: also step starts and every output line")
+}
+
+// valid checks the flags that parsing alone cannot, saying what is wrong.
+func (f *runFlags) valid(stderr io.Writer) bool {
+	if f.output != "text" && f.output != "json" {
+		fmt.Fprintf(stderr, "plan run: --output must be text or json, not %q\n", f.output)
+		return false
+	}
+	if f.parallel < 1 || f.perHost < 1 {
+		fmt.Fprintln(stderr, "plan run: --parallel and --per-host must be at least 1")
+		return false
+	}
+	return true
+}
+
+// renderer picks the event renderer for --output and stdout, and how to
+// suspend it while a prompt asks on the terminal.
+func (f *runFlags) renderer(stdout io.Writer, out io.Writer) (render.Renderer, func(func())) {
+	switch {
+	case f.output == "json":
+		return render.NewJSON(out), func(fn func()) { fn() }
+	case isTerminal(stdout):
+		tty := render.NewTTY(out, func() int { return termWidth(stdout) })
+		return tty, tty.Suspend
+	default:
+		return render.NewPlain(out, f.verbose), func(fn func()) { fn() }
+	}
+}
+
+// boundedFlush writes the successes the state holds in memory (a moment's
+// worth at most) before a second interrupt exits, bounded to 2 s.
+func boundedFlush(state *executor.State) func() {
+	if state == nil {
+		return func() {}
+	}
+	return func() {
+		done := make(chan struct{})
+		go func() { state.Flush(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// connectTo dials a plan host at its resolved endpoint.
+func connectTo(dialer *hosts.Dialer, endpoints map[string]*hosts.Endpoint) executor.Connector {
+	return func(ctx context.Context, h *dsl.Host) (hosts.Transport, error) {
+		t, err := dialer.Dial(ctx, endpoints[h.Name])
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+}
+
+// sshCommandFor gives the `ssh` line that reaches a host by hand.
+func sshCommandFor(endpoints map[string]*hosts.Endpoint) func(*dsl.Host) string {
+	return func(h *dsl.Host) string {
+		if ep := endpoints[h.Name]; ep != nil {
+			return ep.SSHCommand("")
+		}
+		return "ssh -- " + hosts.ShellQuote(h.Name)
+	}
 }
 
 // limitHosts turns --limit arguments (host or group names, comma
