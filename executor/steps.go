@@ -98,115 +98,134 @@ func (r *run) attemptStep(ctx context.Context, t hosts.Transport, n *dsl.Node, s
 
 	switch step.Kind {
 	case dsl.StepRun, dsl.StepScript:
-		if r.opts.DryRun {
-			nl.note("   dry run: would run")
-			sr.result.Changed = !step.ReadOnly
-			return sr, nil
-		}
-		c := &hosts.Command{Cmd: step.Command, Env: step.Env, Sudo: step.Sudo, Stdout: stdout, Stderr: stderr}
-		if step.Kind == dsl.StepScript {
-			c.Cmd = interpreter(step)
-			c.Stdin = strings.NewReader(step.Script)
-		}
-		err := t.Run(ctx, c)
-		if code, ok := exitCodeOf(err); ok {
-			sr.result.ExitCode = code
-		}
-		if err != nil {
-			return sr, r.stepFailure(ctx, err)
-		}
-		for _, w := range []*streamWriter{stdout, stderr} {
-			if err := w.tooBig(); err != nil {
-				return sr, &stepFailure{err: err}
-			}
-		}
-		// A command that ran is assumed to have changed the host; guards
-		// (creates, unless) are how a plan says it did not need to run, and
-		// `changed = false` how it says the command only reads.
-		sr.result.Changed = !step.ReadOnly
-		return sr, nil
-
+		fail = r.commandStep(ctx, t, step, nl, stdout, stderr, &sr.result)
 	case dsl.StepFile:
-		u := &hosts.Upload{Path: step.Destination, Mode: step.Mode, Owner: step.Owner,
-			Group: step.Group, Sudo: step.Sudo, DryRun: r.opts.DryRun}
-		switch {
-		case step.Content != nil || step.Source == "":
-			u.Content = step.Content
-			if u.Content == nil {
-				u.Content = []byte{}
-			}
-		case step.SourceFS != nil:
-			data, err := fs.ReadFile(step.SourceFS, step.Source)
-			if err != nil {
-				return sr, &stepFailure{err: fmt.Errorf("read %s: %w", step.Source, err)}
-			}
-			u.Content = data
-		default:
-			// Checked here so that "not found" below can only mean the
-			// remote directory.
-			if _, err := os.Stat(step.Source); err != nil {
-				return sr, &stepFailure{err: fmt.Errorf("local source: %w", err)}
-			}
-			u.LocalPath = step.Source
-			if nl.sources == nil {
-				nl.sources = map[string]string{}
-			}
-			nl.sources[step.Source] = sourceStamp(step.Source)
-		}
-		u.Progress = r.progress(n, step)
-		pr, err := t.Push(ctx, u)
-		if err != nil && errors.Is(err, fs.ErrNotExist) && !r.opts.DryRun {
-			// The destination's directory is missing: make it (as the
-			// file's owner would see it made by `install -D`) and try once
-			// more.
-			dir := dirOf(step.Destination)
-			mk := &hosts.Command{Cmd: "mkdir -p " + hosts.ShellQuote(dir), Sudo: step.Sudo, Stderr: stderr}
-			if merr := t.Run(ctx, mk); merr != nil {
-				return sr, r.stepFailure(ctx, fmt.Errorf("%w (and mkdir -p %s: %v)", err, dir, merr))
-			}
-			nl.note("   made directory " + dir)
-			pr, err = t.Push(ctx, u)
-		}
-		if err != nil {
-			return sr, r.stepFailure(ctx, err)
-		}
-		sr.result.Changed = pr.Changed
-		if pr.Changed {
-			verb := "pushed"
-			if r.opts.DryRun {
-				verb = "dry run: would push"
-			}
-			nl.note(fmt.Sprintf("   %s %s (sha256 %s)", verb, step.Destination, pr.SHA256))
-		} else {
-			nl.note(fmt.Sprintf("   %s already up to date (sha256 %s)", step.Destination, pr.SHA256))
-		}
-		return sr, nil
-
+		fail = r.fileStep(ctx, t, n, step, nl, stderr, &sr.result)
 	case dsl.StepFetch:
-		data, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo, MaxBytes: MaxStepValue})
-		if errors.Is(err, hosts.ErrTooLarge) {
-			err = fmt.Errorf("%w; step.%s.content holds at most %d MiB: copy big files with a run step", err, step.Name, MaxStepValue>>20)
-		}
-		if err != nil {
-			return sr, r.stepFailure(ctx, err)
-		}
-		sr.result.Content = data
-		nl.note(fmt.Sprintf("   fetched %s (%d bytes)", step.Source, len(data)))
-		return sr, nil
-
+		fail = r.fetchStep(ctx, t, step, nl, &sr.result)
 	case dsl.StepReboot:
-		if r.opts.DryRun {
-			nl.note("   dry run: would reboot")
-			sr.result.Changed = true
-			return sr, nil
-		}
-		if err := r.reboot(ctx, t, step, nl); err != nil {
-			return sr, r.stepFailure(ctx, err)
-		}
-		sr.result.Changed = true
-		return sr, nil
+		fail = r.rebootStep(ctx, t, step, nl, &sr.result)
+	default:
+		fail = &stepFailure{err: fmt.Errorf("unknown step kind %q", step.Kind)}
 	}
-	return sr, &stepFailure{err: fmt.Errorf("unknown step kind %q", step.Kind)}
+	return sr, fail
+}
+
+// commandStep runs a run or script step's command.
+func (r *run) commandStep(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog, stdout, stderr *streamWriter, res *dsl.StepResult) *stepFailure {
+	if r.opts.DryRun {
+		nl.note("   dry run: would run")
+		res.Changed = !step.ReadOnly
+		return nil
+	}
+	c := &hosts.Command{Cmd: step.Command, Env: step.Env, Sudo: step.Sudo, Stdout: stdout, Stderr: stderr}
+	if step.Kind == dsl.StepScript {
+		c.Cmd = interpreter(step)
+		c.Stdin = strings.NewReader(step.Script)
+	}
+	err := t.Run(ctx, c)
+	if code, ok := exitCodeOf(err); ok {
+		res.ExitCode = code
+	}
+	if err != nil {
+		return r.stepFailure(ctx, err)
+	}
+	for _, w := range []*streamWriter{stdout, stderr} {
+		if err := w.tooBig(); err != nil {
+			return &stepFailure{err: err}
+		}
+	}
+	// A command that ran is assumed to have changed the host; guards
+	// (creates, unless) are how a plan says it did not need to run, and
+	// `changed = false` how it says the command only reads.
+	res.Changed = !step.ReadOnly
+	return nil
+}
+
+// fileStep pushes a file step's content or source to its destination.
+func (r *run) fileStep(ctx context.Context, t hosts.Transport, n *dsl.Node, step *dsl.Step, nl *nodeLog, stderr *streamWriter, res *dsl.StepResult) *stepFailure {
+	u := &hosts.Upload{Path: step.Destination, Mode: step.Mode, Owner: step.Owner,
+		Group: step.Group, Sudo: step.Sudo, DryRun: r.opts.DryRun}
+	switch {
+	case step.Content != nil || step.Source == "":
+		u.Content = step.Content
+		if u.Content == nil {
+			u.Content = []byte{}
+		}
+	case step.SourceFS != nil:
+		data, err := fs.ReadFile(step.SourceFS, step.Source)
+		if err != nil {
+			return &stepFailure{err: fmt.Errorf("read %s: %w", step.Source, err)}
+		}
+		u.Content = data
+	default:
+		// Checked here so that "not found" below can only mean the
+		// remote directory.
+		if _, err := os.Stat(step.Source); err != nil {
+			return &stepFailure{err: fmt.Errorf("local source: %w", err)}
+		}
+		u.LocalPath = step.Source
+		if nl.sources == nil {
+			nl.sources = map[string]string{}
+		}
+		nl.sources[step.Source] = sourceStamp(step.Source)
+	}
+	u.Progress = r.progress(n, step)
+	pr, err := t.Push(ctx, u)
+	if err != nil && errors.Is(err, fs.ErrNotExist) && !r.opts.DryRun {
+		// The destination's directory is missing: make it (as the
+		// file's owner would see it made by `install -D`) and try once
+		// more.
+		dir := dirOf(step.Destination)
+		mk := &hosts.Command{Cmd: "mkdir -p " + hosts.ShellQuote(dir), Sudo: step.Sudo, Stderr: stderr}
+		if merr := t.Run(ctx, mk); merr != nil {
+			return r.stepFailure(ctx, fmt.Errorf("%w (and mkdir -p %s: %v)", err, dir, merr))
+		}
+		nl.note("   made directory " + dir)
+		pr, err = t.Push(ctx, u)
+	}
+	if err != nil {
+		return r.stepFailure(ctx, err)
+	}
+	res.Changed = pr.Changed
+	if pr.Changed {
+		verb := "pushed"
+		if r.opts.DryRun {
+			verb = "dry run: would push"
+		}
+		nl.note(fmt.Sprintf("   %s %s (sha256 %s)", verb, step.Destination, pr.SHA256))
+	} else {
+		nl.note(fmt.Sprintf("   %s already up to date (sha256 %s)", step.Destination, pr.SHA256))
+	}
+	return nil
+}
+
+// fetchStep reads a fetch step's remote file into step.NAME.content.
+func (r *run) fetchStep(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog, res *dsl.StepResult) *stepFailure {
+	data, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo, MaxBytes: MaxStepValue})
+	if errors.Is(err, hosts.ErrTooLarge) {
+		err = fmt.Errorf("%w; step.%s.content holds at most %d MiB: copy big files with a run step", err, step.Name, MaxStepValue>>20)
+	}
+	if err != nil {
+		return r.stepFailure(ctx, err)
+	}
+	res.Content = data
+	nl.note(fmt.Sprintf("   fetched %s (%d bytes)", step.Source, len(data)))
+	return nil
+}
+
+// rebootStep reboots the host and waits for it to come back.
+func (r *run) rebootStep(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog, res *dsl.StepResult) *stepFailure {
+	if r.opts.DryRun {
+		nl.note("   dry run: would reboot")
+		res.Changed = true
+		return nil
+	}
+	if err := r.reboot(ctx, t, step, nl); err != nil {
+		return r.stepFailure(ctx, err)
+	}
+	res.Changed = true
+	return nil
 }
 
 func interpreter(step *dsl.Step) string {
