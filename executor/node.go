@@ -74,20 +74,10 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 	// machines under the same names does not take them for up to date.
 	fp := fmt.Sprintf("%s|%s|%s@%s:%d", ev.Fingerprint(), n.Host.Name, n.Host.User, n.Host.Address, n.Host.Port)
 
-	// An always_run node checks the host each run (a token that may have
-	// expired, say): its old success says nothing about now.
-	if r.opts.State != nil && !r.opts.Force && !r.forced[n] && !n.AlwaysRun {
-		if outs, ok, _ := r.opts.State.lookup(n.ID, fp); ok {
-			for _, v := range outs {
-				if isSensitive(v) {
-					r.red.Add(secretStrings(v)...)
-				}
-			}
-			r.setOutputs(n, outs)
-			res.Status = StatusUpToDate
-			res.Reason = "succeeded before with the same inputs"
-			return res
-		}
+	if r.upToDate(n, fp) {
+		res.Status = StatusUpToDate
+		res.Reason = "succeeded before with the same inputs"
+		return res
 	}
 	r.emit(Event{Kind: EventNodeStarted, Node: n.ID, Task: n.Task, Host: n.Host.Name})
 	if r.opts.State != nil && !r.opts.DryRun {
@@ -117,6 +107,38 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 		defer cancel()
 	}
 
+	if failed := r.runSteps(ctx, nctx, nr, ev, res, nl); failed != nil {
+		return failed
+	}
+	return r.finishNode(n, ev, fp, res, nl)
+}
+
+// upToDate reports whether the run state holds a success of n with the
+// same fingerprint; its outputs are then n's, as if it had run.
+func (r *run) upToDate(n *dsl.Node, fp string) bool {
+	// An always_run node checks the host each run (a token that may have
+	// expired, say): its old success says nothing about now.
+	if r.opts.State == nil || r.opts.Force || r.forced[n] || n.AlwaysRun {
+		return false
+	}
+	outs, ok, _ := r.opts.State.lookup(n.ID, fp)
+	if !ok {
+		return false
+	}
+	for _, v := range outs {
+		if isSensitive(v) {
+			r.red.Add(secretStrings(v)...)
+		}
+	}
+	r.setOutputs(n, outs)
+	return true
+}
+
+// runSteps runs the node's steps in order on its host (connected at the
+// first step that runs), each under nctx. It returns the failed result, or
+// nil when every step succeeded.
+func (r *run) runSteps(ctx, nctx context.Context, nr *nodeRun, ev dsl.Evaluator, res *nodeResult, nl *nodeLog) *nodeResult {
+	n := nr.n
 	var t hosts.Transport
 	for i := 0; i < ev.Len(); i++ {
 		step, runIt, diags := ev.Step(i)
@@ -153,6 +175,12 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 			return r.fail(res, name, kind, out.err)
 		}
 	}
+	return nil
+}
+
+// finishNode evaluates the node's outputs once its steps succeeded and
+// records the success in the run state.
+func (r *run) finishNode(n *dsl.Node, ev dsl.Evaluator, fp string, res *nodeResult, nl *nodeLog) *nodeResult {
 	outs, diags := ev.Outputs()
 	r.red.Add(ev.Secrets()...)
 	for _, v := range outs {
