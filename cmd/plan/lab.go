@@ -27,6 +27,8 @@ func init() {
 }
 
 const labUsage = `usage: plan lab up [N] [--systemd] [--name NAME]   bring up N hosts (default 3)
+              [--latency D] [--jitter D] [--bandwidth RATE]
+                                                    shape the path to each host (a proxy per host)
        plan lab down [--name NAME | --all]          tear a lab down
        plan lab status                              list labs and whether their hosts answer
        plan lab hosts [--name NAME]                 print the lab's ssh host names, one a line
@@ -60,6 +62,8 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 		return labHosts(rest, stdout, stderr)
 	case "prepare":
 		return labPrepare(rest, stdout, stderr)
+	case "serve-links":
+		return labServeLinks(rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "plan lab: unknown subcommand %q\n\n%s", sub, labUsage)
 	return exitUsage
@@ -107,6 +111,8 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	var name, user string
 	var profile lab.HostProfile
 	var timeout time.Duration
+	var link lab.LinkShape
+	var bandwidth string
 	fs, code, done := labFlags("up", args, stderr, func(fs *pflag.FlagSet) {
 		fs.BoolVar(&systemd, "systemd", false, "boot each host with systemd-nspawn (systemd as PID 1); default: sshd only")
 		fs.StringVar(&user, "user", lab.UserRoot, "login user of the lab's ssh_config: root, nopw (passwordless sudo) or plan (sudo asks for the lab's password)")
@@ -116,9 +122,33 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 		fs.BoolVar(&profile.NetworkManager, "networkmanager", false, "run NetworkManager from boot, managing eth0 (needs --systemd)")
 		fs.StringVar(&name, "name", "default", "the lab's name, for down/status/ssh-config")
 		fs.DurationVar(&timeout, "timeout", 20*time.Minute, "bound on the whole bring-up, including a first rootfs build")
+		fs.DurationVar(&link.Latency, "latency", 0, "one-way delay added in each direction between clients and every host (RTT = 2×); whole milliseconds, e.g. 15ms")
+		fs.DurationVar(&link.Jitter, "jitter", 0, "± variation of --latency per chunk of data, e.g. 2ms (less than --latency)")
+		fs.StringVar(&bandwidth, "bandwidth", "", "cap on each direction between clients and every host, e.g. 1gbit, 100mbit, 50mbps (bytes/s)")
 	})
 	if done {
 		return code
+	}
+	if bandwidth != "" {
+		bps, err := lab.ParseBandwidth(bandwidth)
+		if err != nil {
+			fmt.Fprintf(stderr, "plan lab up: --bandwidth: %v\n", err)
+			return exitUsage
+		}
+		link.Bandwidth = bps
+	}
+	if err := link.Validate(); err != nil {
+		fmt.Fprintf(stderr, "plan lab up: %v\n", err)
+		return exitUsage
+	}
+	var helper []string
+	if !link.IsZero() {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "plan lab up: the link helper runs this program again: %v\n", err)
+			return exitFailed
+		}
+		helper = []string{exe, "lab", "serve-links"}
 	}
 	n := 3
 	if fs.NArg() > 1 {
@@ -160,6 +190,7 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	l, err := lab.Up(ctx, lab.Options{
 		Hosts: n, Systemd: systemd, Name: name, Persistent: true, User: user, Host: profile,
+		Link: link, LinkHelper: helper,
 		Logf: func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) },
 	})
 	if err != nil {
@@ -168,6 +199,9 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "lab %q (id %d, %s) up in %s:\n", l.Name, l.ID, variantName(l), time.Since(start).Round(10*time.Millisecond))
 	printHosts(stdout, l, false)
+	if !l.Link.IsZero() {
+		fmt.Fprintf(stdout, "links: %s, through proxies served by process %d (log %s/links.log)\n", l.Link, l.LinkProc.PID, l.Dir)
+	}
 	fmt.Fprintf(stdout, "\nssh -F %s %s\n", l.SSHConfig, l.Hosts[0].Alias)
 	fmt.Fprintf(stdout, "plan lab ssh-config --name %s   # how to reach it from plan run -H\n", l.Name)
 	fmt.Fprintf(stdout, "plan lab down --name %s\n", l.Name)
@@ -242,6 +276,13 @@ func labStatus(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		fmt.Fprintf(stdout, "lab %q id %d, %s, %s, dir %s\n", l.Name, l.ID, variantName(l), kind, l.Dir)
+		if !l.Link.IsZero() {
+			state := "running"
+			if l.Persistent && !l.LinkProc.Alive() {
+				state = "GONE: the hosts are unreachable through the ssh_config"
+			}
+			fmt.Fprintf(stdout, "links: %s; proxies' process %d %s\n", l.Link, l.LinkProc.PID, state)
+		}
 		printHosts(stdout, l, true)
 	}
 	return exitOK
@@ -369,5 +410,26 @@ func labPrepare(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "lab rootfs ready in %s: %s\n", time.Since(start).Round(time.Second), base)
+	return exitOK
+}
+
+// labServeLinks is the link helper `plan lab up --latency ...` starts: it
+// serves the lab's proxies until `plan lab down` kills it (or the lab is
+// gone). Not for users; docs/lab.md describes it.
+func labServeLinks(args []string, stdout, stderr io.Writer) int {
+	fs, code, done := labFlags("serve-links", args, stderr, func(*pflag.FlagSet) {})
+	if done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "plan lab serve-links: want the lab's directory (plan lab up starts this itself)\n")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := lab.ServeLinks(ctx, fs.Arg(0)); err != nil {
+		fmt.Fprintf(stderr, "plan lab serve-links: %v\n", err)
+		return exitFailed
+	}
 	return exitOK
 }

@@ -80,6 +80,16 @@
 // known_hosts, ssh_config, plan-password and per host hN/{upper,work,root,
 // containerd,console.log}.
 //
+// # Shaped links
+//
+// Options.Link (a linkem.Shape: latency each way, jitter, bandwidth) puts a
+// user-space proxy built on Toxiproxy's toxics in front of every host, on
+// the gateway address at port 2200+N; the ssh_config then names the proxy
+// (HostName, Port) and the host's alias as HostKeyAlias, so every tool sees
+// the same link. A persistent lab serves its proxies from a helper process
+// (Options.LinkHelper, recorded as LinkProc; see ServeLinks), any other lab
+// from the calling process. Close stops them first.
+//
 // # Teardown
 //
 // Close removes everything the lab made, from its recorded state: host

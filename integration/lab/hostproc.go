@@ -336,6 +336,9 @@ func (l *Lab) Close() error {
 	}
 	start := time.Now()
 	var errs []error
+	if err := l.stopLinks(); err != nil {
+		errs = append(errs, err)
+	}
 	// Kill every host first, then wait: a host full of pods takes a while
 	// to die, and the hosts die in parallel.
 	for _, h := range l.Hosts {

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/plan-dev/plan/integration/lab/linkem"
 	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
@@ -71,6 +72,16 @@ type Options struct {
 	// Host shapes each host's defaults after the operating system the
 	// users run (the zero value keeps Debian's).
 	Host HostProfile
+	// Link shapes the path from clients to every host (latency, jitter,
+	// bandwidth) with a user-space proxy per host (package linkem); the
+	// ssh_config then points at the proxies. Zero: direct.
+	Link linkem.Shape
+	// LinkHelper is the command (argv; the lab's directory is appended)
+	// that serves the proxies of a persistent lab with Link set, in a
+	// process of its own that outlives Up's caller: `plan lab up` passes
+	// itself with `lab serve-links` (see ServeLinks). A lab that is not
+	// persistent serves them in this process.
+	LinkHelper []string
 	// Logf receives progress lines (may be nil).
 	Logf func(format string, args ...any)
 }
@@ -141,9 +152,14 @@ type Lab struct {
 	KnownHosts   string `json:"known_hosts"`
 	SSHConfig    string `json:"ssh_config"`
 	PasswordFile string `json:"password_file"` // the plan user's sudo password (0600)
+	// Link is how the clients' path to every host is shaped (zero: not);
+	// LinkProc the helper process serving a persistent lab's proxies.
+	Link     linkem.Shape `json:"link"`
+	LinkProc Proc         `json:"link_proc"`
 
-	mu   sync.Mutex
-	logf func(string, ...any)
+	mu      sync.Mutex
+	logf    func(string, ...any)
+	proxies []*linkem.Proxy // served by this process (a lab that is not persistent)
 }
 
 // Host is one lab host.
@@ -159,6 +175,9 @@ type Host struct {
 	HostKey string   `json:"host_key"` // public host key, authorized_keys form
 	Proc    Proc     `json:"proc"`     // unshare (light) or systemd-nspawn (systemd)
 	Cgroups []string `json:"cgroups,omitempty"`
+	// Proxy is the address of the host's link proxy (gateway:port) when the
+	// lab shapes links; the ssh_config's HostName and Port name it.
+	Proxy string `json:"proxy,omitempty"`
 }
 
 // Users on every host.
@@ -213,6 +232,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	}
 	if (opts.Host.Firewalld || opts.Host.NetworkManager) && !opts.Systemd {
 		return nil, fmt.Errorf("lab: firewalld and NetworkManager run as systemd units: they need the systemd variant")
+	}
+	if err := opts.Link.Validate(); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if opts.Persistent && !opts.Link.IsZero() && len(opts.LinkHelper) == 0 {
+		return nil, errors.New("lab: a persistent lab with shaped links needs Options.LinkHelper")
 	}
 	if opts.Systemd {
 		if _, err := exec.LookPath("systemd-nspawn"); err != nil {
@@ -287,6 +312,9 @@ func (l *Lab) up(ctx context.Context, opts Options) error {
 		if err := l.WaitSSH(ready, h); err != nil {
 			return err
 		}
+	}
+	if err := l.startLinks(ready, opts); err != nil {
+		return err
 	}
 	l.logf("lab %d: %d host(s) up in %s (%s)", l.ID, len(l.Hosts), time.Since(start).Round(10*time.Millisecond), l.variant())
 	return nil
@@ -420,6 +448,7 @@ func newLab(id int, opts Options) *Lab {
 		KnownHosts:   filepath.Join(dir, "known_hosts"),
 		SSHConfig:    filepath.Join(dir, "ssh_config"),
 		PasswordFile: filepath.Join(dir, "plan-password"),
+		Link:         opts.Link,
 		logf:         opts.Logf,
 	}
 	if !opts.Persistent {
@@ -439,6 +468,7 @@ func newLab(id int, opts Options) *Lab {
 			Root:    filepath.Join(hdir, "root"),
 		})
 	}
+	l.setLinkAddrs()
 	return l
 }
 
@@ -649,8 +679,16 @@ func (l *Lab) TrustHostKeys() error {
 			continue
 		}
 		fmt.Fprintf(&kh, "%s,%s %s %s\n", h.Alias, h.Address, fields[0], fields[1])
-		fmt.Fprintf(&cfg, "\nHost %s\n  HostName %s\n  Port %d\n  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  ConnectTimeout 10\n",
-			h.Alias, h.Address, h.Port, l.loginUser(), l.ClientKey, l.KnownHosts)
+		hostName, port := h.Address, strconv.Itoa(h.Port)
+		alias := ""
+		if h.Proxy != "" {
+			// Through the link proxy; the host's key stays under its alias
+			// (looked up without the port, as OpenSSH does for HostKeyAlias).
+			hostName, port, _ = net.SplitHostPort(h.Proxy)
+			alias = "  HostKeyAlias " + h.Alias + "\n"
+		}
+		fmt.Fprintf(&cfg, "\nHost %s\n  HostName %s\n  Port %s\n%s  User %s\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  ConnectTimeout 10\n",
+			h.Alias, hostName, port, alias, l.loginUser(), l.ClientKey, l.KnownHosts)
 	}
 	if err := os.WriteFile(l.KnownHosts, []byte(kh.String()), 0o644); err != nil {
 		return fmt.Errorf("lab: write known_hosts: %w", err)

@@ -64,6 +64,14 @@ func assertGone(t *testing.T, l *Lab) {
 				t.Errorf("cgroup %s still exists", d)
 			}
 		}
+		// Not by dialing: once the bridge is gone, the gateway's address
+		// may route to something else that accepts.
+		if h.Proxy != "" && listening(h.Proxy) {
+			t.Errorf("host %s: link proxy %s still listens", h.Name, h.Proxy)
+		}
+	}
+	if l.LinkProc.Alive() {
+		t.Errorf("link helper %d still alive", l.LinkProc.PID)
 	}
 	if m := mountsUnder(l.Dir); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
