@@ -145,8 +145,21 @@ func boundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 // only errs towards the limit on text no one writes by hand.
 func checkNesting(src []byte, filename string) *hcl.Diagnostic {
 	depth, line, col := 0, 1, 1
+	nots := 0 // a run of ! (not), which nests too
 	for i := 0; i < len(src); i++ {
 		c := src[i]
+		switch {
+		case c == '!':
+			nots++
+		case c != ' ' && c != '\t':
+			nots = 0
+		}
+		if nots > maxNesting {
+			pos := hcl.Pos{Line: line, Column: col, Byte: i}
+			return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Nested too deeply",
+				Detail:  fmt.Sprintf("More than %d ! in a row; no plan needs that many.", maxNesting),
+				Subject: &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: line, Column: col + 1, Byte: i + 1}}}
+		}
 		switch c {
 		case '(', '[', '{':
 			depth++

@@ -929,6 +929,7 @@ func (ev *evaluator) redactDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	secrets := ev.Secrets()
 	for _, d := range diags {
 		stableSuggestion(d)
+		ev.p.hintEmptyGroup(d)
 		d.Summary = redact(d.Summary, secrets)
 		d.Detail = redact(d.Detail, secrets)
 	}

@@ -195,10 +195,20 @@ func load(paths []string, opts Options, checkPass bool) (*Plan, hcl.Diagnostics)
 func (p *Plan) finishDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	secrets := p.Secrets()
 	for _, d := range diags {
+		p.hintEmptyGroup(d)
 		d.Summary = redact(d.Summary, secrets)
 		d.Detail = redact(d.Detail, secrets)
 	}
 	return boundDiagnostics(sortDiags(diags))
+}
+
+// hintEmptyGroup adds to HCL's "Invalid index ... has no elements" how to
+// give hosts to the groups that have none, when some have none: indexing
+// group.NAME.hosts is by far the likeliest cause.
+func (p *Plan) hintEmptyGroup(d *hcl.Diagnostic) {
+	if d.Summary == "Invalid index" && strings.Contains(d.Detail, "no elements") && !strings.Contains(d.Detail, " -H ") {
+		d.Detail += p.unboundHint()
+	}
 }
 
 // sortDiags orders diagnostics by file and position (those without a
