@@ -69,6 +69,7 @@ func TestDiagnosticsBounded(t *testing.T) {
 		"garbage":  string(garbage),
 		"parens":   "x = " + strings.Repeat("(", 50000) + "1" + strings.Repeat(")", 50000) + "\n",
 		"many":     strings.Repeat("task \"a b\" {}\n", 2000),
+		"nots":     "x = " + strings.Repeat("!", 50000) + "true\n",
 		"longline": "locals {\n  x = \"" + strings.Repeat("a", 40000) + "\" + nope\n}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -88,6 +89,9 @@ func TestDiagnosticsBounded(t *testing.T) {
 				if c < ' ' && c != '\n' && c != '\t' || c == 0x7f {
 					t.Fatalf("a raw control byte %#x on stderr", c)
 				}
+			}
+			if (name == "nots" || name == "parens") && !strings.Contains(errs, "Nested too deeply") {
+				t.Errorf("not refused before parsing (HCL's parser recurses on each level):\n%.300s", errs)
 			}
 			if name == "many" && !strings.Contains(errs, "more errors") {
 				t.Errorf("no count of what was left out:\n%s", errs[len(errs)-300:])
