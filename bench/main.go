@@ -5,6 +5,7 @@
 //	go run ./bench                 # W1, W2, W3 (needs root: it makes a lab)
 //	go run ./bench -w4             # also W4, the scratch plan on 3 systemd hosts
 //	go run ./bench -only w1 -reps 3
+//	go run ./bench -only w1,w3 -rtt 30ms  # every host behind a 30 ms link proxy
 //
 // W1 overhead: 20 chained tasks on 8 hosts; plan vs the OpenSSH floor (one
 // ControlMaster per host, one ssh per step) vs ansible-playbook.
@@ -12,6 +13,10 @@
 // of the unchanged file vs one `sha256sum` per host over ssh.
 // W3 scale: W1 on 64 hosts vs 8 (plan, and the floor for reference), and
 // plan's peak RSS.
+// With -rtt (and -jitter, -bandwidth) every tool reaches the hosts through
+// a link proxy per host (integration/lab/linkem); W1 is then also run
+// directly on the same hosts, and plan is reported against W1's round-trip
+// limit (wan.go).
 // W4: the scratch plan at default parallelism vs --parallel 1, with its
 // critical path from the JSON events.
 //
@@ -51,6 +56,11 @@ type config struct {
 	root       string // the repository
 	planBin    string
 	ansibleBin string
+	// The shaped link in front of every host (wan.go): RTT (split into
+	// latency each way), jitter, bandwidth. Zero: the bare bridge.
+	rtt, jitter time.Duration
+	bandwidth   string
+	baseline    bool // with a shaped link, also run W1 directly (no added latency)
 }
 
 func main() {
@@ -67,6 +77,10 @@ func main() {
 	flag.BoolVar(&cfg.ansible, "ansible", true, "run the Ansible baseline (installs Debian's ansible when missing)")
 	flag.BoolVar(&cfg.profile, "profile", true, "take CPU and heap profiles of plan on W1 and W3")
 	flag.StringVar(&cfg.out, "out", "", "output directory (default bench/out)")
+	flag.DurationVar(&cfg.rtt, "rtt", 0, "round-trip time added between the tools and every host (a link proxy per host; e.g. 30ms)")
+	flag.DurationVar(&cfg.jitter, "jitter", 0, "± jitter of the added latency, per direction (with -rtt)")
+	flag.StringVar(&cfg.bandwidth, "bandwidth", "", "bandwidth cap per direction between the tools and every host (e.g. 1gbit)")
+	flag.BoolVar(&cfg.baseline, "baseline", true, "with -rtt: also run W1 directly, without the added latency, for the round trips per step")
 	cpEvents := flag.String("critical-path", "", "only print W4's critical path from saved JSON events (with -graph)")
 	cpGraph := flag.String("graph", "", "the saved `plan graph --nodes hosts --format dot` for -critical-path")
 	flag.Parse()
@@ -163,7 +177,12 @@ func run(cfg *config) error {
 func lightWorkloads(ctx context.Context, cfg *config, rep *report, need int) error {
 	logf("lab: %d light hosts", need)
 	upCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	l, err := lab.Up(upCtx, lab.Options{Hosts: need, Name: "bench", Logf: logf})
+	shape, err := linkShape(cfg)
+	if err != nil {
+		cancel()
+		return err
+	}
+	l, err := lab.Up(upCtx, lab.Options{Hosts: need, Name: "bench", Logf: logf, Link: shape})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("lab up: %w", err)
@@ -174,7 +193,8 @@ func lightWorkloads(ctx context.Context, cfg *config, rep *report, need int) err
 			logf("lab close: %v", err)
 		}
 	}()
-	b := &bench{cfg: cfg, lab: l, rep: rep}
+	b := &bench{cfg: cfg, lab: l, rep: rep, sshConfig: l.SSHConfig}
+	rep.Link = shape
 	if cfg.only["w1"] || cfg.only["w3"] {
 		if err := b.overhead(ctx); err != nil {
 			return err

@@ -27,6 +27,11 @@ type sample struct {
 	// included: with hosts on the same cores, it shows when a run is
 	// bound by CPU rather than by waiting.
 	Busy time.Duration `json:"machine_busy_ns"`
+	// Flights and Conns are what the hosts' link proxies counted during
+	// the run (shaped links only): the client's turns (each one waits for
+	// a round trip) and TCP connections, summed over the hosts.
+	Flights int64 `json:"flights,omitempty"`
+	Conns   int64 `json:"conns,omitempty"`
 }
 
 // machineBusy reads the machine's busy CPU time so far from /proc/stat.
@@ -57,6 +62,10 @@ type bench struct {
 	cfg *config
 	lab *lab.Lab
 	rep *report
+	// sshConfig is the ssh_config every tool reads: the lab's (through the
+	// link proxies when links are shaped) or the direct one of the
+	// zero-latency baseline (wan.go).
+	sshConfig string
 }
 
 // cmdResult runs cmd to the end and reports its wall time, CPU time and
@@ -145,7 +154,7 @@ func aliases(hosts []*lab.Host) string {
 // sshBase is what every ssh/scp invocation of a baseline gets: the lab's
 // ssh_config (the same file plan reads with -F) and a ControlMaster socket.
 func (b *bench) sshBase(controlDir string) []string {
-	args := []string{"-F", b.lab.SSHConfig}
+	args := []string{"-F", b.sshConfig}
 	if controlDir != "" {
 		args = append(args, "-o", "ControlMaster=auto", "-o", "ControlPath="+filepath.Join(controlDir, "%C"), "-o", "ControlPersist=yes")
 	}
@@ -200,8 +209,10 @@ func busyCPUs(s sample) float64 {
 	}
 	return s.Busy.Seconds() / s.Wall.Seconds()
 }
-func rssMiB(s sample) float64 { return float64(s.MaxRSS) / 1024 }
-func wire(s sample) float64   { return float64(s.Bytes) }
+func rssMiB(s sample) float64  { return float64(s.MaxRSS) / 1024 }
+func wire(s sample) float64    { return float64(s.Bytes) }
+func flights(s sample) float64 { return float64(s.Flights) }
+func conns(s sample) float64   { return float64(s.Conns) }
 
 // rotate returns the tools in the order of repetition r: every tool goes
 // first, second, ... in turn, so slow drifts of the machine's load fall on

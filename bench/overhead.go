@@ -59,7 +59,7 @@ func (b *bench) planW1(hosts []*lab.Host, extraEnv ...string) func(ctx context.C
 		defer os.RemoveAll(logDir)
 		cmd := exec.CommandContext(ctx, b.cfg.planBin, "run", filepath.Join(b.cfg.root, "bench", "plans", "w1"),
 			"--state", filepath.Join(logDir, "state.json"), "--output", "json", "--log-dir", logDir,
-			"-F", b.lab.SSHConfig, "-H", "all="+aliases(hosts))
+			"-F", b.sshConfig, "-H", "all="+aliases(hosts))
 		cmd.Dir = b.cfg.out
 		cmd.Env = append(os.Environ(), extraEnv...)
 		s, out, err := runCmd(ctx, cmd)
@@ -132,7 +132,7 @@ nocows = 1
 pipelining = True
 ssh_args = -F %s -o ControlMaster=auto -o ControlPersist=60s
 control_path_dir = %s
-`, filepath.Join(dir, "inventory"), len(hosts), ansibleStrategy, filepath.Join(dir, "tmp"), b.lab.SSHConfig, control)
+`, filepath.Join(dir, "inventory"), len(hosts), ansibleStrategy, filepath.Join(dir, "tmp"), b.sshConfig, control)
 		if err := os.WriteFile(filepath.Join(dir, "inventory"), []byte(inv.String()), 0o644); err != nil {
 			return sample{}, err
 		}
@@ -165,6 +165,10 @@ func envOr(k, def string) string {
 // (64 hosts: plan, OpenSSH floor), interleaved.
 func (b *bench) overhead(ctx context.Context) error {
 	small := b.lab.Hosts[:b.cfg.small]
+	b.rep.W1Hosts = len(small)
+	if b.cfg.only["w3"] {
+		b.rep.W3Hosts = b.cfg.large
+	}
 	var tools []tool
 	var groups [][]*lab.Host
 	add := func(name string, hosts []*lab.Host, f func(context.Context) (sample, error)) {
@@ -185,6 +189,16 @@ func (b *bench) overhead(ctx context.Context) error {
 		add("w3/plan", large, b.planW1(large))
 		add("w3/openssh", large, b.floorW1(large))
 	}
+	if !b.rep.Link.IsZero() && b.cfg.baseline && b.cfg.only["w1"] {
+		// The same tools on the same hosts without the link: what the
+		// link adds, divided by the RTT, is the round trips they waited.
+		direct, err := b.direct()
+		if err != nil {
+			return err
+		}
+		add("w1-0/plan", small, direct.planW1(small))
+		add("w1-0/openssh", small, direct.floorW1(small))
+	}
 	idx := make([]int, len(tools))
 	for i := range idx {
 		idx[i] = i
@@ -195,14 +209,18 @@ func (b *bench) overhead(ctx context.Context) error {
 			if err := b.onHosts(ctx, hosts, "rm -rf /tmp/bench"); err != nil {
 				return err
 			}
+			before := b.linkCounts(hosts)
 			s, err := t.run(ctx)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
+			after := b.linkCounts(hosts)
+			s.Flights, s.Conns = after.Flights-before.Flights, after.Conns-before.Conns
 			if err := b.onHosts(ctx, hosts, w1Check); err != nil {
 				return fmt.Errorf("%s left a host wrong: %w", t.name, err)
 			}
-			logf("rep %d/%d %-12s %7.2fs  cpu %6.2fs  rss %5.1f MiB", r+1, b.cfg.reps, t.name, s.Wall.Seconds(), s.CPU.Seconds(), rssMiB(s))
+			logf("rep %d/%d %-12s %7.2fs  cpu %6.2fs  rss %5.1f MiB  turns/host %.1f  conns/host %.1f", r+1, b.cfg.reps, t.name, s.Wall.Seconds(), s.CPU.Seconds(), rssMiB(s),
+				float64(s.Flights)/float64(len(hosts)), float64(s.Conns)/float64(len(hosts)))
 			b.rep.add(t.name, s)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/plan-dev/plan/integration/lab/linkem"
 )
 
 // report collects the samples of every tool and renders the table.
@@ -20,6 +22,11 @@ type report struct {
 	Samples map[string]series  `json:"samples"`
 	W4      *scratchResult     `json:"w4,omitempty"`
 	Extra   map[string]float64 `json:"extra,omitempty"`
+	// Link is the shaped link in front of every host (zero: none).
+	Link linkem.Shape `json:"link"`
+	// W1Hosts and W3Hosts are the workloads' host counts.
+	W1Hosts int `json:"w1_hosts,omitempty"`
+	W3Hosts int `json:"w3_hosts,omitempty"`
 }
 
 func (r *report) add(name string, s sample) {
@@ -54,18 +61,25 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Run %s UTC on %s; %d repetitions, tools interleaved (rotated order).\n\n",
 		r.Date.Format("2006-01-02 15:04"), r.Machine, r.Reps)
 
+	at := ""
+	if !r.Link.IsZero() {
+		at = " at " + linkName(r.Link)
+		fmt.Fprintf(&b, "Every tool reached the hosts through a link proxy per host (docs/lab.md, shaped links): %s. Rows marked *direct* ran on the same hosts without it.\n\n", r.Link)
+	}
 	b.WriteString("| workload | tool | median wall | min – max | median CPU (user+sys) | peak RSS | other |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---|\n")
 	order := []struct{ key, workload, tool string }{
-		{"w1/plan", "W1 8 hosts × 20 tasks", "plan"},
-		{"w1/openssh", "W1 8 hosts × 20 tasks", "OpenSSH floor (ControlMaster, 1 ssh/step)"},
-		{"w1/ansible", "W1 8 hosts × 20 tasks", "ansible-playbook (forks 8, pipelining, " + ansibleStrategy + ")"},
-		{"w2/plan", "W2 256 MiB → 4 hosts", "plan"},
-		{"w2/scp", "W2 256 MiB → 4 hosts", "scp ×4 in parallel"},
-		{"w2/plan-repush", "W2 re-push, unchanged", "plan"},
-		{"w2/sha256sum", "W2 re-push, unchanged", "ssh openssl dgst -sha256 ×4 (the checksum alone)"},
-		{"w3/plan", "W3 64 hosts × 20 tasks", "plan"},
-		{"w3/openssh", "W3 64 hosts × 20 tasks", "OpenSSH floor"},
+		{"w1/plan", "W1 8 hosts × 20 tasks" + at, "plan"},
+		{"w1/openssh", "W1 8 hosts × 20 tasks" + at, "OpenSSH floor (ControlMaster, 1 ssh/step)"},
+		{"w1/ansible", "W1 8 hosts × 20 tasks" + at, "ansible-playbook (forks 8, pipelining, " + ansibleStrategy + ")"},
+		{"w1-0/plan", "W1 8 hosts × 20 tasks, *direct*", "plan"},
+		{"w1-0/openssh", "W1 8 hosts × 20 tasks, *direct*", "OpenSSH floor"},
+		{"w2/plan", "W2 256 MiB → 4 hosts" + at, "plan"},
+		{"w2/scp", "W2 256 MiB → 4 hosts" + at, "scp ×4 in parallel"},
+		{"w2/plan-repush", "W2 re-push, unchanged" + at, "plan"},
+		{"w2/sha256sum", "W2 re-push, unchanged" + at, "ssh openssl dgst -sha256 ×4 (the checksum alone)"},
+		{"w3/plan", "W3 64 hosts × 20 tasks" + at, "plan"},
+		{"w3/openssh", "W3 64 hosts × 20 tasks" + at, "OpenSSH floor"},
 	}
 	for _, o := range order {
 		s, ok := r.Samples[o.key]
@@ -92,8 +106,11 @@ func (r *report) markdown() string {
 			}
 			other += fmt.Sprintf("%s on the wire", humanBytes(s.median(wire)))
 		}
-		if strings.HasPrefix(o.key, "w1/") || strings.HasPrefix(o.key, "w3/") {
+		if strings.HasPrefix(o.key, "w1") || strings.HasPrefix(o.key, "w3/") {
 			other = fmt.Sprintf("machine busy %.1f of %d CPUs", s.median(busyCPUs), runtime.NumCPU())
+			if hosts := r.hostsOf(o.key); s.median(flights) > 0 && hosts > 0 {
+				other += fmt.Sprintf("; %.1f client turns, %.1f connections per host", s.median(flights)/float64(hosts), s.median(conns)/float64(hosts))
+			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.2f s | %.2f – %.2f s | %s | %s | %s |\n", o.workload, o.tool, s.median(wallS), lo, hi, cpu, rss, other)
 	}
@@ -138,6 +155,9 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "| W2 re-push / one checksum per host over ssh (wall); bytes sent | %.2f×; %s | ≈ 1×, no file data | %s |\n", v, humanBytes(by), yes(by < 1<<20))
 		}
 	}
+	if !r.Link.IsZero() {
+		r.wanGoals(&b)
+	}
 	ratio("W3 plan 64 hosts / plan 8 hosts (wall)", "w3/plan", "w1/plan", wallS, "≤ 2×", func(v float64) bool { return v <= 2 })
 	ratio("W3 OpenSSH floor 64 / 8 hosts (wall, reference)", "w3/openssh", "w1/openssh", wallS, "—", nil)
 	if n, ok := r.med("w3/plan", cpuS); ok {
@@ -157,6 +177,76 @@ func (r *report) markdown() string {
 		b.WriteString("\n" + r.W4.markdown())
 	}
 	return b.String()
+}
+
+// hostsOf is the number of hosts of a workload's key.
+func (r *report) hostsOf(key string) int {
+	if strings.HasPrefix(key, "w3/") {
+		return r.W3Hosts
+	}
+	if strings.HasPrefix(key, "w1") {
+		return r.W1Hosts
+	}
+	return 0
+}
+
+// wanGoals: W1 on a shaped link against its round-trip limit, and the
+// round trips per step of each tool.
+func (r *report) wanGoals(b *strings.Builder) {
+	rtt := r.Link.RTT()
+	if rtt <= 0 {
+		return
+	}
+	limit := roundTripLimit(rtt)
+	tools := []struct{ key, name string }{
+		{"w1/plan", "plan"}, {"w1/openssh", "OpenSSH floor"}, {"w1/ansible", "Ansible"},
+	}
+	for _, t := range tools {
+		w, ok := r.med(t.key, wallS)
+		if !ok {
+			continue
+		}
+		target, met := "—", "—"
+		if t.key == "w1/plan" {
+			target, met = "≤ 1.3×", yes(w/limit.Seconds() <= 1.3)
+		}
+		fmt.Fprintf(b, "| W1 %s / round-trip limit (%d set-up + %d steps = %d RTT = %.2f s) | %.2f× | %s | %s |\n",
+			t.name, setupRTTs, w1StepCount, setupRTTs+w1StepCount, limit.Seconds(), w/limit.Seconds(), target, met)
+	}
+	for _, t := range tools {
+		w, ok := r.med(t.key, wallS)
+		if !ok {
+			continue
+		}
+		d, ok := r.med(strings.Replace(t.key, "w1/", "w1-0/", 1), wallS)
+		if !ok {
+			continue
+		}
+		added := (w - d) / rtt.Seconds()
+		fmt.Fprintf(b, "| W1 %s: round trips waited, from timings ((wall − direct wall) / RTT); per step (/ %d, set-up included) | %.1f; %.2f | %d; %.2f | — |\n",
+			t.name, w1StepCount, added, added/w1StepCount, setupRTTs+w1StepCount, float64(setupRTTs+w1StepCount)/w1StepCount)
+	}
+	for _, t := range tools {
+		f, ok := r.med(t.key, flights)
+		if !ok || f == 0 || r.W1Hosts == 0 {
+			continue
+		}
+		c, _ := r.med(t.key, conns)
+		fmt.Fprintf(b, "| W1 %s: client turns per step, from the proxies (per host / %d steps, set-up included); connections per host | %.2f; %.1f | — | — |\n",
+			t.name, w1StepCount, f/float64(r.W1Hosts)/w1StepCount, c/float64(r.W1Hosts))
+	}
+}
+
+// linkName is a short name of the link for table rows: "30 ms RTT".
+func linkName(s linkem.Shape) string {
+	var parts []string
+	if s.RTT() > 0 {
+		parts = append(parts, fmt.Sprintf("%d ms RTT", s.RTT().Milliseconds()))
+	}
+	if s.Bandwidth > 0 {
+		parts = append(parts, linkem.FormatBandwidth(s.Bandwidth))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func yes(ok bool) string {

@@ -101,7 +101,7 @@ func (b *bench) transfer(ctx context.Context) error {
 		before := wireBytes(hosts)
 		cmd := exec.CommandContext(ctx, b.cfg.planBin, "run", filepath.Join(b.cfg.root, "bench", "plans", "w2"),
 			"--no-state", "--output", "json", "--log-dir", logDir, "--var", "source="+src,
-			"-F", b.lab.SSHConfig, "-H", "all="+aliases(hosts))
+			"-F", b.sshConfig, "-H", "all="+aliases(hosts))
 		cmd.Dir = b.cfg.out
 		s, out, err := runCmd(ctx, cmd)
 		s.Bytes = wireBytes(hosts) - before
