@@ -21,29 +21,50 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 	if timeout <= 0 {
 		timeout = d.opts.ConnectTimeout
 	}
-	var closers []io.Closer
-	fail := func(err error) (*conn, error) {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i].Close()
+	raw, release, err := d.dialRaw(ctx, ep, depth, timeout)
+	if err != nil {
+		return nil, err
+	}
+	client, agentConn, err := d.handshake(ctx, ep, raw, timeout)
+	if err != nil {
+		if release != nil {
+			release.Close()
 		}
 		return nil, err
 	}
+	var closers []io.Closer // closed in reverse: the agent, then the hop
+	if release != nil {
+		closers = append(closers, release)
+	}
+	closers = append(closers, agentConn)
+	c := &conn{client: client, closers: closers, dead: make(chan struct{})}
+	go func() {
+		client.Wait()
+		close(c.dead)
+	}()
+	if iv := d.keepAliveInterval(ep); iv > 0 {
+		go keepAlive(c, iv, max(ep.ServerAliveCountMax, 1))
+	}
+	return c, nil
+}
+
+// dialRaw opens the byte stream to ep: through its jump host (release then
+// lets go of the shared hop connection), its ProxyCommand, or TCP.
+func (d *Dialer) dialRaw(ctx context.Context, ep *Endpoint, depth int, timeout time.Duration) (net.Conn, io.Closer, error) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var raw net.Conn
-	var err error
-	if ep.Jump != nil {
+	switch {
+	case ep.Jump != nil:
 		// A shared jump connection may have died without anyone noticing
 		// yet: then forget it and dial the hop again, once.
 		for attempt := 0; ; attempt++ {
 			jc, release, err := d.jumpConn(ctx, ep.Jump, depth+1)
 			if err != nil {
-				return nil, fmt.Errorf("jump host %s: %w", ep.Jump.Destination(), err)
+				return nil, nil, fmt.Errorf("jump host %s: %w", ep.Jump.Destination(), err)
 			}
-			raw, err = jc.client.DialContext(dctx, "tcp", ep.Addr())
+			raw, err := jc.client.DialContext(dctx, "tcp", ep.Addr())
 			if err == nil {
-				closers = append(closers, closerFunc(release))
-				break
+				return raw, closerFunc(release), nil
 			}
 			release()
 			var oce *ssh.OpenChannelError
@@ -54,30 +75,33 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 				}
 				err = fmt.Errorf("%w: %w", ErrConnLost, err)
 			}
-			return fail(fmt.Errorf("dial %s via %s: %w", ep.Addr(), ep.Jump.Destination(), dialError(dctx, err)))
+			return nil, nil, fmt.Errorf("dial %s via %s: %w", ep.Addr(), ep.Jump.Destination(), dialError(dctx, err))
 		}
-	} else if ep.ProxyCommand != "" {
-		if raw, err = proxyCommandConn(ep); err != nil {
-			return fail(err)
-		}
-	} else {
-		raw, err = (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dctx, "tcp", ep.Addr())
-		if err != nil {
-			return fail(fmt.Errorf("dial %s: %w", ep.Addr(), dialError(dctx, err)))
-		}
+	case ep.ProxyCommand != "":
+		raw, err := proxyCommandConn(ep)
+		return raw, nil, err
 	}
+	raw, err := (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dctx, "tcp", ep.Addr())
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial %s: %w", ep.Addr(), dialError(dctx, err))
+	}
+	return raw, nil, nil
+}
+
+// handshake runs the SSH handshake and authentication over raw, within the
+// handshake clock (which stops while a prompt waits for the user) and ctx.
+// It closes raw when it fails; agentConn is the agent connection the auth
+// methods use, for the caller to close with the client.
+func (d *Dialer) handshake(ctx context.Context, ep *Endpoint, raw net.Conn, timeout time.Duration) (*ssh.Client, io.Closer, error) {
 	hk, err := newHostKeyChecker(ep, d.opts.AcceptNewHostKeys)
 	if err != nil {
 		raw.Close()
-		return fail(err)
+		return nil, nil, err
 	}
-	// From here the bound is a clock that stops while a prompt waits for
-	// the user; cancellation still comes from ctx.
 	clock := newHandshakeClock(timeout)
 	defer clock.stop()
 	hctx := context.WithValue(ctx, clockKey{}, clock)
 	methods, agentConn := d.authMethods(hctx, ep)
-	closers = append(closers, agentConn)
 	cfg := &ssh.ClientConfig{
 		User:              ep.User,
 		Auth:              methods,
@@ -88,34 +112,27 @@ func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, e
 	// x/crypto/ssh's handshake has no deadline of its own: a server that
 	// accepts TCP and never speaks would hang it forever. Close the socket
 	// when the bound passes.
-	type handshake struct {
+	type result struct {
 		c     ssh.Conn
 		chans <-chan ssh.NewChannel
 		reqs  <-chan *ssh.Request
 	}
-	r, err := bounded(ctx, 0, clock.expired, func() (handshake, error) {
+	r, err := bounded(ctx, 0, clock.expired, func() (result, error) {
 		c, ch, rq, err := ssh.NewClientConn(raw, ep.Addr(), cfg)
-		return handshake{c, ch, rq}, err
-	}, func() { raw.Close() }, func(h handshake) { h.c.Close() })
-	switch {
-	case expiredAfter(err):
-		return fail(fmt.Errorf("ssh handshake with %s: %w: no answer within %v", ep.Addr(), ErrTimeout, timeout))
-	case err != nil && ctx.Err() != nil:
-		return fail(fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), err))
-	case err != nil:
+		return result{c, ch, rq}, err
+	}, func() { raw.Close() }, func(h result) { h.c.Close() })
+	if err != nil {
 		raw.Close()
-		return fail(classifyHandshake(ep, err))
+		agentConn.Close()
+		switch {
+		case expiredAfter(err):
+			return nil, nil, fmt.Errorf("ssh handshake with %s: %w: no answer within %v", ep.Addr(), ErrTimeout, timeout)
+		case ctx.Err() != nil:
+			return nil, nil, fmt.Errorf("ssh handshake with %s: %w", ep.Addr(), err)
+		}
+		return nil, nil, classifyHandshake(ep, err)
 	}
-	client := ssh.NewClient(r.c, r.chans, r.reqs)
-	c := &conn{client: client, closers: closers, dead: make(chan struct{})}
-	go func() {
-		client.Wait()
-		close(c.dead)
-	}()
-	if iv := d.keepAliveInterval(ep); iv > 0 {
-		go keepAlive(c, iv, max(ep.ServerAliveCountMax, 1))
-	}
-	return c, nil
+	return ssh.NewClient(r.c, r.chans, r.reqs), agentConn, nil
 }
 
 // preferAlgorithms puts the known key types first and keeps every other
