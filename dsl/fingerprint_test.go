@@ -110,3 +110,42 @@ task "u" {
 		}
 	}
 }
+
+// The digests of a fixed plan, pinned. The run state keys every success by
+// its node's fingerprint: a change to what goes into it, or how, makes
+// every user's next run repeat every node. If this test fails, the change
+// must be deliberate (say so in the state's format notes), not a side
+// effect. (File reads enter with their resolved path, so the pinned plan
+// reads none: a temporary directory's name would vary.)
+func TestFingerprintPinned(t *testing.T) {
+	dir := writePlan(t, map[string]string{"plan.hcl": `
+variable "v" {
+  default = "a"
+}
+group "all" {}
+task "t" {
+  on = group.all.hosts
+  run "r" {
+    command = "echo ${var.v} ${target.name}"
+  }
+  file "f" {
+    destination = "/etc/f"
+    content     = "one ${var.v}"
+  }
+}
+`})
+	p := mustLoad(t, dir, Options{Hosts: []string{"h0", "ops@h1:2222"}})
+	want := map[string]string{
+		"t[h0]": "0724a5a10b518e9dd829a78148f1ceb04a18b17dbd96eecff729fe40cbf68645",
+		"t[h1]": "d35ab0b8aa2018fdd6e41fb65d7bf7c631784679139107e71ee379f6e119bdbb",
+	}
+	for _, n := range p.Nodes() {
+		ev, d := p.Evaluator(n, outputs{})
+		if d.HasErrors() {
+			t.Fatal(diagText(d))
+		}
+		if got := ev.Fingerprint(); got != want[n.ID] {
+			t.Errorf("%s: fingerprint %s, pinned %s", n.ID, got, want[n.ID])
+		}
+	}
+}
