@@ -27,6 +27,7 @@ import (
 	"github.com/plan-dev/plan/dsl"
 	"github.com/plan-dev/plan/executor"
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/internal/golden"
 )
 
 // recordedHost is an Oracle Linux server as recorded in testdata/oracle-linux/NAME.
@@ -318,19 +319,7 @@ func TestOracleLinuxDecisions(t *testing.T) {
 		t.Run(tc.golden, func(t *testing.T) {
 			got := decide(t, loadRecorded(t, tc.recorded), addrs, hostArgs, tc.vars)
 			path := filepath.Join("testdata", "oracle-linux", tc.golden+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./builtin-plans -run OracleLinux -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("decisions on %s differ from %s (-update and review):\n%s", tc.recorded, path, firstDiff(string(want), got))
-			}
+			golden.Check(t, path, got, *update, "go test ./builtin-plans -run OracleLinux -update")
 		})
 	}
 }

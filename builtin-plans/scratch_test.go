@@ -14,6 +14,7 @@ import (
 
 	builtinplans "github.com/plan-dev/plan/builtin-plans"
 	"github.com/plan-dev/plan/dsl"
+	"github.com/plan-dev/plan/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current renders")
@@ -54,21 +55,7 @@ func TestScratchRenderGolden(t *testing.T) {
 	for _, tp := range topologies {
 		t.Run(tp.name, func(t *testing.T) {
 			got := render(t, "scratch", tp.hosts, tp.vars)
-			path := goldenPath(tp.name)
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./builtin-plans -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("render of %v differs from %s (run go test ./builtin-plans -update and review the diff):\n%s",
-					tp.hosts, path, firstDiff(string(want), got))
-			}
+			golden.Check(t, goldenPath(tp.name), got, *update, "go test ./builtin-plans -run Golden -update")
 		})
 	}
 }
@@ -79,23 +66,6 @@ func TestScratchResetRenders(t *testing.T) {
 	if !strings.Contains(out, "reset.sh: undo what the scratch plan did") {
 		t.Errorf("unexpected reset render:\n%s", out)
 	}
-}
-
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return fmt.Sprintf("line %d:\n  golden: %q\n  render: %q", i+1, x, y)
-		}
-	}
-	return "(no line differs)"
 }
 
 // shellBodies extracts every run command, script body and unless guard from a render.

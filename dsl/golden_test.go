@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/plan-dev/plan/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
@@ -60,19 +62,7 @@ func diagText(diags hcl.Diagnostics) string {
 
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./dsl -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output (go test ./dsl -update refreshes it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.Check(t, path, got, *update, "go test ./dsl -update")
 }
 
 func TestInvalidPlansGolden(t *testing.T) {
