@@ -102,7 +102,9 @@ type Step struct {
 	Owner       string
 	Group       string
 
-	// fetch: Source is the remote path (gives step.NAME.content).
+	// fetch: Source is the remote path (gives step.NAME.content); with
+	// Destination, a local path (relative to the working directory), the
+	// file streams there instead (mode 0600) and content stays empty.
 
 	// Guards. Creates: skip when this remote path exists. Unless: skip when
 	// this remote command exits 0. When was already evaluated: a step whose

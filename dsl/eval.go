@@ -416,7 +416,9 @@ func (ev *evaluator) stepRaw(i int) (*Step, bool, hcl.Diagnostics) {
 	st.Command = b.str("command")
 	st.Interpreter = b.str("interpreter")
 	st.Destination = b.str("destination")
-	b.absolute("destination", st.Destination)
+	if s.kind != StepFetch { // a fetch's destination is a local path: relative to the working directory
+		b.absolute("destination", st.Destination)
+	}
 	st.Owner = b.account("owner")
 	st.Group = b.account("group")
 	st.Creates = b.str("creates")

@@ -221,6 +221,9 @@ func renderStep(w *bytes.Buffer, s *stepDecl, vals map[string]cty.Value, ev *eva
 		header += " -> " + oneLine(text("destination"))
 	case StepFetch:
 		header += " <- " + oneLine(text("source"))
+		if has("destination") {
+			header += " (to local " + oneLine(text("destination")) + ")"
+		}
 	case StepScript:
 		interp := "/bin/sh -s"
 		if has("interpreter") {

@@ -229,3 +229,25 @@ task "token" {
 		t.Errorf("always_run = \"often\": %s", diags)
 	}
 }
+
+// A fetch's destination is a local path, relative allowed; render shows it.
+func TestFetchDestination(t *testing.T) {
+	p, diags := loadRolling(t, `
+group "g" {}
+task "backup" {
+  on = group.g.hosts
+  fetch "snap" {
+    source      = "/var/lib/snap.db"
+    destination = "backups/${target.name}.db"
+  }
+}
+`, "g=cp1")
+	if diags != "" {
+		t.Fatal(diags)
+	}
+	var buf bytes.Buffer
+	Render(p, &buf)
+	if !strings.Contains(buf.String(), "--- fetch snap <- /var/lib/snap.db (to local backups/cp1.db)") {
+		t.Errorf("render:\n%s", buf.String())
+	}
+}

@@ -44,7 +44,7 @@ var stepSchemas = map[StepKind]*hcl.BodySchema{
 	StepFile: stepSchema(hcl.AttributeSchema{Name: "destination", Required: true}, hcl.AttributeSchema{Name: "content"},
 		hcl.AttributeSchema{Name: "source"}, hcl.AttributeSchema{Name: "mode"}, hcl.AttributeSchema{Name: "owner"},
 		hcl.AttributeSchema{Name: "group"}),
-	StepFetch:  stepSchema(hcl.AttributeSchema{Name: "source", Required: true}),
+	StepFetch:  stepSchema(hcl.AttributeSchema{Name: "source", Required: true}, hcl.AttributeSchema{Name: "destination"}),
 	StepReboot: stepSchema(),
 }
 

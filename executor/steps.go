@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -202,6 +203,9 @@ func (r *run) fileStep(ctx context.Context, t hosts.Transport, n *dsl.Node, step
 
 // fetchStep reads a fetch step's remote file into step.NAME.content.
 func (r *run) fetchStep(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog, res *dsl.StepResult) *stepFailure {
+	if step.Destination != "" {
+		return r.fetchToLocal(ctx, t, step, nl)
+	}
 	data, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo, MaxBytes: MaxStepValue})
 	if errors.Is(err, hosts.ErrTooLarge) {
 		err = fmt.Errorf("%w; step.%s.content holds at most %d MiB: copy big files with a run step", err, step.Name, MaxStepValue>>20)
@@ -422,4 +426,29 @@ func dirOf(p string) string {
 		return p[:i]
 	}
 	return "/"
+}
+
+// fetchToLocal streams a remote file into a local one (a backup, say): to
+// a temp file beside it, renamed into place, mode 0600 (it may hold
+// secrets); the content is never kept in memory or shown. A dry run only
+// says where it would go: writing on the operator's machine is a change.
+func (r *run) fetchToLocal(ctx context.Context, t hosts.Transport, step *dsl.Step, nl *nodeLog) *stepFailure {
+	if r.opts.DryRun {
+		nl.note(fmt.Sprintf("   dry run: would fetch %s to local %s", step.Source, step.Destination))
+		return nil
+	}
+	if dir := filepath.Dir(step.Destination); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &stepFailure{err: fmt.Errorf("fetch %s: make local directory: %w", step.Source, err)}
+		}
+	}
+	if _, err := t.Fetch(ctx, &hosts.Download{Path: step.Source, Sudo: step.Sudo, LocalPath: step.Destination}); err != nil {
+		return r.stepFailure(ctx, err)
+	}
+	size := int64(-1)
+	if fi, err := os.Stat(step.Destination); err == nil {
+		size = fi.Size()
+	}
+	nl.note(fmt.Sprintf("   fetched %s to local %s (%d bytes)", step.Source, step.Destination, size))
+	return nil
 }
