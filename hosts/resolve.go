@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // Resolver turns Specs into Endpoints through ssh_config and Vagrant.
@@ -63,33 +65,61 @@ func (r *Resolver) Resolve(ctx context.Context, specs []Spec) ([]*Endpoint, erro
 	}
 	// One `ssh -G` per host: run several at once (in sequence they took
 	// ~2.5 s for 64 hosts on a loaded machine, before anything could run).
-	errs := make([]error, len(specs))
+	// Every host that cannot be resolved is reported, not just the first:
+	// a user fixing an inventory sees all of it at once.
+	var g multierror.Group
 	sem := make(chan struct{}, resolveParallel)
-	var wg sync.WaitGroup
 	for i, s := range specs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var err error
 			if name, ok := strings.CutPrefix(s.Name, VagrantPrefix); ok {
 				opts, found := vagrant[name]
 				if !found {
-					errs[i] = fmt.Errorf("vagrant ssh-config gave nothing for machine %q", name)
-					return
+					return indexedError{i, fmt.Errorf("vagrant ssh-config gave nothing for machine %q", name)}
 				}
-				out[i], errs[i] = r.endpointFrom(ctx, s, applyOverrides(opts, s), "vagrant", 0)
+				out[i], err = r.endpointFrom(ctx, s, applyOverrides(opts, s), "vagrant", 0)
 			} else {
-				out[i], errs[i] = r.resolveOne(ctx, s, 0)
+				out[i], err = r.resolveOne(ctx, s, 0)
 			}
-		}()
+			if err != nil {
+				return indexedError{i, err}
+			}
+			return nil
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err // the first in the specs' order
+	if merr := g.Wait(); merr.ErrorOrNil() != nil {
+		// In the specs' order, whatever order they failed in.
+		sort.Slice(merr.Errors, func(a, b int) bool {
+			return merr.Errors[a].(indexedError).i < merr.Errors[b].(indexedError).i
+		})
+		if len(merr.Errors) == 1 {
+			return nil, merr.Errors[0]
 		}
+		merr.ErrorFormat = listErrors
+		return nil, merr
 	}
 	return out, nil
+}
+
+// indexedError is one host's resolve error and the host's place in the
+// specs; it reads (and unwraps) as the error alone.
+type indexedError struct {
+	i   int
+	err error
+}
+
+func (e indexedError) Error() string { return e.err.Error() }
+func (e indexedError) Unwrap() error { return e.err }
+
+// listErrors formats several hosts' errors one a line.
+func listErrors(errs []error) string {
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = "  " + err.Error()
+	}
+	return fmt.Sprintf("%d hosts cannot be resolved:\n%s", len(errs), strings.Join(lines, "\n"))
 }
 
 // resolveParallel bounds the hosts resolved at once.

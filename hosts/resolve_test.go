@@ -236,3 +236,29 @@ func TestResolveFallsBackWithoutDashG(t *testing.T) {
 		t.Fatalf("fallback: %+v", eps[0])
 	}
 }
+
+// Every host that cannot be resolved is reported, in the specs' order,
+// not just the first to fail.
+func TestResolveReportsEveryBadHost(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config")
+	conf := "Host bad1\n  Port 99999\nHost bad2\n  StrictHostKeyChecking sometimes\n"
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{ConfigFile: file, Home: dir, SSHPath: NoSSHClient}
+	_, err := r.Resolve(context.Background(), []Spec{{Name: "bad2"}, {Name: "good"}, {Name: "bad1"}})
+	if err == nil {
+		t.Fatal("resolved bad hosts")
+	}
+	msg := err.Error()
+	i2, i1 := strings.Index(msg, "bad2"), strings.Index(msg, "bad1")
+	if !strings.Contains(msg, "2 hosts cannot be resolved") || i2 < 0 || i1 < 0 || i2 > i1 {
+		t.Fatalf("want both hosts, bad2 first: %v", err)
+	}
+	// One bad host reads as its own error.
+	_, err = r.Resolve(context.Background(), []Spec{{Name: "good"}, {Name: "bad1"}})
+	if err == nil || strings.Contains(err.Error(), "hosts cannot be resolved") || !strings.Contains(err.Error(), "bad1") {
+		t.Fatalf("one bad host: %v", err)
+	}
+}

@@ -129,6 +129,8 @@ func (b *Builder) Build(ctx context.Context, cs []Component) ([]Result, error) {
 	if err := b.WriteIndex(); err != nil {
 		errs = append(errs, err)
 	}
+	// errors.Join, not go-multierror: built one after the other, and each
+	// result already carries its own error; the join is for printing.
 	return results, errors.Join(errs...)
 }
 

@@ -396,6 +396,8 @@ func (l *Lab) Close() error {
 	if l.logf != nil {
 		l.logf("lab %d: torn down in %s", l.ID, time.Since(start).Round(10*time.Millisecond))
 	}
+	// errors.Join, not go-multierror: gathered in sequence and only
+	// printed (one a line), which the standard library does as well.
 	return errors.Join(errs...)
 }
 

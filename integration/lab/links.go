@@ -156,6 +156,9 @@ func (l *Lab) stopLinks() error {
 			}
 		}
 	}
+	// errors.Join, not go-multierror: the failures are gathered one after
+	// the other and only printed, one a line, which the standard library
+	// does as well.
 	return errors.Join(errs...)
 }
 
