@@ -222,9 +222,9 @@ func TestShellDiedBeforeReadingCommand(t *testing.T) {
 	f := func(n string) string { return d + "/" + n }
 	// A watcher, left behind by the first command, stops the shell (its
 	// $PPID) on cue and kills it on a second cue.
-	watcher := fmt.Sprintf(`nohup sh -c 'while [ ! -e %[1]s ]; do sleep 0.02; done; kill -STOP %[4]s; touch %[2]s; `+
+	watcher := fmt.Sprintf(`echo $PPID > %[5]s; nohup sh -c 'while [ ! -e %[1]s ]; do sleep 0.02; done; kill -STOP %[4]s; touch %[2]s; `+
 		`while [ ! -e %[3]s ]; do sleep 0.02; done; kill -KILL %[4]s' >/dev/null 2>&1 </dev/null &`,
-		f("stop"), f("stopped"), f("kill"), `'"$PPID"'`)
+		f("stop"), f("stopped"), f("kill"), `'"$PPID"'`, f("pid"))
 	if _, _, err := runOut(t, tr, &hosts.Command{Cmd: watcher}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,14 @@ func TestShellDiedBeforeReadingCommand(t *testing.T) {
 		out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo ran"})
 		done <- result{out, err}
 	}()
-	time.Sleep(300 * time.Millisecond) // the command waits in the stopped shell's pipe
+	// The kill comes once the command waits, unread, in the stopped
+	// shell's stdin pipe (seen through a second descriptor of that pipe,
+	// without reading it), not after a guessed delay.
+	pid, err := os.ReadFile(f("pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPipeHasData(t, "/proc/"+strings.TrimSpace(string(pid))+"/fd/0")
 	os.WriteFile(f("kill"), nil, 0o644)
 	select {
 	case r := <-done:
