@@ -160,7 +160,7 @@ task "os_prep" {
 task "kernel" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.os_prep, task.firewall, task.network_manager]
+  depends_on = [task.os_prep]
 
   file "modules" {
     destination = "/etc/modules-load.d/k8s.conf"
@@ -217,7 +217,9 @@ task "kernel" {
 # what the cluster needs, as two firewalld services in the zone of the node's interface
 # (ports-and-protocols.md; controller-manager and scheduler listen on 127.0.0.1 only), and
 # the pod and service networks as trusted sources, so pods reach the API server, DNS and
-# each other across nodes. No masquerade: flannel and kube-proxy do their own.
+# each other across nodes. No masquerade: flannel and kube-proxy do their own. It runs while
+# the binaries are pushed (firewall-cmd takes seconds); etcd, containerd (and so the kubelet)
+# and kube-proxy wait for it.
 task "firewall" {
   on         = local.all_hosts
   sudo       = true
@@ -291,7 +293,8 @@ locals {
 
 # NetworkManager (on by default on Oracle Linux) must leave the interfaces of the pod
 # network alone: left to it, it takes cni0 and flannel.1 as its own and may drop their
-# addresses or routes (a known failure of flannel clusters on RHEL).
+# addresses or routes (a known failure of flannel clusters on RHEL). containerd waits for it,
+# so it is in place before the first of those interfaces exists.
 task "network_manager" {
   on         = local.all_hosts
   sudo       = true

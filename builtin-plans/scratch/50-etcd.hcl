@@ -10,7 +10,7 @@ locals {
 task "etcd" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.etcd_binaries, task.server_certs]
+  depends_on = [task.etcd_binaries, task.server_certs, task.firewall]
 
   run "data_dir" {
     command = "install -d -o etcd -g etcd -m 0700 /var/lib/etcd"

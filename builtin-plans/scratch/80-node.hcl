@@ -5,7 +5,7 @@
 task "containerd" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.node_binaries, task.kernel]
+  depends_on = [task.node_binaries, task.kernel, task.network_manager, task.firewall]
 
   run "dirs" {
     command = "mkdir -p /etc/containerd /etc/cni/net.d /var/lib/scratch/images /var/lib/containerd"
@@ -181,7 +181,7 @@ task "kubelet" {
 task "kube_proxy" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.node_kubeconfigs, task.node_binaries]
+  depends_on = [task.node_kubeconfigs, task.node_binaries, task.firewall]
 
   run "dirs" {
     command = "mkdir -p /var/lib/kube-proxy"
