@@ -15,12 +15,21 @@
 //     hops), many sessions, one sftp client, at most Options.MaxSessions
 //     command channels; every dial, handshake, session open and sftp
 //     request bounded; keepalives; a dead connection re-dialed before the
-//     next call; cancellation kills the remote process group; sudo with a
+//     next call (outside the transport's lock: Close never waits for a
+//     stuck dial); cancellation kills the remote process group; sudo with a
 //     password fed on stdin once sudo's random prompt appears; pushes
 //     written to an exclusive temp file beside the destination, verified,
 //     given owner and mode through its descriptor and renamed (small files
 //     in one session, content on stdin; big ones over sftp into a private
 //     /tmp directory first).
+//
+// Every x/crypto/ssh or pkg/sftp call that takes no context (session
+// open, sftp start and requests, the handshake, the remote kill) goes
+// through bounded (bounded.go): raced against ctx and a limit, and what it
+// returns after its caller gave up (a session, an sftp client or file) is
+// closed, never leaked. Jump-host connections are shared per hop (jump.go);
+// their lock guards the map only, never a dial, so chains of hops dial
+// through each other.
 //
 // Names that could reach a shell on the operator's machine (ProxyCommand,
 // Match exec) are refused and what is substituted is quoted; the secrets
@@ -58,14 +67,17 @@
 //
 // Host keys: known_hosts (hashed entries, @cert-authority, @revoked) under
 // StrictHostKeyChecking yes (default; "ask" too), accept-new or no, and
-// Options.AcceptNewHostKeys. Unknown keys are refused with their SHA256
+// Options.AcceptNewHostKeys; HostKeyAlias (the alias alone, no port) and
+// CheckHostIP as OpenSSH does them, checked against `ssh` itself by a
+// differential test (hosts/conformance/hostkeys_test.go). Unknown keys are refused with their SHA256
 // fingerprint and how to accept them; changed keys are always refused.
 //
 // # Errors
 //
 // Failures wrap the sentinels in errors.go (ErrAuth, ErrHostKeyUnknown,
 // ErrHostKeyChanged, ErrTimeout, ErrConnLost, ErrSudoPassword); a command
-// that ran and exited non-zero is an *ExitError. A cancelled context gives an
+// that ran and exited non-zero is an *ExitError (a command killed by signal
+// N: Code 128+N and Signal, the same through every path). A cancelled context gives an
 // error wrapping context.Canceled; a deadline wraps both ErrTimeout and
 // context.DeadlineExceeded.
 package hosts
