@@ -6,10 +6,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 // Mask replaces every secret in redacted text.
-const Mask = "[REDACTED]"
+const Mask = hosts.Mask
 
 // Redactor replaces known secrets in text. Secrets can be added while a run
 // goes on (a node learns sensitive values as it evaluates); it is safe for

@@ -28,7 +28,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 // Tail returns the last lines (at most stderrTailBytes) with every secret
-// replaced by "<redacted>".
+// replaced by Mask.
 func (t *tailBuffer) Tail(secrets ...string) string {
 	t.mu.Lock()
 	b := bytes.Clone(t.buf)
@@ -43,11 +43,15 @@ func (t *tailBuffer) Tail(secrets ...string) string {
 	return strings.TrimRight(s, "\n")
 }
 
+// Mask is what every secret is replaced by, in stderr tails here and in
+// everything the executor prints (executor.Mask is this one): one mark.
+const Mask = "[REDACTED]"
+
 // redact replaces every non-empty secret in s.
 func redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "<redacted>")
+			s = strings.ReplaceAll(s, sec, Mask)
 		}
 	}
 	return s
