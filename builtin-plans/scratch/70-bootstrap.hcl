@@ -2,10 +2,21 @@
 # bindings that let kubelets ask for and get their certificates, and the files every node
 # gets: the CA certificate, the bootstrap kubeconfig and the kube-proxy kubeconfig.
 
+# The token is checked on every run (always_run): a node added on a later day must get a
+# token that is still valid, whatever the run state remembers of the first day. One that
+# expires within min(1 hour, half its lifetime), or whose Secret the token cleaner removed,
+# is replaced; the nodes that joined already never get the new one (see node_kubeconfigs).
+locals {
+  bootstrap_token_ttl_seconds = floor(var.bootstrap_token_ttl_hours * 3600)
+  bootstrap_token_min_left    = min(3600, floor(var.bootstrap_token_ttl_hours * 1800))
+  bootstrap_token_valid       = "f=/etc/kubernetes/bootstrap-token; test -s $f && exp=$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system get secret \"bootstrap-token-$(cut -d. -f1 $f)\" -o jsonpath='{.data.expiration}' 2>/dev/null | base64 -d) && test -n \"$exp\" && test $(( $(date -u -d \"$exp\" +%s) - $(date -u +%s) )) -ge ${local.bootstrap_token_min_left}"
+}
+
 task "bootstrap" {
   on         = local.first_master
   sudo       = true
   depends_on = [task.kube_apiserver, task.kube_controller_manager]
+  always_run = true
 
   run "dirs" {
     command = "mkdir -p /etc/kubernetes/addons"
@@ -23,9 +34,10 @@ task "bootstrap" {
   }
 
   script "make_token" {
-    unless = "test -s /etc/kubernetes/bootstrap-token && /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system get secret \"bootstrap-token-$(cut -d. -f1 /etc/kubernetes/bootstrap-token)\" >/dev/null 2>&1"
+    unless = local.bootstrap_token_valid
     content = join("\n", [
-      "TTL_HOURS='${var.bootstrap_token_ttl_hours}'",
+      "TTL_SECONDS='${local.bootstrap_token_ttl_seconds}'",
+      "MIN_LEFT='${local.bootstrap_token_min_left}'",
       file("templates/bootstrap-token.sh"),
     ])
   }
@@ -58,10 +70,13 @@ task "node_kubeconfigs" {
     mode        = "0644"
   }
 
+  # Only a node that has not joined yet needs the token: one that has keeps the token it
+  # joined with, so a token made again for a node added later changes nothing here.
   file "bootstrap_token" {
     destination = "/var/lib/kubelet/bootstrap-token"
     content     = "${task.bootstrap.output.token}\n"
     mode        = "0600"
+    unless      = local.kubelet_joined
   }
 
   file "kube_proxy_crt" {

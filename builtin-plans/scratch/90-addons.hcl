@@ -33,30 +33,47 @@ task "node_roles" {
 }
 
 # Kubelets ask for serving certificates (serverTLSBootstrap); no built-in controller
-# approves those, so the plan approves each node's own request, after checking it.
+# approves those, so the plan approves each node's own request, after checking it. Each
+# node is judged by the certificate it serves on :10250 (signed by the cluster CA, valid
+# now, for the node's address), not by counting requests: the CSR cleaner removes them
+# after an hour, and a node added on a later day must be waited for, the others not. It
+# runs on every run (always_run): a kubelet renews its serving certificate before it
+# expires with a new request, which a later run approves.
+locals {
+  # $nodes: "NAME=IP ..." of every node, set before it
+  kubelet_serving_ok = <<-EOT
+    missing=''
+    for n in $nodes; do
+      ip=$${n#*=}
+      echo | timeout 5 openssl s_client -connect "$ip:10250" -CAfile /etc/kubernetes/pki/ca.crt -verify_return_error -verify_ip "$ip" >/dev/null 2>&1 || missing="$missing $${n%%=*}"
+    done
+    if [ -n "$missing" ]; then echo "no serving certificate signed by the cluster CA yet on:$missing"; false; else echo 'every kubelet serves a certificate signed by the cluster CA'; fi
+  EOT
+}
+
 task "kubelet_serving" {
   on         = local.first_master
   sudo       = true
   depends_on = [task.kubelet, task.addon_files, task.nodes_joined]
   when       = var.kubelet_server_tls_bootstrap
+  always_run = true
 
   script "approve" {
-    # Each try approves what has arrived, then counts the nodes that have a certificate.
+    # Each try approves what has arrived, then asks each kubelet for its certificate (the
+    # last command: its status is the probe's).
     content = templatefile("templates/wait.sh", {
-      what     = "a serving certificate for each of the ${length(local.all_hosts)} kubelets"
+      what     = "a serving certificate on each of the ${length(local.all_hosts)} kubelets"
       timeout  = 120
       interval = 1 # poll often: every wait here is on the critical path
       probe    = <<-EOT
         sh -s < /etc/kubernetes/addons/approve-serving.sh || return 1
-        have=$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers |
-          awk '$0 ~ /kubelet-serving/ && $0 ~ /Approved,Issued/ {print $0}' | grep -o 'system:node:[^ ]*' | sort -u | wc -l) || return 1
-        echo "$have of ${length(local.all_hosts)} kubelets have an approved serving certificate"
-        [ "$have" -ge ${length(local.all_hosts)} ]
+        nodes='${join(" ", [for h in local.all_hosts : "${h.name}=${task.facts[h.name].output.ip}"])}'
+        ${indent(2, local.kubelet_serving_ok)}
       EOT
       diagnose = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr"
       ready    = "kubelet serving certificates approved"
     })
-    unless  = "test \"$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep -c Pending)\" -eq 0 && test \"$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get csr --no-headers 2>/dev/null | grep kubelet-serving | grep 'Approved,Issued' | grep -o 'system:node:[^ ]*' | sort -u | wc -l)\" -ge ${length(local.all_hosts)}"
+    unless = "nodes='${join(" ", [for h in local.all_hosts : "${h.name}=${task.facts[h.name].output.ip}"])}'\n${local.kubelet_serving_ok}"
   }
 }
 

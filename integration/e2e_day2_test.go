@@ -1,0 +1,133 @@
+package integration
+
+// Day two on a running cluster (issue 17): the operations of docs/scratch.md's Day two section,
+// each proven on a lab cluster built by the scratch plan.
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plan-dev/plan/executor"
+	"github.com/plan-dev/plan/integration/lab"
+)
+
+// TestScratchGrow adds a worker to a running cluster after its bootstrap token expired (a
+// short token lifetime, 0.05 h = 3 min, so that it expires within the test). The first
+// master's bootstrap check finds the token expired and makes a new one; the new worker gets
+// it and joins; its kubelet's serving certificate is approved and judged from the certificate
+// it serves (the API server reaches it through the node proxy, verifying it against the CA);
+// on the hosts already in the cluster only the cluster-wide steps run and nothing of theirs
+// changes.
+func TestScratchGrow(t *testing.T) {
+	c, ctx := newScratchCluster(t, 3, lab.UserNopw, lab.OracleLinuxLike())
+	newWorker := c.workers[1]
+	c.workers = c.workers[:1]
+	c.vars = []string{"bootstrap_token_ttl_hours=0.05"}
+
+	r1, d1 := c.run(ctx, scratchFirstRunTimeout, nil)
+	c.requireSuccess(r1, "first run (master and one worker)")
+	t.Logf("first run (1 master, 1 worker): %s", d1.Round(time.Second))
+	oldToken := c.mustSh(c.master, "cut -d. -f1 /etc/kubernetes/bootstrap-token")
+
+	// Wait for the token to expire: its Secret's expiration (the token cleaner may already
+	// have removed it, which is expiry too).
+	exp := c.mustSh(c.master, "kubectl -n kube-system get secret bootstrap-token-"+strings.TrimSpace(oldToken)+
+		" -o jsonpath='{.data.expiration}' | base64 -d")
+	expiry, err := time.Parse(time.RFC3339, strings.TrimSpace(exp))
+	if err != nil {
+		t.Fatalf("token expiration %q: %v", exp, err)
+	}
+	if wait := time.Until(expiry) + 5*time.Second; wait > 0 {
+		t.Logf("waiting %s for bootstrap token %s to expire (%s)", wait.Round(time.Second), strings.TrimSpace(oldToken), expiry.Format(time.RFC3339))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+
+	c.workers = append(c.workers, newWorker)
+	r2, d2 := c.run(ctx, scratchFirstRunTimeout, nil)
+	c.requireSuccess(r2, "grow run (a worker added after the token expired)")
+	t.Logf("grow run (worker %s added): %s", newWorker.Alias, d2.Round(time.Second))
+	newToken := c.mustSh(c.master, "cut -d. -f1 /etc/kubernetes/bootstrap-token")
+	if newToken == oldToken {
+		t.Errorf("the bootstrap token was not made again after it expired (still %s)", strings.TrimSpace(oldToken))
+	}
+	if ev := r2.node(t, "bootstrap["+c.master.Alias+"]"); ev.Status != executor.StatusChanged {
+		t.Errorf("bootstrap[%s] is %s, want changed (a new token)", c.master.Alias, ev.Status)
+	}
+
+	// What ran and changed on the hosts that were there before.
+	changedSteps := map[string][]string{}
+	for _, ev := range r2.events {
+		if ev.Kind == executor.EventStepFinished && ev.Status == executor.StatusChanged {
+			changedSteps[ev.Node] = append(changedSteps[ev.Node], ev.Step)
+		}
+	}
+	var ran, changed []string
+	newNodes := 0
+	for _, ev := range r2.events {
+		if ev.Kind != executor.EventNodeFinished {
+			continue
+		}
+		if strings.HasSuffix(ev.Node, "["+newWorker.Alias+"]") {
+			newNodes++
+			continue
+		}
+		if ev.Status == executor.StatusUpToDate {
+			continue
+		}
+		ran = append(ran, ev.Node+" "+string(ev.Status))
+		if ev.Status == executor.StatusChanged {
+			changed = append(changed, fmt.Sprintf("%s (%s)", ev.Node, strings.Join(changedSteps[ev.Node], ", ")))
+		}
+	}
+	sort.Strings(ran)
+	t.Logf("grow run: %d nodes on the new worker; on the others %d ran:\n  %s", newNodes, len(ran), strings.Join(ran, "\n  "))
+	// Cluster-wide steps that must change when a node joins: a new token; the new kubelet's
+	// serving certificate approved.
+	allowed := map[string]bool{
+		"bootstrap[" + c.master.Alias + "]":       true,
+		"kubelet_serving[" + c.master.Alias + "]": true,
+	}
+	for _, ch := range changed {
+		node, _, _ := strings.Cut(ch, " ")
+		if !allowed[node] {
+			t.Errorf("grow run changed %s on a host that was already in the cluster", ch)
+		}
+	}
+
+	// The new node is Ready and serves a certificate the API server accepts.
+	c.eventually("the new node Ready", 3*time.Minute, func() error {
+		out, err := c.kubectl("get node " + newWorker.Name + " -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "True" {
+			return fmt.Errorf("Ready is %q", out)
+		}
+		return nil
+	})
+	if out, err := c.kubectl("get --raw /api/v1/nodes/" + newWorker.Name + "/proxy/healthz"); err != nil || strings.TrimSpace(out) != "ok" {
+		t.Errorf("the API server does not reach the new kubelet over verified TLS: %q %v", out, err)
+	}
+	if out := c.mustSh(newWorker, "ls /var/lib/kubelet/pki/"); !strings.Contains(out, "kubelet-server-current.pem") {
+		t.Errorf("the new kubelet has no serving certificate: %s", out)
+	}
+
+	// A re-run right after: the new token is valid, so only the always_run checks run and
+	// nothing changes.
+	r3, d3 := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(r3, "re-run after growing")
+	if s := r3.summary(t); s.Changed != 0 || s.UpToDate != s.Nodes-2 {
+		t.Errorf("re-run after growing: %d of %d up to date, %d changed; want all but 2 up to date and none changed:\n%s",
+			s.UpToDate, s.Nodes, s.Changed, strings.Join(notUpToDate(r3), "\n"))
+	}
+	t.Logf("re-run after growing: %s; bootstrap token %s -> %s; %s", d3.Round(time.Second),
+		strings.TrimSpace(oldToken), strings.TrimSpace(newToken), strconv.Quote(since(c.start)))
+}
