@@ -378,12 +378,17 @@ func (c *scratchCluster) args() []string {
 // run runs the plan (plan run --output json ... in c.work), streaming its events to onEvent
 // as they come, and returns the finished run and its wall time.
 func (c *scratchCluster) run(ctx context.Context, timeout time.Duration, onEvent func(executor.Event), extra ...string) (*planRun, time.Duration) {
+	c.t.Helper()
+	return c.runPlan(ctx, timeout, onEvent, append(c.args(), extra...))
+}
+
+// runPlan is run with a whole command line after `plan run --output json` (another plan).
+func (c *scratchCluster) runPlan(ctx context.Context, timeout time.Duration, onEvent func(executor.Event), planArgs []string) (*planRun, time.Duration) {
 	t := c.t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	args := append([]string{"run", "--output", "json"}, c.args()...)
-	args = append(args, extra...)
+	args := append([]string{"run", "--output", "json"}, planArgs...)
 	cmd := exec.CommandContext(ctx, planBin, args...)
 	cmd.Dir = c.work
 	cmd.Env = append(os.Environ(), c.env...)
