@@ -136,6 +136,33 @@ func TestScratchGrow(t *testing.T) {
 	}
 	t.Logf("re-run after growing: %s; bootstrap token %s -> %s; %s", d3.Round(time.Second),
 		strings.TrimSpace(oldToken), strings.TrimSpace(newToken), strconv.Quote(since(c.start)))
+
+	// Shrink: the worker leaves again (drained, its Node deleted, the host reset), and the
+	// scratch plan without it succeeds.
+	rm, dm := c.runPlan(ctx, scratchReRunTimeout, nil, []string{"scratch-remove", "-F", c.l.SSHConfig,
+		"-H", "masters=" + c.master.Alias, "-H", "remove=" + newWorker.Alias})
+	c.requireSuccess(rm, "scratch-remove")
+	t.Logf("scratch-remove (worker %s): %s", newWorker.Alias, dm.Round(time.Second))
+	if out, err := c.kubectl("get node " + newWorker.Name); err == nil {
+		t.Errorf("the removed node is still in the cluster: %s", out)
+	}
+	if out, _ := c.sh(newWorker, "systemctl is-active kubelet; ls /etc/kubernetes 2>&1"); !strings.Contains(out, "No such file") {
+		t.Errorf("the removed host was not reset: %s", out)
+	}
+	c.workers = c.workers[:1]
+	r4, d4 := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(r4, "scratch run without the removed worker")
+	t.Logf("scratch run after the removal: %s, %d changed", d4.Round(time.Second), r4.summary(t).Changed)
+	c.eventually("the remaining nodes Ready", 2*time.Minute, func() error {
+		out, err := c.kubectl("get nodes --no-headers")
+		if err != nil {
+			return err
+		}
+		if n := strings.Count(strings.TrimSpace(out), "\n") + 1; n != 2 || strings.Contains(out, "NotReady") {
+			return fmt.Errorf("nodes:\n%s", out)
+		}
+		return nil
+	})
 }
 
 // TestScratchBackupRestore backs a cluster up with scratch-backup, builds a fresh cluster on
