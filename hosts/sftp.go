@@ -17,11 +17,42 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.sftpMu.Lock()
-	defer c.sftpMu.Unlock()
-	if c.sftp != nil {
-		return c.sftp, nil
+	// sftpMu guards the fields only: the start (network I/O) runs outside
+	// it, and whoever comes meanwhile waits for that start or its ctx.
+	for {
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftpMu.Unlock()
+			return c.sftp, nil
+		}
+		wait := c.sftpStarting
+		if wait == nil {
+			break // with sftpMu held: this caller starts it
+		}
+		c.sftpMu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctxError(ctx)
+		}
 	}
+	starting := make(chan struct{})
+	c.sftpStarting = starting
+	c.sftpMu.Unlock()
+	s, err := t.startSFTP(ctx, c)
+	c.sftpMu.Lock()
+	c.sftpStarting = nil
+	if err == nil {
+		c.sftp = s
+	}
+	c.sftpMu.Unlock()
+	close(starting)
+	return s, err
+}
+
+// startSFTP opens the connection's sftp channel, bounded by the op
+// timeout; one that does not answer in time marks the connection dead.
+func (t *SSH) startSFTP(ctx context.Context, c *conn) (*sftp.Client, error) {
 	// A channel refused because sshd's MaxSessions is reached is retried
 	// until the op timeout, like command sessions.
 	start := func() (*sftp.Client, error) {
@@ -48,7 +79,6 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	case err != nil:
 		return nil, fmt.Errorf("start sftp: %w", err)
 	}
-	c.sftp = s
 	return s, nil
 }
 

@@ -31,12 +31,13 @@ type SSH struct {
 
 // conn is one live connection with everything hanging off it.
 type conn struct {
-	client  *ssh.Client
-	closers []io.Closer // jump clients, agent connection
-	dead    chan struct{}
-	broken  atomic.Bool // a failed use showed it is dead before Wait did
-	sftpMu  sync.Mutex
-	sftp    *sftp.Client
+	client       *ssh.Client
+	closers      []io.Closer // jump clients, agent connection
+	dead         chan struct{}
+	broken       atomic.Bool // a failed use showed it is dead before Wait did
+	sftpMu       sync.Mutex
+	sftp         *sftp.Client
+	sftpStarting chan struct{} // non-nil while the sftp client starts; closed when done
 }
 
 func (c *conn) close() {
@@ -140,9 +141,11 @@ func (t *SSH) Close() error {
 	}
 	t.closed = true
 	if t.conn != nil {
+		t.conn.sftpMu.Lock()
 		if t.conn.sftp != nil {
 			t.conn.sftp.Close()
 		}
+		t.conn.sftpMu.Unlock()
 		t.conn.close()
 		t.conn = nil
 	}
