@@ -46,6 +46,7 @@ type config struct {
 	small      int // W1 hosts
 	large      int // W3 hosts
 	w2Hosts    int
+	w6Hosts    int
 	w2Size     int64
 	only       map[string]bool
 	w4         bool
@@ -70,8 +71,9 @@ func main() {
 	flag.IntVar(&cfg.small, "hosts", 8, "W1 hosts")
 	flag.IntVar(&cfg.large, "scale-hosts", 64, "W3 hosts")
 	flag.IntVar(&cfg.w2Hosts, "w2-hosts", 4, "W2 hosts")
+	flag.IntVar(&cfg.w6Hosts, "w6-hosts", lab.MaxHosts, "W6 hosts (-only w6; compared with a tenth of them)")
 	w2MiB := flag.Int("w2-mib", 256, "W2 file size in MiB")
-	flag.StringVar(&only, "only", "w1,w2,w3", "workloads to run (comma-separated: w1,w2,w3,w4)")
+	flag.StringVar(&only, "only", "w1,w2,w3", "workloads to run (comma-separated: w1,w2,w3,w4,w6)")
 	flag.BoolVar(&cfg.w4, "w4", false, "also run W4 (the scratch plan on a 3-host systemd lab; minutes per run)")
 	flag.IntVar(&cfg.w4Reps, "w4-reps", 1, "W4 repetitions")
 	flag.BoolVar(&cfg.ansible, "ansible", true, "run the Ansible baseline (installs Debian's ansible when missing)")
@@ -159,6 +161,12 @@ func run(cfg *config) error {
 	if cfg.only["w3"] {
 		need = max(need, cfg.large, cfg.small)
 	}
+	if cfg.only["w6"] {
+		if cfg.w6Hosts < 10 || cfg.w6Hosts > lab.MaxHosts {
+			return fmt.Errorf("-w6-hosts must be 10..%d (one lab's /24)", lab.MaxHosts)
+		}
+		need = max(need, cfg.w6Hosts)
+	}
 	if need > 0 {
 		if err := lightWorkloads(ctx, cfg, rep, need); err != nil {
 			return err
@@ -202,6 +210,11 @@ func lightWorkloads(ctx context.Context, cfg *config, rep *report, need int) err
 	}
 	if cfg.only["w2"] {
 		if err := b.transfer(ctx); err != nil {
+			return err
+		}
+	}
+	if cfg.only["w6"] {
+		if err := b.many(ctx); err != nil {
 			return err
 		}
 	}

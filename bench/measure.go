@@ -32,6 +32,10 @@ type sample struct {
 	// a round trip) and TCP connections, summed over the hosts.
 	Flights int64 `json:"flights,omitempty"`
 	Conns   int64 `json:"conns,omitempty"`
+	// FDs and Threads are the peak open file descriptors and threads of
+	// the process (W6, sampled every 20 ms).
+	FDs     int `json:"fds,omitempty"`
+	Threads int `json:"threads,omitempty"`
 }
 
 // machineBusy reads the machine's busy CPU time so far from /proc/stat.
@@ -71,6 +75,12 @@ type bench struct {
 // cmdResult runs cmd to the end and reports its wall time, CPU time and
 // peak RSS; stdout and stderr are kept for error messages.
 func runCmd(ctx context.Context, cmd *exec.Cmd) (sample, []byte, error) {
+	return runCmdWatch(ctx, cmd, nil)
+}
+
+// runCmdWatch is runCmd that calls started with the process's PID once it
+// runs (and before it is waited for).
+func runCmdWatch(ctx context.Context, cmd *exec.Cmd, started func(pid int)) (sample, []byte, error) {
 	var out bytes.Buffer
 	if cmd.Stdout == nil {
 		cmd.Stdout = &out
@@ -79,7 +89,13 @@ func runCmd(ctx context.Context, cmd *exec.Cmd) (sample, []byte, error) {
 		cmd.Stderr = &out
 	}
 	start, busy := time.Now(), machineBusy()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if started != nil {
+			started(cmd.Process.Pid)
+		}
+		err = cmd.Wait()
+	}
 	s := sample{Wall: time.Since(start), Busy: machineBusy() - busy}
 	if ps := cmd.ProcessState; ps != nil {
 		s.CPU = ps.UserTime() + ps.SystemTime()

@@ -27,6 +27,8 @@ type report struct {
 	// W1Hosts and W3Hosts are the workloads' host counts.
 	W1Hosts int `json:"w1_hosts,omitempty"`
 	W3Hosts int `json:"w3_hosts,omitempty"`
+	// W6Hosts are W6's two host counts (a tenth, all).
+	W6Hosts [2]int `json:"w6_hosts,omitempty"`
 }
 
 func (r *report) add(name string, s sample) {
@@ -176,6 +178,7 @@ func (r *report) markdown() string {
 	if r.W4 != nil {
 		b.WriteString("\n" + r.W4.markdown())
 	}
+	b.WriteString(r.w6Markdown())
 	return b.String()
 }
 

@@ -74,3 +74,23 @@ func TestRoundTripLimitAndShape(t *testing.T) {
 		t.Error("an odd RTT (1.5 ms each way) was accepted")
 	}
 }
+
+// TestW6Markdown: per-host growth is computed against the host count, and
+// a figure that grows faster than the hosts is marked as missing the goal.
+func TestW6Markdown(t *testing.T) {
+	r := &report{W6Hosts: [2]int{24, 240}, Samples: map[string]series{
+		"w6/plan-small": {{Wall: time.Second, CPU: 120 * time.Millisecond, MaxRSS: 24 << 10, FDs: 60, Threads: 10}},
+		"w6/plan":       {{Wall: 4 * time.Second, CPU: 1200 * time.Millisecond, MaxRSS: 480 << 10, FDs: 600, Threads: 12}},
+	}}
+	md := r.w6Markdown()
+	for _, want := range []string{
+		"| plan CPU per step | 1.00 ms | 1.00 ms | 10.00× | 1.00× | yes |",
+		"| peak RSS per host | 1.000 MiB | 2.000 MiB | 20.00× | 2.00× | **no** |",
+		"| peak open fds per host | 2.50 | 2.50 | 10.00× | 1.00× | yes |",
+		"| peak threads per host | 0.42 | 0.05 | 1.20× | 0.12× | yes |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("W6 table lacks %q:\n%s", want, md)
+		}
+	}
+}
