@@ -50,6 +50,16 @@ task "etcd_binaries" {
     command = "restorecon /usr/local/bin/etcd /usr/local/bin/etcdctl"
     unless  = "test -z \"$(restorecon -n -v /usr/local/bin/etcd /usr/local/bin/etcdctl)\""
   }
+
+  # The installed binary's digest: the etcd task restarts etcd when it changes (an upgrade,
+  # a patched build), whatever the version variable says.
+  run "digest" {
+    command = "sha256sum /usr/local/bin/etcd | cut -c1-64"
+    changed = false
+  }
+  output "etcd_sha256" {
+    value = trimspace(step.digest.stdout)
+  }
 }
 
 # kube-apiserver's binary is a task of its own too: the API server (whose start-up is the
@@ -285,5 +295,14 @@ task "node_binaries" {
     when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
     command = "restorecon -R /usr/local/bin /usr/local/sbin /opt/cni/bin"
     unless  = "test -z \"$(restorecon -R -n -v /usr/local/bin /usr/local/sbin /opt/cni/bin)\""
+  }
+
+  # The installed containerd's digest, for the containerd task (see etcd_binaries).
+  run "digest" {
+    command = "sha256sum /usr/local/bin/containerd | cut -c1-64"
+    changed = false
+  }
+  output "containerd_sha256" {
+    value = trimspace(step.digest.stdout)
   }
 }

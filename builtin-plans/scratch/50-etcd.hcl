@@ -2,15 +2,22 @@
 # certificate authentication, as the etcd user. Three masters make a three-member cluster.
 
 locals {
+  # Exits 0 when unit %[1]s's main process runs the file %[2]s as installed now (or does not
+  # run): same device and inode.
+  runs_installed = "p=$(systemctl show -p MainPID --value %[1]s); [ \"$${p:-0}\" = 0 ] || [ \"$(stat -L -c %%d:%%i /proc/$p/exe)\" = \"$(stat -c %%d:%%i %[2]s)\" ]"
+
   # The local member's health, with the client certificate. Tools the plan installs live in
   # /usr/local/bin, which sudo's secure_path on Oracle Linux leaves out: absolute paths.
   etcd_health = "/usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd-ca.crt --cert=/etc/kubernetes/pki/etcd-client.crt --key=/etc/kubernetes/pki/etcd-client.key --command-timeout=5s endpoint health"
 }
 
+# One member at a time (serial = 1): a member restarted for a new binary or unit is healthy
+# again (wait_healthy) before the next one stops, so the cluster keeps its quorum.
 task "etcd" {
   on         = group.masters.hosts
   sudo       = true
   depends_on = [task.etcd_binaries, task.server_certs, task.firewall]
+  serial     = 1
 
   run "data_dir" {
     command = "install -d -o etcd -g etcd -m 0700 /var/lib/etcd"
@@ -48,6 +55,13 @@ task "etcd" {
   run "start" {
     command = "systemctl enable etcd && systemctl start --no-block etcd"
     unless  = "systemctl is-active -q etcd"
+  }
+  # A new binary (its digest changed the task's inputs): restart when the running etcd is not
+  # the installed file (a push replaces the file, so the process runs a deleted inode).
+  run "restart_new_binary" {
+    when    = task.etcd_binaries.output.etcd_sha256 != ""
+    command = "systemctl restart --no-block etcd"
+    unless  = format(local.runs_installed, "etcd", "/usr/local/bin/etcd")
   }
 
   script "wait_healthy" {

@@ -53,6 +53,12 @@ task "containerd" {
     command = "systemctl enable --now containerd"
     unless  = "systemctl is-active -q containerd"
   }
+  # A new containerd binary: restart it (running containers keep running: their shims stay).
+  run "restart_new_binary" {
+    when    = task.node_binaries.output.containerd_sha256 != ""
+    command = "systemctl restart containerd"
+    unless  = format(local.runs_installed, "containerd", "/usr/local/bin/containerd")
+  }
   script "wait_ready" {
     unless = "/usr/local/bin/ctr version >/dev/null 2>&1"
     content = templatefile("templates/wait.sh", {
