@@ -62,6 +62,11 @@ func (r *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s UTC on %s; %d repetitions, tools interleaved (rotated order).\n\n",
 		r.Date.Format("2006-01-02 15:04"), r.Machine, r.Reps)
+	if r.W4 == nil && r.w6Only() {
+		// W6 alone: only its own table.
+		b.WriteString(r.w6Markdown())
+		return b.String()
+	}
 
 	at := ""
 	if !r.Link.IsZero() {
@@ -180,6 +185,16 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(r.w6Markdown())
 	return b.String()
+}
+
+// w6Only reports whether every sample series is W6's.
+func (r *report) w6Only() bool {
+	for k := range r.Samples {
+		if !strings.HasPrefix(k, "w6/") {
+			return false
+		}
+	}
+	return len(r.Samples) > 0
 }
 
 // hostsOf is the number of hosts of a workload's key.

@@ -82,7 +82,10 @@ func TestW6Markdown(t *testing.T) {
 		"w6/plan-small": {{Wall: time.Second, CPU: 120 * time.Millisecond, MaxRSS: 24 << 10, FDs: 60, Threads: 10}},
 		"w6/plan":       {{Wall: 4 * time.Second, CPU: 1200 * time.Millisecond, MaxRSS: 480 << 10, FDs: 600, Threads: 12}},
 	}}
-	md := r.w6Markdown()
+	md := r.markdown()
+	if strings.Contains(md, "| workload | tool |") {
+		t.Errorf("W6 alone printed the W1-W3 table's empty header:\n%s", md)
+	}
 	for _, want := range []string{
 		"| plan CPU per step | 1.00 ms | 1.00 ms | 10.00× | 1.00× | yes |",
 		"| peak RSS per host | 1.000 MiB | 2.000 MiB | 20.00× | 2.00× | **no** |",
