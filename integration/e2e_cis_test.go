@@ -7,9 +7,15 @@ package integration
 // admission refusing a privileged pod and admitting a plain one.
 
 import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plan-dev/plan/integration/lab"
 )
@@ -54,6 +60,8 @@ func (c *scratchCluster) checkCIS(t *testing.T) {
 	t.Run("files", func(t *testing.T) { c.with(t).checkCISFiles(t) })
 	t.Run("kubelet", func(t *testing.T) { c.with(t).checkCISKubelet(t) })
 	t.Run("pod-security", func(t *testing.T) { c.with(t).checkPodSecurity(t) })
+	t.Run("identities", func(t *testing.T) { c.with(t).checkIdentities(t) })
+	t.Run("serving-approver", func(t *testing.T) { c.with(t).checkServingApprover(t) })
 }
 
 // cisFlags are the flags each control-plane process must run with (CIS section 1.2-1.4),
@@ -240,5 +248,193 @@ func (c *scratchCluster) checkPodSecurity(t *testing.T) {
 	out, err = c.sh(c.master, "kubectl apply --dry-run=server -f - <<'EOF' 2>&1\n"+strings.Replace(fmt.Sprintf(podPrivileged, "registry.example/probe:v1"), "namespace: default", "namespace: kube-system", 1)+"EOF")
 	if err != nil {
 		t.Errorf("a privileged pod in the exempt kube-system namespace: %v\n%s", err, out)
+	}
+}
+
+// readCert reads the first certificate of a PEM file on host h.
+func readCert(h *lab.Host, path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(filepath.Join(h.Root, path))
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("%s: no PEM", path)
+	}
+	return x509.ParseCertificate(b.Bytes)
+}
+
+// checkIdentities: each control-plane process runs as its own user and can read its own
+// keys only; the admin is cluster-admin through an RBAC group, not system:masters; only the
+// break-glass super-admin, on the first master alone, is in system:masters; leaf
+// certificates last a year, the CAs longer.
+func (c *scratchCluster) checkIdentities(t *testing.T) {
+	m := c.master
+	users := map[string]string{
+		"/usr/local/bin/kube-apiserver":          "kube-apiserver",
+		"/usr/local/bin/kube-controller-manager": "kube-controller-manager",
+		"/usr/local/bin/kube-scheduler":          "kube-scheduler",
+		"/usr/local/bin/etcd":                    "etcd",
+	}
+	for bin, want := range users {
+		p, err := c.process(m, bin)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if p.user != want {
+			t.Errorf("%s runs as %s, want %s", bin, p.user, want)
+		}
+	}
+	// What each user can read, tried as that user (runuser), not inferred from modes.
+	keys := []string{"ca.key", "kubelet-serving-ca.key", "sa.key", "kube-apiserver.key", "apiserver-kubelet-client.key",
+		"etcd-client.key", "front-proxy-ca.key", "front-proxy-client.key", "etcd-ca.key", "kube-controller-manager.key",
+		"kube-scheduler.key", "admin.key", "super-admin.key", "../encryption-config.yaml"}
+	readable := map[string][]string{
+		"kube-apiserver":          {"sa.key", "kube-apiserver.key", "apiserver-kubelet-client.key", "etcd-client.key", "front-proxy-client.key", "../encryption-config.yaml"},
+		"kube-controller-manager": {"ca.key", "kubelet-serving-ca.key", "sa.key", "kube-controller-manager.key"},
+		"kube-scheduler":          {"kube-scheduler.key"},
+	}
+	for user, own := range readable {
+		var script strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&script, "if runuser -u %s -- head -c1 %s/%s >/dev/null 2>&1; then echo %s; fi\n", user, pki, k, k)
+		}
+		got := strings.Fields(c.mustSh(m, script.String()))
+		if strings.Join(got, " ") != strings.Join(own, " ") {
+			t.Errorf("%s can read %v, want exactly %v", user, got, own)
+		} else {
+			t.Logf("%s reads %v and no other key", user, got)
+		}
+	}
+
+	// The admin's identity, as the API server sees it.
+	out := c.mustSh(m, "kubectl auth whoami -o json")
+	var who struct {
+		Status struct {
+			UserInfo struct {
+				Username string   `json:"username"`
+				Groups   []string `json:"groups"`
+			} `json:"userInfo"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &who); err != nil {
+		t.Fatalf("kubectl auth whoami: %v\n%s", err, out)
+	}
+	groups := strings.Join(who.Status.UserInfo.Groups, ",")
+	if who.Status.UserInfo.Username != "kubernetes-admin" || !strings.Contains(groups, "kubeadm:cluster-admins") || strings.Contains(groups, "system:masters") {
+		t.Errorf("admin.kubeconfig is %s in %s; want kubernetes-admin in kubeadm:cluster-admins, not system:masters", who.Status.UserInfo.Username, groups)
+	}
+	if got := strings.TrimSpace(c.mustSh(m, "kubectl get clusterrolebinding kubeadm:cluster-admins -o jsonpath='{.roleRef.name} {.subjects[*].kind}:{.subjects[*].name}'")); got != "cluster-admin Group:kubeadm:cluster-admins" {
+		t.Errorf("binding kubeadm:cluster-admins: %q", got)
+	}
+	// The break-glass kubeconfig: on the first master only, root's only, system:masters.
+	if got := strings.TrimSpace(c.mustSh(m, "stat -c %a:%U /etc/kubernetes/super-admin.kubeconfig "+pki+"/super-admin.key")); got != "600:root\n600:root" {
+		t.Errorf("super-admin kubeconfig and key: %q, want 600:root", got)
+	}
+	if out, err := c.sh(m, "kubectl --kubeconfig /etc/kubernetes/super-admin.kubeconfig auth whoami -o jsonpath='{.status.userInfo.groups}'"); err != nil || !strings.Contains(out, "system:masters") {
+		t.Errorf("super-admin.kubeconfig: %v %s, want system:masters", err, out)
+	}
+	for _, w := range c.workers {
+		if out, _ := c.sh(w, "ls /etc/kubernetes/super-admin.kubeconfig "+pki+"/super-admin.* 2>/dev/null"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s: break-glass material on a worker: %s", w.Name, out)
+		}
+	}
+	// Certificates: of all signed by the cluster CA only the super-admin's is in
+	// system:masters; leaf certificates for a year, the CAs for longer.
+	files, _ := filepath.Glob(filepath.Join(m.Root, pki, "*.crt"))
+	for _, f := range files {
+		rel := strings.TrimPrefix(f, m.Root)
+		cert, err := readCert(m, rel)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		life := cert.NotAfter.Sub(cert.NotBefore)
+		switch {
+		case cert.IsCA && life < 10*365*24*time.Hour:
+			t.Errorf("%s: a CA for %s, want the long ca_days", rel, life)
+		case !cert.IsCA && life > 366*24*time.Hour:
+			t.Errorf("%s: a leaf certificate for %s, want one year", rel, life.Round(time.Hour))
+		}
+		if cert.Issuer.CommonName == "kubernetes-ca" && !cert.IsCA {
+			for _, o := range cert.Subject.Organization {
+				if o == "system:masters" && cert.Subject.CommonName != "kubernetes-super-admin" {
+					t.Errorf("%s: %s in system:masters", rel, cert.Subject.CommonName)
+				}
+			}
+		}
+	}
+}
+
+// checkServingApprover posts, as a node (its kubelet's client certificate), serving CSRs
+// that ask for more than the node's own name and address, runs the plan's approver, and
+// requires those left pending, and the node's honest request approved.
+func (c *scratchCluster) checkServingApprover(t *testing.T) {
+	w := c.master
+	if len(c.workers) > 0 {
+		w = c.workers[0]
+	}
+	m := c.master
+	cred, err := os.ReadFile(filepath.Join(w.Root, "var/lib/kubelet/pki/kubelet-client-current.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := "/tmp/cis-csr"
+	if err := os.MkdirAll(filepath.Join(m.Root, dir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(filepath.Join(m.Root, dir))
+	if err := os.WriteFile(filepath.Join(m.Root, dir, "node.pem"), cred, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ip := w.Address
+	me := "/O=system:nodes/CN=system:node:" + w.Name
+	cases := []struct {
+		name, subject, sans string
+		approve             bool
+	}{
+		{"cis-foreign-dns", me, "DNS:" + w.Name + ",DNS:kubernetes.default.svc,IP:" + ip, false},
+		{"cis-foreign-ip", me, "DNS:" + w.Name + ",IP:" + ip + ",IP:10.96.0.1", false},
+		{"cis-ipv6", me, "DNS:" + w.Name + ",IP:" + ip + ",IP:fd00::1", false},
+		{"cis-cn-suffix", "/O=system:nodes/CN=system:node:" + w.Name + "-evil", "DNS:" + w.Name + ",IP:" + ip, false},
+		{"cis-extra-o", "/O=system:nodes/O=system:masters/CN=system:node:" + w.Name, "DNS:" + w.Name + ",IP:" + ip, false},
+		{"cis-uri", me, "DNS:" + w.Name + ",IP:" + ip + ",URI:spiffe://evil", false},
+		{"cis-honest", me, "DNS:" + w.Name + ",IP:" + ip, true},
+	}
+	var script strings.Builder
+	fmt.Fprintf(&script, "set -e\ncd %s\ncat > node.kubeconfig <<'EOF'\n", dir)
+	fmt.Fprintf(&script, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443', certificate-authority: %s/ca.crt}}]\n", pki)
+	fmt.Fprintf(&script, "users: [{name: n, user: {client-certificate: %s/node.pem, client-key: %s/node.pem}}]\n", dir, dir)
+	script.WriteString("contexts: [{name: n, context: {cluster: c, user: n}}]\ncurrent-context: n\nEOF\n")
+	for _, tc := range cases {
+		fmt.Fprintf(&script, "openssl ecparam -name prime256v1 -genkey -noout -out %[1]s.key\n"+
+			"openssl req -new -key %[1]s.key -subj '%[2]s' -addext 'subjectAltName=%[3]s' -out %[1]s.csr\n"+
+			"kubectl --kubeconfig node.kubeconfig create -f - <<EOF\n"+
+			"apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: %[1]s}\n"+
+			"spec: {signerName: kubernetes.io/kubelet-serving, usages: [digital signature, server auth], request: $(base64 -w0 %[1]s.csr)}\nEOF\n",
+			tc.name, tc.subject, tc.sans)
+	}
+	var names []string
+	for _, tc := range cases {
+		names = append(names, tc.name)
+	}
+	defer c.sh(m, "kubectl delete csr --ignore-not-found "+strings.Join(names, " "))
+	if out, err := c.sh(m, script.String()); err != nil {
+		t.Fatalf("posting CSRs as %s: %v\n%s", w.Name, err, out)
+	}
+	out, err := c.sh(m, "sh /etc/kubernetes/addons/approve-serving.sh")
+	if err != nil {
+		t.Fatalf("approve-serving.sh: %v\n%s", err, out)
+	}
+	t.Logf("approve-serving.sh:\n%s", strings.TrimSpace(out))
+	for _, tc := range cases {
+		state := strings.TrimSpace(c.mustSh(m, "kubectl get csr "+tc.name+" -o jsonpath='{.status.conditions[0].type}'"))
+		switch {
+		case tc.approve && state != "Approved":
+			t.Errorf("CSR %s (%s, %s) from %s: %q, want approved", tc.name, tc.subject, tc.sans, w.Name, state)
+		case !tc.approve && state != "":
+			t.Errorf("CSR %s (%s, %s) from %s: %q, want left pending", tc.name, tc.subject, tc.sans, w.Name, state)
+		}
 	}
 }

@@ -805,6 +805,12 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(caPEM)
+	servingPEM, err := os.ReadFile(filepath.Join(c.master.Root, pki, "kubelet-serving-ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servingRoots := x509.NewCertPool()
+	servingRoots.AppendCertsFromPEM(servingPEM)
 
 	// Every node's kubelet joins this way, the master's too (it runs pods, as in the seed).
 	for i, w := range c.hosts() {
@@ -875,13 +881,17 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 			t.Errorf("%s: kubelet client certificate for %s %v, want %s [system:nodes]", w.Name, cert.Subject.CommonName, cert.Subject.Organization, node)
 		}
 		// The kubelet's serving certificate (serverTLSBootstrap, approved by the plan) is
-		// issued by the cluster CA for the node's address, and the kubelet refuses anonymous
-		// requests.
+		// issued for the node's address by the kubelet-serving CA, which nothing but the API
+		// server trusts (not by the cluster CA, which every kubeconfig trusts for the API
+		// server), and the kubelet refuses anonymous requests.
 		kubelet := net.JoinHostPort(w.Address, "10250")
-		if status, err := httpsStatus(kubelet, roots, "/pods"); err != nil {
+		if status, err := httpsStatus(kubelet, servingRoots, "/pods"); err != nil {
 			t.Errorf("%s: kubelet's serving certificate: %v", w.Name, err)
 		} else if status != 401 {
 			t.Errorf("%s: anonymous request to the kubelet: HTTP %d, want 401", w.Name, status)
+		}
+		if _, err := httpsStatus(kubelet, roots, "/pods"); err == nil {
+			t.Errorf("%s: the kubelet's serving certificate verifies against the cluster CA; want only the kubelet-serving CA", w.Name)
 		}
 		// Workers got the CA certificate and a bootstrap kubeconfig, never a private key.
 		if i == 0 {

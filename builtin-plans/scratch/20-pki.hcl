@@ -1,16 +1,25 @@
 # Users and the PKI (seed step 2). Everything is made with openssl on the first
 # master; the other masters get only what three masters must share.
 
-# The seed's service users: kube-apiserver, controller-manager and scheduler run as
-# "kubernetes", etcd as "etcd"; "kube-admin" owns the admin key.
+# Service users: kube-apiserver, kube-controller-manager and kube-scheduler each run as a
+# user of their own (the seed ran all three as "kubernetes", so the scheduler could read the
+# CA and service-account keys), etcd as "etcd"; "kube-admin" owns the admin key.
 task "users" {
   on         = group.masters.hosts
   sudo       = true
   depends_on = [task.kernel]
 
-  run "kubernetes" {
-    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin kubernetes"
-    unless  = "id -u kubernetes >/dev/null 2>&1"
+  run "kube_apiserver" {
+    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin kube-apiserver"
+    unless  = "id -u kube-apiserver >/dev/null 2>&1"
+  }
+  run "kube_controller_manager" {
+    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin kube-controller-manager"
+    unless  = "id -u kube-controller-manager >/dev/null 2>&1"
+  }
+  run "kube_scheduler" {
+    command = "useradd --system --user-group --no-create-home --shell /sbin/nologin kube-scheduler"
+    unless  = "id -u kube-scheduler >/dev/null 2>&1"
   }
   run "etcd" {
     command = "useradd --system --user-group --no-create-home --shell /sbin/nologin etcd"
@@ -32,7 +41,7 @@ task "pki" {
 
   # skipped when everything exists (pki-ca.sh would keep it all anyway)
   script "certificates" {
-    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} bundle.tgz.b64 ../encryption-config.yaml >/dev/null 2>&1"
+    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt kubelet-serving-ca.key kubelet-serving-ca.crt super-admin.key super-admin.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} bundle.tgz.b64 ../encryption-config.yaml >/dev/null 2>&1"
     content = join("\n", [
       "CURVE='${var.key_curve}'",
       "CA_DAYS='${var.ca_days}'",
@@ -107,7 +116,7 @@ task "pki_share" {
 task "server_certs" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.pki, task.pki_share]
+  depends_on = [task.users, task.pki, task.pki_share] # users: the keys belong to them
 
   # skipped when this master's certificates were made for the same names and addresses
   script "certificates" {
@@ -128,7 +137,7 @@ task "server_certs" {
   }
 
   script "permissions" {
-    unless  = "test \"$(stat -c %a:%U /etc/kubernetes /etc/kubernetes/pki /etc/kubernetes/pki/ca.key /etc/kubernetes/pki/etcd.key /etc/kubernetes/pki/admin.key | tr '\\n' ' ')\" = '755:root 755:root 600:kubernetes 600:etcd 600:kube-admin '"
+    unless  = "test \"$(stat -c %a:%U:%G /etc/kubernetes /etc/kubernetes/pki /etc/kubernetes/pki/ca.key /etc/kubernetes/pki/sa.key /etc/kubernetes/pki/kube-apiserver.key /etc/kubernetes/pki/kube-scheduler.key /etc/kubernetes/pki/etcd.key /etc/kubernetes/pki/admin.key /etc/kubernetes/encryption-config.yaml | tr '\\n' ' ')\" = '755:root:root 755:root:root 600:kube-controller-manager:kube-controller-manager 640:kube-apiserver:kube-controller-manager 600:kube-apiserver:kube-apiserver 600:kube-scheduler:kube-scheduler 600:etcd:etcd 600:kube-admin:kube-admin 600:kube-apiserver:kube-apiserver '"
     content = file("templates/pki-perms.sh")
   }
 }

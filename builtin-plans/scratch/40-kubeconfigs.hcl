@@ -5,7 +5,7 @@
 task "kubeconfigs" {
   on         = group.masters.hosts
   sudo       = true
-  depends_on = [task.pki, task.pki_share]
+  depends_on = [task.users, task.pki, task.pki_share] # users: the files belong to them
 
   file "controller_manager" {
     destination = "/etc/kubernetes/kube-controller-manager.kubeconfig"
@@ -18,8 +18,8 @@ task "kubeconfigs" {
       client_cert = "/etc/kubernetes/pki/kube-controller-manager.crt"
       client_key  = "/etc/kubernetes/pki/kube-controller-manager.key"
     })
-    owner = "kubernetes"
-    group = "kubernetes"
+    owner = "kube-controller-manager"
+    group = "kube-controller-manager"
     mode  = "0600"
   }
 
@@ -34,8 +34,8 @@ task "kubeconfigs" {
       client_cert = "/etc/kubernetes/pki/kube-scheduler.crt"
       client_key  = "/etc/kubernetes/pki/kube-scheduler.key"
     })
-    owner = "kubernetes"
-    group = "kubernetes"
+    owner = "kube-scheduler"
+    group = "kube-scheduler"
     mode  = "0600"
   }
 
@@ -53,6 +53,24 @@ task "kubeconfigs" {
     owner = "kube-admin"
     group = "kube-admin"
     mode  = "0600"
+  }
+
+  # Break-glass (kubeadm's super-admin.conf): system:masters, which no RBAC change can
+  # restrict, on the first master only, for root only. The plan uses it once, to bind the
+  # admin's group to cluster-admin (bootstrap task).
+  file "super_admin" {
+    when        = target.name == local.first_master[0].name
+    destination = "/etc/kubernetes/super-admin.kubeconfig"
+    content = templatefile("templates/kubeconfig.yaml", {
+      cluster     = var.cluster_name
+      server      = "https://127.0.0.1:6443"
+      ca_data     = ""
+      user        = "kubernetes-super-admin"
+      token_file  = ""
+      client_cert = "/etc/kubernetes/pki/super-admin.crt"
+      client_key  = "/etc/kubernetes/pki/super-admin.key"
+    })
+    mode = "0600"
   }
 
   # root's kubectl uses the admin kubeconfig (the seed's ~/.kube/config link)

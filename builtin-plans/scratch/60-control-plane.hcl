@@ -12,8 +12,8 @@ task "kube_apiserver" {
   depends_on = [task.etcd, task.kubeconfigs, task.apiserver_binary]
 
   run "log_dir" {
-    command = "install -d -o kubernetes -g kubernetes -m 0700 /var/log/kubernetes"
-    unless  = "test \"$(stat -c %U:%a /var/log/kubernetes 2>/dev/null)\" = kubernetes:700"
+    command = "install -d -o kube-apiserver -g kube-apiserver -m 0700 /var/log/kubernetes"
+    unless  = "test \"$(stat -c %U:%a /var/log/kubernetes 2>/dev/null)\" = kube-apiserver:700"
   }
 
   file "audit_policy" {

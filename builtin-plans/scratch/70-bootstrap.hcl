@@ -28,9 +28,24 @@ task "bootstrap" {
     content     = file("templates/bootstrap-rbac.yaml")
     mode        = "0644"
   }
+  # with the super-admin: the admin's own binding is in this file
   run "rbac_apply" {
-    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/bootstrap-rbac.yaml"
-    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig diff -f /etc/kubernetes/addons/bootstrap-rbac.yaml >/dev/null 2>&1"
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/super-admin.kubeconfig apply -f /etc/kubernetes/addons/bootstrap-rbac.yaml"
+    unless  = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/super-admin.kubeconfig diff -f /etc/kubernetes/addons/bootstrap-rbac.yaml >/dev/null 2>&1"
+  }
+
+  # RBAC reads bindings from a cache: the admin is cluster-admin a moment after its binding
+  # was made
+  script "admin_ready" {
+    unless = "test \"$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig auth can-i '*' '*' 2>/dev/null)\" = yes"
+    content = templatefile("templates/wait.sh", {
+      what     = "the admin (group kubeadm:cluster-admins) to be cluster-admin"
+      timeout  = 60
+      interval = 1
+      probe    = "test \"$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig auth can-i '*' '*')\" = yes"
+      diagnose = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/super-admin.kubeconfig get clusterrolebinding kubeadm:cluster-admins -o yaml"
+      ready    = "admin is cluster-admin"
+    })
   }
 
   script "make_token" {

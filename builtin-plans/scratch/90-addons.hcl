@@ -77,7 +77,7 @@ task "kubelet_serving" {
   }
 }
 
-# The approval script lives on the first master (also for a manual run after adding nodes).
+# The approval script and its allowlist live on the first master (also for a manual run).
 task "addon_files" {
   on         = local.first_master
   sudo       = true
@@ -87,6 +87,14 @@ task "addon_files" {
     destination = "/etc/kubernetes/addons/approve-serving.sh"
     content     = file("templates/approve-serving.sh")
     mode        = "0755"
+  }
+
+  # What each node may have in its serving certificate: its node name and its address, as
+  # facts found them (the kubelet's --hostname-override and --node-ip). NAME DNS IP.
+  file "kubelet_serving_allowlist" {
+    destination = "/etc/kubernetes/addons/kubelet-serving-allowlist"
+    content     = join("", [for h in local.all_hosts : "${task.facts[h.name].output.node_name} ${task.facts[h.name].output.node_name} ${task.facts[h.name].output.ip}\n"])
+    mode        = "0644"
   }
 
   file "flannel" {

@@ -5,20 +5,29 @@
 # Inputs (set above by the plan): CURVE, CA_DAYS, CERT_DAYS, ENC_PROVIDER.
 #
 # Layout (as in the seed, plus sa.key/sa.pub):
-#   /etc/kubernetes/pki/{ca,front-proxy-ca,etcd-ca}.{key,crt}           the three CAs
+#   /etc/kubernetes/pki/{ca,front-proxy-ca,etcd-ca,kubelet-serving-ca}.{key,crt} the CAs
+#   /etc/kubernetes/pki/super-admin.{key,crt}                            break-glass, never shared
 #   /etc/kubernetes/pki/{apiserver-kubelet-client,admin,kube-controller-manager,
 #     kube-scheduler,kube-proxy,front-proxy-client,etcd-client}.{key,crt} clients
 #   /etc/kubernetes/pki/sa.{key,pub}                                     service-account keys
 #   /etc/kubernetes/encryption-config.yaml                               encryption at rest
 #   /etc/kubernetes/pki/bundle.tgz.b64                                   what other masters get
-# --- the three CAs (seed 2.2, 2.8, 2.10) -------------------------------------------
+# --- the CAs (seed 2.2, 2.8, 2.10), plus one that signs only kubelet serving
+# certificates: the API server trusts it for kubelets and nothing else trusts it, so a
+# node's serving certificate can never pass for the API server's --------------------
 ca ca kubernetes-ca
 ca front-proxy-ca front-proxy-ca
 ca etcd-ca etcd-ca
+ca kubelet-serving-ca kubelet-serving-ca
 
 # --- client certificates, the same on every master (seed 2.4-2.7, 2.9, 2.12) -------
-cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" ca v3_req_client
-cert admin "/O=system:masters/CN=kubernetes-admin" ca v3_req_client
+# As current kubeadm: the admin is cluster-admin through the group kubeadm:cluster-admins
+# (an RBAC binding that can be removed), the API server reaches kubelets as a plain user
+# bound to system:kubelet-api-admin, and only the break-glass super-admin, kept on this
+# master alone, is in system:masters (which no RBAC change can restrict).
+cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" ca v3_req_client
+cert admin "/O=kubeadm:cluster-admins/CN=kubernetes-admin" ca v3_req_client
+cert super-admin "/O=system:masters/CN=kubernetes-super-admin" ca v3_req_client
 cert kube-controller-manager "/CN=system:kube-controller-manager" ca v3_req_client
 cert kube-scheduler "/CN=system:kube-scheduler" ca v3_req_client
 cert kube-proxy "/O=system:node-proxier/CN=system:kube-proxy" ca v3_req_client
@@ -60,7 +69,7 @@ chmod 0600 "$enc"
 # Deterministic (sorted, numeric owners, no gzip timestamp), so a re-run pushes nothing.
 b=$PKI/bundle
 mkdir -p "$b/pki"
-for f in ca.crt ca.key etcd-ca.crt etcd-ca.key front-proxy-ca.crt sa.key sa.pub; do
+for f in ca.crt ca.key etcd-ca.crt etcd-ca.key front-proxy-ca.crt kubelet-serving-ca.crt kubelet-serving-ca.key sa.key sa.pub; do
   cp -p "$f" "$b/pki/$f"
 done
 for c in apiserver-kubelet-client admin kube-controller-manager kube-scheduler kube-proxy front-proxy-client etcd-client; do

@@ -51,6 +51,12 @@ ca() { # ca NAME CN
 
 cert() { # cert PATH SUBJECT CA EXTENSION: a key and a certificate signed by CA
   key "$1.key"
+  # a certificate made for another subject (an older plan's O=system:masters admin) is
+  # made again
+  if [ "$(cat "$1.subject" 2>/dev/null || true)" != "$2" ]; then
+    rm -f "$1.crt"
+    printf '%s' "$2" > "$1.subject"
+  fi
   if [ ! -f "$1.crt" ]; then
     openssl req -new -sha256 -key "$1.key" -subj "$2" -config openssl.cnf |
       openssl x509 -req -sha256 -CA "$3.crt" -CAkey "$3.key" -CAcreateserial \
