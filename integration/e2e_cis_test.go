@@ -7,7 +7,13 @@ package integration
 // admission refusing a privileged pod and admitting a plain one.
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -62,6 +68,7 @@ func (c *scratchCluster) checkCIS(t *testing.T) {
 	t.Run("pod-security", func(t *testing.T) { c.with(t).checkPodSecurity(t) })
 	t.Run("identities", func(t *testing.T) { c.with(t).checkIdentities(t) })
 	t.Run("serving-approver", func(t *testing.T) { c.with(t).checkServingApprover(t) })
+	t.Run("credentials", func(t *testing.T) { c.with(t).checkCredentialsLeft(t) })
 }
 
 // cisFlags are the flags each control-plane process must run with (CIS section 1.2-1.4),
@@ -437,4 +444,177 @@ func (c *scratchCluster) checkServingApprover(t *testing.T) {
 			t.Errorf("CSR %s (%s, %s) from %s: %q, want left pending", tc.name, tc.subject, tc.sans, w.Name, state)
 		}
 	}
+}
+
+// checkCredentialsLeft: what the build leaves behind. No bootstrap token Secret once every
+// node has joined (and the token authenticates nothing); kube-proxy holds a key of its own
+// on every node; with a single master no CA bundle exists, on the master or in the
+// operator's run state (sealed values opened with the state's key and searched too).
+func (c *scratchCluster) checkCredentialsLeft(t *testing.T) {
+	m := c.master
+	if out := strings.TrimSpace(c.mustSh(m, "kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o name")); out != "" {
+		t.Errorf("bootstrap token Secrets left after every node joined: %s", out)
+	}
+	token := strings.TrimSpace(c.mustSh(m, "cat /etc/kubernetes/bootstrap-token"))
+	caPEM, err := os.ReadFile(filepath.Join(m.Root, pki, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	if status, err := bearerStatus(m.Address+":6443", roots, token); err != nil || status != 401 {
+		t.Errorf("the used bootstrap token against the API server: HTTP %d (%v), want 401", status, err)
+	}
+
+	// kube-proxy: a key per node, made there; a certificate for system:kube-proxy from the
+	// cluster CA for that key.
+	seen := map[string]string{}
+	for _, h := range c.hosts() {
+		if got := strings.TrimSpace(c.mustSh(h, "stat -c %a:%U /var/lib/kube-proxy/kube-proxy.key")); got != "600:root" {
+			t.Errorf("%s: kube-proxy.key is %s, want 600:root", h.Name, got)
+		}
+		cert, err := readCert(h, "/var/lib/kube-proxy/kube-proxy.crt")
+		if err != nil {
+			t.Errorf("%s: %v", h.Name, err)
+			continue
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			t.Errorf("%s: kube-proxy certificate: %v", h.Name, err)
+		}
+		if cert.Subject.CommonName != "system:kube-proxy" {
+			t.Errorf("%s: kube-proxy certificate for %s", h.Name, cert.Subject.CommonName)
+		}
+		if _, err := tls.LoadX509KeyPair(filepath.Join(h.Root, "var/lib/kube-proxy/kube-proxy.crt"), filepath.Join(h.Root, "var/lib/kube-proxy/kube-proxy.key")); err != nil {
+			t.Errorf("%s: kube-proxy's certificate is not for its key: %v", h.Name, err)
+		}
+		pub, _ := x509.MarshalPKIXPublicKey(cert.PublicKey)
+		if other, ok := seen[string(pub)]; ok {
+			t.Errorf("%s and %s share kube-proxy's key", other, h.Name)
+		}
+		seen[string(pub)] = h.Name
+	}
+	if out, _ := c.sh(m, "ls "+pki+"/kube-proxy.key 2>/dev/null"); strings.TrimSpace(out) != "" {
+		t.Errorf("a kube-proxy key on the first master's PKI: %s", out)
+	}
+
+	// A single master: no bundle of CA keys, made or left anywhere.
+	if out, _ := c.sh(m, "ls -d "+pki+"/bundle "+pki+"/bundle.tgz.b64 /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied 2>/dev/null"); strings.TrimSpace(out) != "" {
+		t.Errorf("a single master keeps a CA bundle: %s", out)
+	}
+	caKey, err := os.ReadFile(filepath.Join(m.Root, pki, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, err := stateValues(filepath.Join(c.work, ".plan", "state.json"))
+	if err != nil {
+		t.Fatalf("run state: %v", err)
+	}
+	keyBody := strings.Split(strings.TrimSpace(string(caKey)), "\n")[1]
+	for _, v := range values {
+		switch {
+		case strings.Contains(v, "PRIVATE KEY") || strings.Contains(v, keyBody):
+			t.Errorf("the operator's run state holds a private key: %.60q...", v)
+		case gzipped(v):
+			t.Errorf("the operator's run state holds a gzip archive (a CA bundle?): %.60q...", v)
+		}
+	}
+	t.Logf("run state: %d values (sealed ones opened), no private key, no bundle", len(values))
+}
+
+// bearerStatus is the HTTP status of GET /api with a bearer token.
+func bearerStatus(addr string, roots *x509.CertPool, token string) (int, error) {
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: strings.Split(addr, ":")[0]})
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /api HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", addr, token)
+	var code int
+	_, err = fmt.Fscanf(conn, "HTTP/1.1 %d", &code)
+	return code, err
+}
+
+// stateValues reads every output value of a run state file as text: plain ones as stored,
+// sealed ones opened with the state's key file (AES-256-GCM, nonce first, as the executor
+// seals them).
+func stateValues(path string) ([]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(path + ".key")
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Nodes map[string]struct {
+			Outputs map[string]struct {
+				Value  json.RawMessage `json:"value"`
+				Sealed string          `json:"sealed"`
+			} `json:"outputs"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, err
+	}
+	var out []string
+	for node, n := range st.Nodes {
+		for name, o := range n.Outputs {
+			if o.Sealed == "" {
+				out = append(out, string(o.Value))
+				continue
+			}
+			data, err := base64.StdEncoding.DecodeString(o.Sealed)
+			if err != nil || len(data) < aead.NonceSize() {
+				return nil, fmt.Errorf("%s %s: sealed value malformed", node, name)
+			}
+			plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %v", node, name, err)
+			}
+			out = append(out, string(plain))
+		}
+	}
+	return out, nil
+}
+
+// gzipped reports whether a string in v (a value as the state stores it: cty JSON) holds
+// base64 of a gzip stream.
+func gzipped(v string) bool {
+	var x any
+	if json.Unmarshal([]byte(v), &x) != nil {
+		return false
+	}
+	found := false
+	var walk func(any)
+	walk = func(x any) {
+		switch x := x.(type) {
+		case string:
+			data, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(x), ""))
+			if err == nil && len(data) > 2 {
+				if _, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+					found = true
+				}
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(x)
+	return found
 }

@@ -403,7 +403,7 @@ locals {
   cni_plugins = ["bridge", "host-local", "loopback", "portmap", "flannel"]
 
   # client certificates made on the first master (pki-ca.sh)
-  client_certs = ["apiserver-kubelet-client", "admin", "kube-controller-manager", "kube-scheduler", "kube-proxy", "front-proxy-client", "etcd-client"]
+  client_certs = ["apiserver-kubelet-client", "admin", "kube-controller-manager", "kube-scheduler", "front-proxy-client", "etcd-client"]
 }
 
 # ---------------------------------------------------------------------------

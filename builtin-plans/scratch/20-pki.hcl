@@ -41,12 +41,13 @@ task "pki" {
 
   # skipped when everything exists (pki-ca.sh would keep it all anyway)
   script "certificates" {
-    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt kubelet-serving-ca.key kubelet-serving-ca.crt super-admin.key super-admin.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} bundle.tgz.b64 ../encryption-config.yaml >/dev/null 2>&1"
+    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt kubelet-serving-ca.key kubelet-serving-ca.crt super-admin.key super-admin.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} ../encryption-config.yaml >/dev/null 2>&1 && ${length(local.other_masters) > 0 ? "test -s bundle.tgz.b64" : "! test -e bundle.tgz.b64 && ! test -e bundle && ! test -e kube-proxy.key"}"
     content = join("\n", [
       "CURVE='${var.key_curve}'",
       "CA_DAYS='${var.ca_days}'",
       "CERT_DAYS='${var.cert_days}'",
       "ENC_PROVIDER='${var.encryption_provider}'",
+      "SHARE='${length(local.other_masters) > 0 ? 1 : 0}'",
       file("templates/pki-lib.sh"),
       file("templates/pki-ca.sh"),
     ])
@@ -55,29 +56,27 @@ task "pki" {
   fetch "ca_crt" {
     source = "/etc/kubernetes/pki/ca.crt"
   }
-  fetch "kube_proxy_crt" {
-    source = "/etc/kubernetes/pki/kube-proxy.crt"
-  }
-  fetch "kube_proxy_key" {
-    source = "/etc/kubernetes/pki/kube-proxy.key"
-  }
+  # Only with other masters to share it with: a single master's keys never leave it (not
+  # even sealed into the operator's run state).
   fetch "bundle" {
+    when   = length(local.other_masters) > 0
     source = "/etc/kubernetes/pki/bundle.tgz.b64"
+  }
+  run "bundle_digest" {
+    when    = length(local.other_masters) > 0
+    changed = false
+    command = "sha256sum < /etc/kubernetes/pki/bundle.tgz.b64 | cut -c1-64"
   }
 
   output "ca_crt" {
     value = step.ca_crt.content
   }
-  output "kube_proxy_crt" {
-    value = step.kube_proxy_crt.content
-  }
-  output "kube_proxy_key" {
-    value     = step.kube_proxy_key.content
-    sensitive = true
-  }
   output "bundle" {
     value     = step.bundle.content
     sensitive = true
+  }
+  output "bundle_digest" {
+    value = trimspace(step.bundle_digest.stdout)
   }
   # The address workers (and the certificates) use for the API: api_endpoint, else the
   # first master's own address.
@@ -89,25 +88,25 @@ task "pki" {
   }
 }
 
-# Three masters: every other master unpacks the first master's bundle.
+# Three masters: every other master unpacks the first master's bundle. The bundle is sent
+# as the script's stdin and never written to disk here; a digest records which one was
+# unpacked.
 task "pki_share" {
   on   = local.other_masters
   sudo = true
 
-  run "dirs" {
-    command = "mkdir -p /etc/kubernetes/pki /etc/kubernetes/manifests"
-    unless  = "test -d /etc/kubernetes/pki && test -d /etc/kubernetes/manifests"
-  }
-
-  file "bundle" {
-    destination = "/etc/kubernetes/pki-bundle.tgz.b64"
-    content     = task.pki.output.bundle
-    mode        = "0600"
-  }
-
-  run "unpack" {
-    command = "base64 -d /etc/kubernetes/pki-bundle.tgz.b64 | tar -xzf - -C /etc/kubernetes && cp /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied"
-    unless  = "cmp -s /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied"
+  script "unpack" {
+    unless  = "test \"$(cat /etc/kubernetes/pki/bundle.sha256 2>/dev/null)\" = '${task.pki.output.bundle_digest}'"
+    content = <<-EOT
+      set -eu
+      umask 077
+      mkdir -p /etc/kubernetes/pki /etc/kubernetes/manifests
+      base64 -d <<'BUNDLE' | tar -xzf - -C /etc/kubernetes
+      ${task.pki.output.bundle}
+      BUNDLE
+      rm -f /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied
+      printf '%s\n' '${task.pki.output.bundle_digest}' > /etc/kubernetes/pki/bundle.sha256
+    EOT
   }
 }
 

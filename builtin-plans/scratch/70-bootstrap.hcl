@@ -48,11 +48,15 @@ task "bootstrap" {
     })
   }
 
+  # A token only while a node has still to join: once every node is registered the
+  # bootstrap_token_cleanup task deletes its Secret, and a re-run that adds a node makes a
+  # new one.
   script "make_token" {
-    unless = local.bootstrap_token_valid
+    unless = "{ ${local.bootstrap_token_valid}; } || { test -s /etc/kubernetes/bootstrap-token && /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get nodes ${join(" ", [for h in local.all_hosts : task.facts[h.name].output.node_name])} >/dev/null 2>&1; }"
     content = join("\n", [
       "TTL_SECONDS='${local.bootstrap_token_ttl_seconds}'",
       "MIN_LEFT='${local.bootstrap_token_min_left}'",
+      "NODES='${join(" ", [for h in local.all_hosts : task.facts[h.name].output.node_name])}'",
       file("templates/bootstrap-token.sh"),
     ])
   }
@@ -67,9 +71,67 @@ task "bootstrap" {
   }
 }
 
+# kube-proxy's credential, one per node: the key is made on the node and never leaves it;
+# the first master signs its certificate request (kube_proxy_certs).
+task "kube_proxy_key" {
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.os_prep]
+
+  script "request" {
+    creates = "/var/lib/kube-proxy/kube-proxy.csr"
+    content = <<-EOT
+      set -eu
+      umask 077
+      mkdir -p /var/lib/kube-proxy
+      cd /var/lib/kube-proxy
+      # a new key whenever there is no request yet (an older plan pushed one key to every node)
+      openssl ecparam -name ${var.key_curve} -genkey -noout -out kube-proxy.key.new
+      mv kube-proxy.key.new kube-proxy.key
+      openssl req -new -sha256 -key kube-proxy.key -subj /O=system:node-proxier/CN=system:kube-proxy -out kube-proxy.csr.new
+      chmod 0644 kube-proxy.csr.new
+      mv kube-proxy.csr.new kube-proxy.csr
+    EOT
+  }
+  fetch "csr" {
+    source = "/var/lib/kube-proxy/kube-proxy.csr"
+  }
+  output "csr" {
+    value = step.csr.content
+  }
+}
+
+task "kube_proxy_certs" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.pki]
+
+  script "sign" {
+    unless = join(" && ", concat(["test -s /etc/kubernetes/pki/kube-proxy/certs.json"], [for h in local.all_hosts :
+      "test -s /etc/kubernetes/pki/kube-proxy/${h.name}.crt && test \"$(sha256sum < /etc/kubernetes/pki/kube-proxy/${h.name}.csr 2>/dev/null | cut -c1-64)\" = ${sha256(task.kube_proxy_key[h.name].output.csr)}"
+    ]))
+    content = join("\n", concat([
+      "CURVE='${var.key_curve}'",
+      "CA_DAYS='${var.ca_days}'",
+      "CERT_DAYS='${var.cert_days}'",
+      "NODES='${join(" ", [for h in local.all_hosts : h.name])}'",
+      file("templates/pki-lib.sh"),
+      "mkdir -p /etc/kubernetes/pki/kube-proxy",
+      ], [for h in local.all_hosts : "cat > /etc/kubernetes/pki/kube-proxy/${h.name}.csr.new <<'CSR'\n${trimspace(task.kube_proxy_key[h.name].output.csr)}\nCSR"], [
+      file("templates/kube-proxy-sign.sh"),
+    ]))
+  }
+  fetch "certs" {
+    source = "/etc/kubernetes/pki/kube-proxy/certs.json"
+  }
+  output "certs" {
+    value = jsondecode(step.certs.content)
+  }
+}
+
 # What a node needs to join: the CA certificate, the bootstrap token and kube-proxy's client
-# certificate and key (no other private key reaches a worker). The kubeconfigs refer to
-# them by path, so they hold no secret themselves.
+# certificate (its key was made on the node; no private key reaches a worker). The
+# kubeconfigs refer to them by path, so they hold no secret themselves.
 task "node_kubeconfigs" {
   on   = local.all_hosts
   sudo = true
@@ -96,14 +158,8 @@ task "node_kubeconfigs" {
 
   file "kube_proxy_crt" {
     destination = "/var/lib/kube-proxy/kube-proxy.crt"
-    content     = task.pki.output.kube_proxy_crt
+    content     = task.kube_proxy_certs.output.certs[target.name]
     mode        = "0644"
-  }
-
-  file "kube_proxy_key" {
-    destination = "/var/lib/kube-proxy/kube-proxy.key"
-    content     = task.pki.output.kube_proxy_key
-    mode        = "0600"
   }
 
   # Masters reach their own API server; workers the API endpoint (a load balancer when
@@ -134,5 +190,10 @@ task "node_kubeconfigs" {
       client_key  = "/var/lib/kube-proxy/kube-proxy.key"
     })
     mode = "0600"
+  }
+
+  # kube-proxy restarts when its certificate changed (a new key)
+  output "kube_proxy_crt_changed" {
+    value = step.kube_proxy_crt.changed
   }
 }

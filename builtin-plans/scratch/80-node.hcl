@@ -212,7 +212,7 @@ task "kube_proxy" {
   }
 
   run "restart" {
-    when    = step.config.changed || step.unit.changed
+    when    = step.config.changed || step.unit.changed || task.node_kubeconfigs.output.kube_proxy_crt_changed
     command = "systemctl daemon-reload && systemctl enable kube-proxy && systemctl restart kube-proxy"
   }
   run "start" {

@@ -14,6 +14,26 @@ task "nodes_joined" {
   }
 }
 
+# Once every node has joined, the bootstrap token is a credential nobody needs: its Secret is
+# deleted (the token then authenticates nothing). A re-run that adds a node makes a new one
+# (bootstrap task), and this deletes it again once that node has joined.
+task "bootstrap_token_cleanup" {
+  on         = local.first_master
+  sudo       = true
+  depends_on = [task.kubelet, task.nodes_joined]
+
+  # a kubelet registers its Node a moment after it got its certificate
+  retry {
+    attempts = 20
+    delay    = "3s"
+  }
+
+  run "delete" {
+    command = "/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get nodes ${join(" ", [for h in local.all_hosts : task.facts[h.name].output.node_name])} >/dev/null && /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system delete secret \"bootstrap-token-$(cut -d. -f1 /etc/kubernetes/bootstrap-token)\""
+    unless  = "s=$(/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig -n kube-system get secret \"bootstrap-token-$(cut -d. -f1 /etc/kubernetes/bootstrap-token)\" -o name --ignore-not-found) && test -z \"$s\""
+  }
+}
+
 # A master's node gets the control-plane role label (a kubelet may not set it itself).
 task "node_roles" {
   on         = group.masters.hosts

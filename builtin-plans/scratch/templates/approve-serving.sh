@@ -16,8 +16,8 @@ kubectl=/usr/local/bin/kubectl
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 $kubectl get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\n"}{end}' > "$tmp/csrs"
-# in: is word $1 one of the comma-separated $2?
-in() { case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
+# listed WORD LIST: is WORD one of the comma-separated LIST?
+listed() { case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
 while read -r csr user state; do
   [ -n "$csr" ] || continue
   [ -z "$state" ] || continue # already approved or denied
@@ -34,7 +34,7 @@ while read -r csr user state; do
   dns=$(echo "$line" | awk '{ print $2 }')
   ips=$(echo "$line" | awk '{ print $3 }')
   groups=$($kubectl get csr "$csr" -o jsonpath='{range .spec.groups[*]}{@}{","}{end}')
-  if ! in system:nodes "$groups"; then
+  if ! listed system:nodes "$groups"; then
     echo "skip $csr: $user is not in system:nodes ($groups)"
     continue
   fi
@@ -71,8 +71,8 @@ while read -r csr user state; do
   bad=""
   while read -r san; do
     case "$san" in
-      DNS:*) in "${san#DNS:}" "$dns" || bad="$bad $san" ;;
-      IPAddress:*) in "${san#IPAddress:}" "$ips" || bad="$bad $san" ;;
+      DNS:*) listed "${san#DNS:}" "$dns" || bad="$bad $san" ;;
+      IPAddress:*) listed "${san#IPAddress:}" "$ips" || bad="$bad $san" ;;
       *) bad="$bad $san" ;;
     esac
   done < "$tmp/sans"

@@ -1,8 +1,9 @@
 # bootstrap-token.sh: the bootstrap token kubelets join with (seed step 7.1), made here on
 # the first master and kept in /etc/kubernetes/bootstrap-token (root, 0600). A token
-# whose Secret is gone (the tokencleaner removes expired ones) or that expires within
-# MIN_LEFT seconds is replaced.
-# Input (set above by the plan): TTL_SECONDS, MIN_LEFT.
+# whose Secret is gone (the tokencleaner removes expired ones, bootstrap_token_cleanup the
+# used one) or that expires within MIN_LEFT seconds is replaced, while a node has still to
+# join.
+# Inputs (set above by the plan): TTL_SECONDS, MIN_LEFT, NODES (the node names).
 set -eu
 umask 077
 export KUBECONFIG=/etc/kubernetes/admin.kubeconfig
@@ -10,6 +11,13 @@ file=/etc/kubernetes/bootstrap-token
 
 if [ -s "$file" ]; then
   id=$(cut -d. -f1 "$file")
+  # Every node registered: no token is needed (bootstrap_token_cleanup deleted its Secret);
+  # the file keeps the old, dead token.
+  # shellcheck disable=SC2086 # NODES is a list of names
+  if /usr/local/bin/kubectl get nodes $NODES >/dev/null 2>&1; then
+    echo "every node has joined: no bootstrap token needed"
+    exit 0
+  fi
   exp=$(/usr/local/bin/kubectl -n kube-system get secret "bootstrap-token-$id" -o jsonpath='{.data.expiration}' 2>/dev/null | base64 -d) || exp=
   if [ -n "$exp" ]; then
     left=$(( $(date -u -d "$exp" +%s) - $(date -u +%s) ))

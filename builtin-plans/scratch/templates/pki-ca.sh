@@ -2,16 +2,17 @@
 # encryption key, with openssl, on the first master (seed step 2). Idempotent: an existing
 # key or certificate is kept. The functions come from pki-lib.sh, prepended by the plan.
 #
-# Inputs (set above by the plan): CURVE, CA_DAYS, CERT_DAYS, ENC_PROVIDER.
+# Inputs (set above by the plan): CURVE, CA_DAYS, CERT_DAYS, ENC_PROVIDER, SHARE (1: other
+# masters get the bundle).
 #
 # Layout (as in the seed, plus sa.key/sa.pub):
 #   /etc/kubernetes/pki/{ca,front-proxy-ca,etcd-ca,kubelet-serving-ca}.{key,crt} the CAs
 #   /etc/kubernetes/pki/super-admin.{key,crt}                            break-glass, never shared
 #   /etc/kubernetes/pki/{apiserver-kubelet-client,admin,kube-controller-manager,
-#     kube-scheduler,kube-proxy,front-proxy-client,etcd-client}.{key,crt} clients
+#     kube-scheduler,front-proxy-client,etcd-client}.{key,crt}            clients
 #   /etc/kubernetes/pki/sa.{key,pub}                                     service-account keys
 #   /etc/kubernetes/encryption-config.yaml                               encryption at rest
-#   /etc/kubernetes/pki/bundle.tgz.b64                                   what other masters get
+#   /etc/kubernetes/pki/bundle.tgz.b64                                   what other masters get (three masters)
 # --- the CAs (seed 2.2, 2.8, 2.10), plus one that signs only kubelet serving
 # certificates: the API server trusts it for kubelets and nothing else trusts it, so a
 # node's serving certificate can never pass for the API server's --------------------
@@ -30,7 +31,6 @@ cert admin "/O=kubeadm:cluster-admins/CN=kubernetes-admin" ca v3_req_client
 cert super-admin "/O=system:masters/CN=kubernetes-super-admin" ca v3_req_client
 cert kube-controller-manager "/CN=system:kube-controller-manager" ca v3_req_client
 cert kube-scheduler "/CN=system:kube-scheduler" ca v3_req_client
-cert kube-proxy "/O=system:node-proxier/CN=system:kube-proxy" ca v3_req_client
 cert front-proxy-client "/CN=front-proxy-client" front-proxy-ca v3_req_client
 cert etcd-client "/O=system:masters/CN=kube-apiserver-etcd-client" etcd-ca v3_req_client
 
@@ -62,23 +62,33 @@ ENC
 fi
 chmod 0600 "$enc"
 
-# --- the bundle for the other masters (three masters): the kubernetes CA key (every
-# controller-manager signs kubelet certificates), the etcd CA key (each master signs its own
-# etcd server and peer certificates), the service-account keys, the encryption
-# configuration and the client certificates. The front-proxy CA key stays here.
-# Deterministic (sorted, numeric owners, no gzip timestamp), so a re-run pushes nothing.
+# --- the bundle for the other masters (three masters, SHARE=1): the kubernetes and
+# kubelet-serving CA keys (every controller-manager signs kubelet certificates), the etcd CA
+# key (each master signs its own etcd certificates), the service-account keys, the
+# encryption configuration and the client certificates. The front-proxy CA key and the
+# super-admin stay here. Deterministic (sorted, numeric owners, no gzip timestamp), so a
+# re-run pushes nothing. A single master (SHARE=0) makes none, and removes an older one.
 b=$PKI/bundle
-mkdir -p "$b/pki"
-for f in ca.crt ca.key etcd-ca.crt etcd-ca.key front-proxy-ca.crt kubelet-serving-ca.crt kubelet-serving-ca.key sa.key sa.pub; do
-  cp -p "$f" "$b/pki/$f"
-done
-for c in apiserver-kubelet-client admin kube-controller-manager kube-scheduler kube-proxy front-proxy-client etcd-client; do
-  cp -p "$c.crt" "$b/pki/$c.crt"
-  cp -p "$c.key" "$b/pki/$c.key"
-done
-cp -p "$enc" "$b/encryption-config.yaml"
-tar -C "$b" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . | gzip -n | base64 > bundle.tgz.b64.new
-if cmp -s bundle.tgz.b64.new bundle.tgz.b64; then rm -f bundle.tgz.b64.new; else mv bundle.tgz.b64.new bundle.tgz.b64; fi
+rm -rf "$b"
+if [ "$SHARE" = 1 ]; then
+  mkdir -p "$b/pki"
+  for f in ca.crt ca.key etcd-ca.crt etcd-ca.key front-proxy-ca.crt kubelet-serving-ca.crt kubelet-serving-ca.key sa.key sa.pub; do
+    cp -p "$f" "$b/pki/$f"
+  done
+  for c in apiserver-kubelet-client admin kube-controller-manager kube-scheduler front-proxy-client etcd-client; do
+    cp -p "$c.crt" "$b/pki/$c.crt"
+    cp -p "$c.key" "$b/pki/$c.key"
+  done
+  cp -p "$enc" "$b/encryption-config.yaml"
+  tar -C "$b" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . | gzip -n | base64 > bundle.tgz.b64.new
+  rm -rf "$b"
+  if cmp -s bundle.tgz.b64.new bundle.tgz.b64; then rm -f bundle.tgz.b64.new; else mv bundle.tgz.b64.new bundle.tgz.b64; fi
+else
+  rm -f bundle.tgz.b64 bundle.tgz.b64.new
+fi
+# kube-proxy's key is made on each node now (kube_proxy_cert); an older plan made one here
+# and shared it
+rm -f kube-proxy.key kube-proxy.crt kube-proxy.subject
 
 for f in ./*.crt; do chmod 0644 "$f"; done
 chmod 0644 sa.pub
