@@ -163,9 +163,16 @@ func (c *scratchCluster) checkCISFiles(t *testing.T) {
 				t.Errorf("%s: %s is %q (%v), want %s", h.Name, f.path, got, err, f.want)
 			}
 		}
-		// Every private key on the node is readable by its owner only (1.1.21).
-		if out := c.mustSh(h, "find /etc/kubernetes /var/lib/kubelet /var/lib/kube-proxy -name '*.key' ! -perm 600 -printf '%p %m\\n' 2>/dev/null; true"); strings.TrimSpace(out) != "" {
+		// Every private key on the node is readable by its owner only (1.1.21), but for the
+		// service-account key, which the API server and the controller-manager both sign
+		// with (owner and group).
+		if out := c.mustSh(h, "find /etc/kubernetes /var/lib/kubelet /var/lib/kube-proxy -name '*.key' ! -perm 600 ! -path "+pki+"/sa.key -printf '%p %m\\n' 2>/dev/null; true"); strings.TrimSpace(out) != "" {
 			t.Errorf("%s: keys not 0600:\n%s", h.Name, out)
+		}
+		if h == c.master {
+			if got := strings.TrimSpace(c.mustSh(h, "stat -c %a:%U:%G "+pki+"/sa.key")); got != "640:kube-apiserver:kube-controller-manager" {
+				t.Errorf("%s: sa.key is %s, want 640:kube-apiserver:kube-controller-manager", h.Name, got)
+			}
 		}
 	}
 }
@@ -383,16 +390,17 @@ func (c *scratchCluster) checkServingApprover(t *testing.T) {
 		w = c.workers[0]
 	}
 	m := c.master
-	cred, err := os.ReadFile(filepath.Join(w.Root, "var/lib/kubelet/pki/kubelet-client-current.pem"))
+	// kubelet-client-current.pem is a link to an absolute path inside the host
+	cred, err := c.sh(w, "cat /var/lib/kubelet/pki/kubelet-client-current.pem")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: kubelet client credential: %v", w.Name, err)
 	}
-	dir := "/tmp/cis-csr"
+	dir := "/var/tmp/cis-csr" // not /tmp: a tmpfs inside the host hides what is written under its root
 	if err := os.MkdirAll(filepath.Join(m.Root, dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(filepath.Join(m.Root, dir))
-	if err := os.WriteFile(filepath.Join(m.Root, dir, "node.pem"), cred, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(m.Root, dir, "node.pem"), []byte(cred), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ip := w.Address
