@@ -419,9 +419,9 @@ func (c *scratchCluster) checkServingApprover(t *testing.T) {
 	}
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -e\ncd %s\ncat > node.kubeconfig <<'EOF'\n", dir)
-	fmt.Fprintf(&script, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443', certificate-authority: %s/ca.crt}}]\n", pki)
-	fmt.Fprintf(&script, "users: [{name: n, user: {client-certificate: %s/node.pem, client-key: %s/node.pem}}]\n", dir, dir)
-	script.WriteString("contexts: [{name: n, context: {cluster: c, user: n}}]\ncurrent-context: n\nEOF\n")
+	fmt.Fprintf(&script, "apiVersion: v1\nkind: Config\nclusters: [{name: cluster, cluster: {server: 'https://127.0.0.1:6443', certificate-authority: %s/ca.crt}}]\n", pki)
+	fmt.Fprintf(&script, "users: [{name: node, user: {client-certificate: %s/node.pem, client-key: %s/node.pem}}]\n", dir, dir)
+	script.WriteString("contexts: [{name: node, context: {cluster: cluster, user: node}}]\ncurrent-context: node\nEOF\n")
 	for _, tc := range cases {
 		fmt.Fprintf(&script, "openssl ecparam -name prime256v1 -genkey -noout -out %[1]s.key\n"+
 			"openssl req -new -key %[1]s.key -subj '%[2]s' -addext 'subjectAltName=%[3]s' -out %[1]s.csr\n"+
