@@ -405,38 +405,43 @@ func (c *scratchCluster) checkServingApprover(t *testing.T) {
 	}
 	ip := w.Address
 	me := "/O=system:nodes/CN=system:node:" + w.Name
+	// state: what the request must end as. "refused": the API server does not even take it
+	// (NodeRestriction: a node may only ask for its own CN); "" left pending; "Approved".
 	cases := []struct {
-		name, subject, sans string
-		approve             bool
+		name, subject, sans, state string
 	}{
-		{"cis-foreign-dns", me, "DNS:" + w.Name + ",DNS:kubernetes.default.svc,IP:" + ip, false},
-		{"cis-foreign-ip", me, "DNS:" + w.Name + ",IP:" + ip + ",IP:10.96.0.1", false},
-		{"cis-ipv6", me, "DNS:" + w.Name + ",IP:" + ip + ",IP:fd00::1", false},
-		{"cis-cn-suffix", "/O=system:nodes/CN=system:node:" + w.Name + "-evil", "DNS:" + w.Name + ",IP:" + ip, false},
-		{"cis-extra-o", "/O=system:nodes/O=system:masters/CN=system:node:" + w.Name, "DNS:" + w.Name + ",IP:" + ip, false},
-		{"cis-uri", me, "DNS:" + w.Name + ",IP:" + ip + ",URI:spiffe://evil", false},
-		{"cis-honest", me, "DNS:" + w.Name + ",IP:" + ip, true},
-	}
-	var script strings.Builder
-	fmt.Fprintf(&script, "set -e\ncd %s\ncat > node.kubeconfig <<'EOF'\n", dir)
-	fmt.Fprintf(&script, "apiVersion: v1\nkind: Config\nclusters: [{name: cluster, cluster: {server: 'https://127.0.0.1:6443', certificate-authority: %s/ca.crt}}]\n", pki)
-	fmt.Fprintf(&script, "users: [{name: node, user: {client-certificate: %s/node.pem, client-key: %s/node.pem}}]\n", dir, dir)
-	script.WriteString("contexts: [{name: node, context: {cluster: cluster, user: node}}]\ncurrent-context: node\nEOF\n")
-	for _, tc := range cases {
-		fmt.Fprintf(&script, "openssl ecparam -name prime256v1 -genkey -noout -out %[1]s.key\n"+
-			"openssl req -new -key %[1]s.key -subj '%[2]s' -addext 'subjectAltName=%[3]s' -out %[1]s.csr\n"+
-			"kubectl --kubeconfig node.kubeconfig create -f - <<EOF\n"+
-			"apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: %[1]s}\n"+
-			"spec: {signerName: kubernetes.io/kubelet-serving, usages: [digital signature, server auth], request: $(base64 -w0 %[1]s.csr)}\nEOF\n",
-			tc.name, tc.subject, tc.sans)
+		{"cis-foreign-dns", me, "DNS:" + w.Name + ",DNS:kubernetes.default.svc,IP:" + ip, ""},
+		{"cis-foreign-ip", me, "DNS:" + w.Name + ",IP:" + ip + ",IP:10.96.0.1", ""},
+		{"cis-ipv6", me, "DNS:" + w.Name + ",IP:" + ip + ",IP:fd00::1", ""},
+		{"cis-extra-o", "/O=system:nodes/O=system:masters/CN=system:node:" + w.Name, "DNS:" + w.Name + ",IP:" + ip, ""},
+		{"cis-uri", me, "DNS:" + w.Name + ",IP:" + ip + ",URI:spiffe://evil", ""},
+		{"cis-cn-suffix", "/O=system:nodes/CN=system:node:" + w.Name + "-evil", "DNS:" + w.Name + ",IP:" + ip, "refused"},
+		{"cis-honest", me, "DNS:" + w.Name + ",IP:" + ip, "Approved"},
 	}
 	var names []string
 	for _, tc := range cases {
 		names = append(names, tc.name)
 	}
 	defer c.sh(m, "kubectl delete csr --ignore-not-found "+strings.Join(names, " "))
-	if out, err := c.sh(m, script.String()); err != nil {
-		t.Fatalf("posting CSRs as %s: %v\n%s", w.Name, err, out)
+	var setup strings.Builder
+	fmt.Fprintf(&setup, "set -e\ncd %s\ncat > node.kubeconfig <<'EOF'\n", dir)
+	fmt.Fprintf(&setup, "apiVersion: v1\nkind: Config\nclusters: [{name: cluster, cluster: {server: 'https://127.0.0.1:6443', certificate-authority: %s/ca.crt}}]\n", pki)
+	fmt.Fprintf(&setup, "users: [{name: node, user: {client-certificate: %s/node.pem, client-key: %s/node.pem}}]\n", dir, dir)
+	setup.WriteString("contexts: [{name: node, context: {cluster: cluster, user: node}}]\ncurrent-context: node\nEOF\n")
+	c.mustSh(m, setup.String())
+	for _, tc := range cases {
+		out, err := c.sh(m, fmt.Sprintf("set -e\ncd %[4]s\nopenssl ecparam -name prime256v1 -genkey -noout -out %[1]s.key\n"+
+			"openssl req -new -key %[1]s.key -subj '%[2]s' -addext 'subjectAltName=%[3]s' -out %[1]s.csr\n"+
+			"kubectl --kubeconfig node.kubeconfig create -f - <<EOF\n"+
+			"apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: %[1]s}\n"+
+			"spec: {signerName: kubernetes.io/kubelet-serving, usages: [digital signature, server auth], request: $(base64 -w0 %[1]s.csr)}\nEOF\n",
+			tc.name, tc.subject, tc.sans, dir))
+		switch {
+		case tc.state == "refused" && (err == nil || !strings.Contains(out, "can only create a node CSR with CN=system:node:"+w.Name)):
+			t.Errorf("CSR %s (%s) as %s: %v %s; want refused by the API server", tc.name, tc.subject, w.Name, err, out)
+		case tc.state != "refused" && err != nil:
+			t.Fatalf("posting CSR %s as %s: %v\n%s", tc.name, w.Name, err, out)
+		}
 	}
 	out, err := c.sh(m, "sh /etc/kubernetes/addons/approve-serving.sh")
 	if err != nil {
@@ -444,12 +449,12 @@ func (c *scratchCluster) checkServingApprover(t *testing.T) {
 	}
 	t.Logf("approve-serving.sh:\n%s", strings.TrimSpace(out))
 	for _, tc := range cases {
+		if tc.state == "refused" {
+			continue
+		}
 		state := strings.TrimSpace(c.mustSh(m, "kubectl get csr "+tc.name+" -o jsonpath='{.status.conditions[0].type}'"))
-		switch {
-		case tc.approve && state != "Approved":
-			t.Errorf("CSR %s (%s, %s) from %s: %q, want approved", tc.name, tc.subject, tc.sans, w.Name, state)
-		case !tc.approve && state != "":
-			t.Errorf("CSR %s (%s, %s) from %s: %q, want left pending", tc.name, tc.subject, tc.sans, w.Name, state)
+		if state != tc.state {
+			t.Errorf("CSR %s (%s, %s) from %s: %q, want %q (empty: left pending)", tc.name, tc.subject, tc.sans, w.Name, state, tc.state)
 		}
 	}
 }

@@ -12,7 +12,7 @@
 set -eu
 export KUBECONFIG=/etc/kubernetes/admin.kubeconfig
 ALLOWLIST=${ALLOWLIST:-/etc/kubernetes/addons/kubelet-serving-allowlist}
-kubectl=/usr/local/bin/kubectl
+kubectl=${KUBECTL:-/usr/local/bin/kubectl} # KUBECTL: for tests (builtin-plans/approve_serving_test.go)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 $kubectl get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\n"}{end}' > "$tmp/csrs"
