@@ -21,10 +21,10 @@ import (
 	"github.com/plan-dev/plan/integration/lab"
 )
 
-// TestScratchGrow adds a worker to a running cluster after its bootstrap token expired (a
-// short token lifetime, 0.05 h = 3 min, so that it expires within the test). The first
-// master's bootstrap check finds the token expired and makes a new one; the new worker gets
-// it and joins; its kubelet's serving certificate is approved and judged from the certificate
+// TestScratchGrow adds a worker to a running cluster whose bootstrap token is gone (its
+// Secret is deleted once every node has joined; a short lifetime, 0.05 h, for the new one).
+// The first master's bootstrap check finds a node that has not joined and no valid token and
+// makes a new one; the new worker gets it and joins, and the new token's Secret is deleted; its kubelet's serving certificate is approved and judged from the certificate
 // it serves (the API server reaches it through the node proxy, verifying it against the CA);
 // on the hosts already in the cluster only the cluster-wide steps run and nothing of theirs
 // changes.
@@ -39,21 +39,10 @@ func TestScratchGrow(t *testing.T) {
 	t.Logf("first run (1 master, 1 worker): %s", d1.Round(time.Second))
 	oldToken := c.mustSh(c.master, "cut -d. -f1 /etc/kubernetes/bootstrap-token")
 
-	// Wait for the token to expire: its Secret's expiration (the token cleaner may already
-	// have removed it, which is expiry too).
-	exp := c.mustSh(c.master, "kubectl -n kube-system get secret bootstrap-token-"+strings.TrimSpace(oldToken)+
-		" -o jsonpath='{.data.expiration}' | base64 -d")
-	expiry, err := time.Parse(time.RFC3339, strings.TrimSpace(exp))
-	if err != nil {
-		t.Fatalf("token expiration %q: %v", exp, err)
-	}
-	if wait := time.Until(expiry) + 5*time.Second; wait > 0 {
-		t.Logf("waiting %s for bootstrap token %s to expire (%s)", wait.Round(time.Second), strings.TrimSpace(oldToken), expiry.Format(time.RFC3339))
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		}
+	// Every node joined, so the token's Secret is gone already (bootstrap_token_cleanup,
+	// CIS: no bootstrap credential left behind): the token is as dead as an expired one.
+	if out := strings.TrimSpace(c.mustSh(c.master, "kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o name")); out != "" {
+		t.Errorf("bootstrap token Secrets after every node joined: %s", out)
 	}
 
 	c.workers = append(c.workers, newWorker)
@@ -97,9 +86,15 @@ func TestScratchGrow(t *testing.T) {
 	t.Logf("grow run: %d nodes on the new worker; on the others %d ran:\n  %s", newNodes, len(ran), strings.Join(ran, "\n  "))
 	// Cluster-wide steps that must change when a node joins: a new token; the new kubelet's
 	// serving certificate approved.
+	// serving certificate approved; its line in the serving allowlist and its kube-proxy
+	// certificate (addon_files, kube_proxy_certs); the new token's Secret deleted once it
+	// joined.
 	allowed := map[string]bool{
-		"bootstrap[" + c.master.Alias + "]":       true,
-		"kubelet_serving[" + c.master.Alias + "]": true,
+		"bootstrap[" + c.master.Alias + "]":               true,
+		"kubelet_serving[" + c.master.Alias + "]":         true,
+		"addon_files[" + c.master.Alias + "]":             true,
+		"kube_proxy_certs[" + c.master.Alias + "]":        true,
+		"bootstrap_token_cleanup[" + c.master.Alias + "]": true,
 	}
 	for _, ch := range changed {
 		node, _, _ := strings.Cut(ch, " ")
@@ -126,7 +121,11 @@ func TestScratchGrow(t *testing.T) {
 		t.Errorf("the new kubelet has no serving certificate: %s", out)
 	}
 
-	// A re-run right after: the new token is valid, so only the always_run checks run and
+	if out := strings.TrimSpace(c.mustSh(c.master, "kubectl -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o name")); out != "" {
+		t.Errorf("bootstrap token Secrets after the new node joined: %s", out)
+	}
+
+	// A re-run right after: every node has joined, so only the always_run checks run and
 	// nothing changes.
 	r3, d3 := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r3, "re-run after growing")

@@ -54,7 +54,7 @@ task "node_roles" {
 
 # Kubelets ask for serving certificates (serverTLSBootstrap); no built-in controller
 # approves those, so the plan approves each node's own request, after checking it. Each
-# node is judged by the certificate it serves on :10250 (signed by the cluster CA, valid
+# node is judged by the certificate it serves on :10250 (signed by kubelet-serving-ca, valid
 # now, for the node's address), not by counting requests: the CSR cleaner removes them
 # after an hour, and a node added on a later day must be waited for, the others not. It
 # runs on every run (always_run): a kubelet renews its serving certificate before it
@@ -65,9 +65,9 @@ locals {
     missing=''
     for n in $nodes; do
       ip=$${n#*=}
-      echo | timeout 5 openssl s_client -connect "$ip:10250" -CAfile /etc/kubernetes/pki/ca.crt -verify_return_error -verify_ip "$ip" >/dev/null 2>&1 || missing="$missing $${n%%=*}"
+      echo | timeout 5 openssl s_client -connect "$ip:10250" -CAfile /etc/kubernetes/pki/kubelet-serving-ca.crt -verify_return_error -verify_ip "$ip" >/dev/null 2>&1 || missing="$missing $${n%%=*}"
     done
-    if [ -n "$missing" ]; then echo "no serving certificate signed by the cluster CA yet on:$missing"; false; else echo 'every kubelet serves a certificate signed by the cluster CA'; fi
+    if [ -n "$missing" ]; then echo "no serving certificate signed by kubelet-serving-ca yet on:$missing"; false; else echo 'every kubelet serves a certificate signed by kubelet-serving-ca'; fi
   EOT
 }
 

@@ -66,7 +66,7 @@ rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service
   /etc/systemd/system/kube-apiserver.service /etc/systemd/system/kube-controller-manager.service \
   /etc/systemd/system/kube-scheduler.service /etc/systemd/system/etcd.service \
   /etc/systemd/system/containerd.service \
-  /etc/modules-load.d/k8s.conf /etc/sysctl.d/99-kubernetes.conf
+  /etc/modules-load.d/k8s.conf /etc/sysctl.d/99-kubernetes.conf /etc/sysctl.d/90-kubelet.conf
 
 if [ "$REMOVE_IMAGES" = 1 ]; then
   echo "removing containerd's state and images"
@@ -88,7 +88,7 @@ if [ "$REMOVE_BINARIES" = 1 ]; then
   rm -rf /var/lib/scratch
 fi
 
-for u in kube-admin kubernetes etcd; do
+for u in kube-admin kube-apiserver kube-controller-manager kube-scheduler kubernetes etcd; do
   if id -u "$u" >/dev/null 2>&1; then
     userdel "$u" 2>/dev/null || true
   fi
