@@ -27,6 +27,7 @@ import (
 	"github.com/plan-dev/plan/dsl"
 	"github.com/plan-dev/plan/executor"
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 	"github.com/plan-dev/plan/internal/golden"
 )
 
@@ -202,8 +203,8 @@ func decide(t *testing.T, rec *recordedHost, addrs map[string]string, hostArgs, 
 	var mu sync.Mutex
 	boot := map[string]int{}
 	connect := func(ctx context.Context, h *dsl.Host) (hosts.Transport, error) {
-		f := hosts.NewFake(h.Name)
-		f.Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+		f := hoststest.NewFake(h.Name)
+		f.Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 			stdin, _ := readAll(r)
 			switch {
 			case strings.Contains(stdin, "# facts.sh:"):
@@ -211,18 +212,18 @@ func decide(t *testing.T, rec *recordedHost, addrs map[string]string, hostArgs, 
 				fmt.Fprint(r.Stdout, out)
 				fmt.Fprint(r.Stderr, stderr)
 				if err != nil {
-					return hosts.FakeExit(1, stderr)
+					return hoststest.FakeExit(1, stderr)
 				}
 				return nil
 			case strings.HasPrefix(r.Cmd, "echo "): // pure shell (the address check): run it here
 				cmd := exec.CommandContext(ctx, "sh", "-c", r.Cmd)
 				cmd.Stdout, cmd.Stderr = r.Stdout, r.Stderr
 				if err := cmd.Run(); err != nil {
-					return hosts.FakeExit(1, "")
+					return hoststest.FakeExit(1, "")
 				}
 				return nil
 			case strings.HasPrefix(r.Cmd, guardMark), strings.HasPrefix(r.Cmd, "test -e "): // unless, creates
-				return hosts.FakeExit(1, "")
+				return hoststest.FakeExit(1, "")
 			case r.Cmd == "cat /proc/sys/kernel/random/boot_id":
 				mu.Lock()
 				defer mu.Unlock()
@@ -285,7 +286,7 @@ func decide(t *testing.T, rec *recordedHost, addrs map[string]string, hostArgs, 
 	return b.String()
 }
 
-func readAll(r *hosts.FakeRun) (string, error) {
+func readAll(r *hoststest.FakeRun) (string, error) {
 	var b bytes.Buffer
 	_, err := b.ReadFrom(r.Stdin)
 	return b.String(), err

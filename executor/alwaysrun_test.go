@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // An always_run node is never up to date from the run state: it runs on
@@ -20,7 +20,7 @@ func TestAlwaysRunNodeRunsEveryTime(t *testing.T) {
 	var token atomic.Value
 	token.Store("t1")
 	l := newLab("h1", "h2")
-	l.host("h1").Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+	l.host("h1").Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "make-token" {
 			fmt.Fprintln(r.Stdout, token.Load().(string))
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // manyNodesGraph is the shape of the profiled workload: hosts hosts, each
@@ -50,7 +50,7 @@ func benchManyNodes(b *testing.B, nHosts, nTasks int, remote time.Duration) {
 	g, names := manyNodesGraph(nHosts, nTasks)
 	base := b.TempDir()
 	line := []byte("step output line\n")
-	handler := func(ctx context.Context, r *hosts.FakeRun) error {
+	handler := func(ctx context.Context, r *hoststest.FakeRun) error {
 		if remote > 0 {
 			time.Sleep(remote)
 		}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 func TestCancelStopsNewNodesAndEndsRunningOnes(t *testing.T) {
 	l := newLab("h1", "h2")
 	started := make(chan struct{})
 	remoteEnded := make(chan struct{})
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "long" {
 			close(started)
 			<-ctx.Done() // the transport ends the remote process

@@ -8,6 +8,6 @@
 // redacts every secret it knows of from everything it emits or stores.
 //
 // The executor depends only on small interfaces (Graph, Connector) so it can
-// be tested with hand-written evaluators and hosts.Fake. Rendering of events
-// for people and machines lives in executor/render.
+// be tested with hand-written evaluators and hosts/hoststest's Fake.
+// Rendering of events for people and machines lives in executor/render.
 package executor

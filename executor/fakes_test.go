@@ -15,6 +15,7 @@ import (
 
 	"github.com/plan-dev/plan/dsl"
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // This file holds the test doubles for the dsl side: a graph of tasks
@@ -155,25 +156,25 @@ func (e *tEval) upOut(task, host, name string) string {
 	return v.AsString()
 }
 
-// lab is a set of hosts.Fake hosts with a connector over them.
+// lab is a set of hoststest.Fake hosts with a connector over them.
 type lab struct {
 	mu    sync.Mutex
-	fakes map[string]*hosts.Fake
+	fakes map[string]*hoststest.Fake
 	dials map[string]int
 }
 
 func newLab(names ...string) *lab {
-	l := &lab{fakes: map[string]*hosts.Fake{}, dials: map[string]int{}}
+	l := &lab{fakes: map[string]*hoststest.Fake{}, dials: map[string]int{}}
 	for _, n := range names {
-		l.fakes[n] = hosts.NewFake(n)
+		l.fakes[n] = hoststest.NewFake(n)
 	}
 	return l
 }
 
-func (l *lab) host(name string) *hosts.Fake { return l.fakes[name] }
+func (l *lab) host(name string) *hoststest.Fake { return l.fakes[name] }
 
 // handle sets the same handler on every host.
-func (l *lab) handle(h hosts.FakeHandler) {
+func (l *lab) handle(h hoststest.FakeHandler) {
 	for _, f := range l.fakes {
 		f.Handler = h
 	}
@@ -181,7 +182,7 @@ func (l *lab) handle(h hosts.FakeHandler) {
 
 // keepOpen lets one Fake serve several runs: Close is counted, not done.
 type keepOpen struct {
-	*hosts.Fake
+	*hoststest.Fake
 	closes *int
 }
 

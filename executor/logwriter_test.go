@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/dsl"
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // slowLogs makes every log file take a while to write, so a run that did
@@ -70,11 +70,11 @@ func TestLogsAreOnDiskWhenRunReturns(t *testing.T) {
 	writes := slowLogs(t, 5*time.Millisecond)
 	names := []string{"h1", "h2", "h3"}
 	l := newLab(names...)
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "fail" {
 			fmt.Fprint(r.Stdout, "half done\n")
 			fmt.Fprint(r.Stderr, "disk full\n")
-			return hosts.FakeExit(3, "")
+			return hoststest.FakeExit(3, "")
 		}
 		fmt.Fprintf(r.Stdout, "ran %s with hunter2-secret\n", r.Cmd)
 		return nil
@@ -154,7 +154,7 @@ func TestLogWritesAreOffTheNodesPath(t *testing.T) {
 		&tTask{name: "B", hosts: []string{"h1"}, deps: []string{"A"}, steps: []tStep{runStep("b", "b")}},
 	)
 	bRan := make(chan struct{})
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "b" {
 			close(bRan)
 		}
@@ -196,7 +196,7 @@ func TestCancelledRunWritesEveryLog(t *testing.T) {
 	names := []string{"h1", "h2", "h3", "h4"}
 	l := newLab(names...)
 	started := make(chan struct{})
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "long" {
 			fmt.Fprint(r.Stdout, "waiting\n")
 			close(started)
@@ -272,9 +272,9 @@ func TestLogWriteErrorIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newLab("h1", "h2")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "fail" {
-			return hosts.FakeExit(1, "no")
+			return hoststest.FakeExit(1, "no")
 		}
 		return nil
 	})

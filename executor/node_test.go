@@ -16,15 +16,16 @@ import (
 
 	"github.com/plan-dev/plan/dsl"
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 func TestFailureSkipsDependentsOnly(t *testing.T) {
 	l := newLab("h1", "h2")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "make-it" {
 			r.Stdout.Write([]byte("working\n"))
 			r.Stderr.Write([]byte("line 1\nmake-it: disk full\n"))
-			return hosts.FakeExit(3, "")
+			return hoststest.FakeExit(3, "")
 		}
 		return nil
 	})
@@ -72,9 +73,9 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 
 func TestFailFastStopsNewWork(t *testing.T) {
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "bad" {
-			return hosts.FakeExit(1, "")
+			return hoststest.FakeExit(1, "")
 		}
 		return nil
 	})
@@ -97,7 +98,7 @@ func TestFailFastStopsNewWork(t *testing.T) {
 // A value made on h1 ends up in files on h2 and h3.
 func TestOutputsFlowToOtherHosts(t *testing.T) {
 	l := newLab("h1", "h2", "h3")
-	l.host("h1").Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+	l.host("h1").Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 		r.Stdout.Write([]byte("tok-42\n"))
 		return nil
 	}
@@ -146,16 +147,16 @@ func TestFileChangedOnlyWhenDifferent(t *testing.T) {
 func TestGuards(t *testing.T) {
 	l := newLab("h1")
 	l.host("h1").WriteFile("/done", []byte("x"), 0o644, "root", "root")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		switch {
 		case r.Cmd == "test -e /done":
 			return nil
 		case strings.HasPrefix(r.Cmd, "test -e"):
-			return hosts.FakeExit(1, "")
+			return hoststest.FakeExit(1, "")
 		case r.Cmd == "check-yes":
 			return nil
 		case r.Cmd == "check-no":
-			return hosts.FakeExit(1, "")
+			return hoststest.FakeExit(1, "")
 		}
 		return nil
 	})
@@ -210,9 +211,9 @@ func TestRetries(t *testing.T) {
 	}{{3, StatusChanged, 3}, {2, StatusFailed, 2}} {
 		l := newLab("h1")
 		var runs atomic.Int32
-		l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+		l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 			if runs.Add(1) < 3 {
-				return hosts.FakeExit(1, "not yet")
+				return hoststest.FakeExit(1, "not yet")
 			}
 			return nil
 		})
@@ -227,7 +228,7 @@ func TestRetries(t *testing.T) {
 
 func TestStepTimeout(t *testing.T) {
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		<-ctx.Done()
 		return ctx.Err()
 	})
@@ -246,7 +247,7 @@ func TestStepTimeout(t *testing.T) {
 
 func TestTaskTimeout(t *testing.T) {
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		<-ctx.Done()
 		return ctx.Err()
 	})
@@ -332,7 +333,7 @@ func TestReboot(t *testing.T) {
 	defer func() { rebootPoll = old }()
 	l := newLab("h1")
 	var boots atomic.Int32
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		switch {
 		case strings.Contains(r.Cmd, "boot_id"):
 			r.Stdout.Write([]byte("boot-" + string(rune('0'+boots.Load())) + "\n"))
@@ -354,7 +355,7 @@ func TestRebootTimesOutWhenBootIDNeverChanges(t *testing.T) {
 	rebootPoll = time.Millisecond
 	defer func() { rebootPoll = old }()
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		if strings.Contains(r.Cmd, "boot_id") {
 			r.Stdout.Write([]byte("same\n"))
 		}
@@ -372,7 +373,7 @@ func TestRebootTimesOutWhenBootIDNeverChanges(t *testing.T) {
 
 // noDirs is a Fake that refuses pushes into a directory nobody made.
 type noDirs struct {
-	*hosts.Fake
+	*hoststest.Fake
 	dirs map[string]bool
 }
 
@@ -391,7 +392,7 @@ func (d *noDirs) Push(ctx context.Context, u *hosts.Upload) (hosts.PushResult, e
 }
 
 func TestFileMakesMissingDirectory(t *testing.T) {
-	fake := hosts.NewFake("h1")
+	fake := hoststest.NewFake("h1")
 	host := &noDirs{Fake: fake, dirs: map[string]bool{}}
 	g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{{name: "f", kind: dsl.StepFile,
 		build: func(*tEval) *dsl.Step {
@@ -465,7 +466,7 @@ func TestFileFromLocalSource(t *testing.T) {
 // Output that arrives in pieces is logged (and emitted) as whole lines.
 func TestOutputInPiecesStaysWhole(t *testing.T) {
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		r.Stdout.Write([]byte("first half "))
 		r.Stdout.Write([]byte("second half\nnext"))
 		r.Stdout.Write([]byte(" line\n"))
@@ -494,7 +495,7 @@ func TestOutputInPiecesStaysWhole(t *testing.T) {
 func TestReproduceHidesQuotedSecret(t *testing.T) {
 	const secret = `Tr0ub4dor's-h0rse`
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error { return hosts.FakeExit(1, "") })
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error { return hoststest.FakeExit(1, "") })
 	for _, sudo := range []bool{false, true} {
 		g := newGraph(&tTask{name: "A", hosts: []string{"h1"}, steps: []tStep{{name: "login", kind: dsl.StepRun, build: func(*tEval) *dsl.Step {
 			return &dsl.Step{Kind: dsl.StepRun, Name: "login", Command: "login --password " + secret, Sudo: sudo,
@@ -522,7 +523,7 @@ func TestReproduceHidesQuotedSecret(t *testing.T) {
 func TestStepValuesBounded(t *testing.T) {
 	big := make([]byte, MaxStepValue+1<<20)
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		for i := 0; i < len(big); i += 64 << 10 {
 			r.Stdout.Write(big[i : i+64<<10])
 		}
@@ -552,7 +553,7 @@ func TestStepOutputMemoryBounded(t *testing.T) {
 	chunk := make([]byte, 64<<10)
 	var held int64
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)

@@ -13,7 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/plan-dev/plan/dsl"
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 func TestRedactorString(t *testing.T) {
@@ -77,14 +77,14 @@ func TestRedactWriterSecretsSplitAcrossWrites(t *testing.T) {
 func TestRedactionEverywhere(t *testing.T) {
 	dir := t.TempDir()
 	l := newLab("h1")
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		switch r.Cmd {
 		case "make":
 			r.Stdout.Write([]byte("generated-abc123\n"))
 		case "fail":
 			r.Stdout.Write([]byte("pw is plan-pass and eval-pass and sudo-pass\n"))
 			r.Stderr.Write([]byte("bad plan-pass\n"))
-			return hosts.FakeExit(1, "")
+			return hoststest.FakeExit(1, "")
 		}
 		return nil
 	})

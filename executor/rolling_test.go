@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/dsl"
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // roll makes task's nodes in g a rolling task of size hosts per batch, as
@@ -33,13 +33,13 @@ type trace struct {
 	evs []string
 }
 
-func (tr *trace) handler(host string, fail map[string]bool) hosts.FakeHandler {
-	return func(ctx context.Context, r *hosts.FakeRun) error {
+func (tr *trace) handler(host string, fail map[string]bool) hoststest.FakeHandler {
+	return func(ctx context.Context, r *hoststest.FakeRun) error {
 		tr.add("start " + host + " " + r.Cmd)
 		time.Sleep(20 * time.Millisecond) // long enough for a wrongly started batch to overlap
 		tr.add("end " + host + " " + r.Cmd)
 		if fail[host] && r.Cmd == "restart" {
-			return hosts.FakeExit(1, "restart failed on "+host)
+			return hoststest.FakeExit(1, "restart failed on "+host)
 		}
 		return nil
 	}
@@ -179,10 +179,10 @@ func TestRollingSkippedNodeCountsAsFailure(t *testing.T) {
 	tr := &trace{}
 	for _, h := range names {
 		h := h
-		l.host(h).Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+		l.host(h).Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 			tr.add("start " + h + " " + r.Cmd)
 			if r.Cmd == "prep" && h == "h1" {
-				return hosts.FakeExit(3, "prep failed")
+				return hoststest.FakeExit(3, "prep failed")
 			}
 			return nil
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // B on h1 depends on A on h1 only: it must run while A on h2 is still
@@ -16,19 +16,19 @@ import (
 func TestPerHostEdgesDoNotWaitForOtherHosts(t *testing.T) {
 	l := newLab("h1", "h2")
 	bOnH1Done := make(chan struct{})
-	l.host("h1").Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+	l.host("h1").Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "b" {
 			close(bOnH1Done)
 		}
 		return nil
 	}
-	l.host("h2").Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+	l.host("h2").Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 		if r.Cmd == "a" {
 			// A on h2 is slow: it ends only once B on h1 has run.
 			select {
 			case <-bOnH1Done:
 			case <-time.After(10 * time.Second):
-				return hosts.FakeExit(9, "B on h1 was held back by A on h2")
+				return hoststest.FakeExit(9, "B on h1 was held back by A on h2")
 			}
 		}
 		return nil
@@ -54,7 +54,7 @@ func TestCrossHostDependencyWaitsForAllNodes(t *testing.T) {
 	l := newLab("h1", "h2", "h3")
 	var mu sync.Mutex
 	var order []string
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		mu.Lock()
 		order = append(order, r.Cmd)
 		mu.Unlock()
@@ -88,8 +88,8 @@ func (c *concurrency) enter() {
 // handler holds each command until want commands run together (or a
 // bounded wait passes), so the peak reaches the bound when the scheduler
 // allows it, and never goes over.
-func (c *concurrency) handler(want int32) hosts.FakeHandler {
-	return func(ctx context.Context, r *hosts.FakeRun) error {
+func (c *concurrency) handler(want int32) hoststest.FakeHandler {
+	return func(ctx context.Context, r *hoststest.FakeRun) error {
 		c.enter()
 		defer c.now.Add(-1)
 		deadline := time.Now().Add(5 * time.Second)
@@ -140,18 +140,18 @@ func TestFullHostDoesNotBlockOthers(t *testing.T) {
 	l := newLab("slow", "fast")
 	fastDone := make(chan struct{})
 	var fastRuns atomic.Int32
-	l.host("fast").Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+	l.host("fast").Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 		if fastRuns.Add(1) == 3 {
 			close(fastDone)
 		}
 		return nil
 	}
-	l.host("slow").Handler = func(ctx context.Context, r *hosts.FakeRun) error {
+	l.host("slow").Handler = func(ctx context.Context, r *hoststest.FakeRun) error {
 		select {
 		case <-fastDone:
 			return nil
 		case <-time.After(10 * time.Second):
-			return hosts.FakeExit(9, "fast host was held back")
+			return hoststest.FakeExit(9, "fast host was held back")
 		}
 	}
 	g := newGraph(

@@ -14,7 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/plan-dev/plan/dsl"
-	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/hoststest"
 )
 
 // resumeGraph: token (sensitive output from stdout) on h1, then a file
@@ -43,14 +43,14 @@ func TestResumeSkipsWhatSucceeded(t *testing.T) {
 	var failLast atomic.Bool
 	failLast.Store(true)
 	var tokens atomic.Int32
-	l.handle(func(ctx context.Context, r *hosts.FakeRun) error {
+	l.handle(func(ctx context.Context, r *hoststest.FakeRun) error {
 		switch r.Cmd {
 		case "make-token":
 			tokens.Add(1)
 			r.Stdout.Write([]byte("s3cret-token-value\n"))
 		case "last":
 			if failLast.Load() {
-				return hosts.FakeExit(2, "")
+				return hoststest.FakeExit(2, "")
 			}
 		}
 		return nil

@@ -22,7 +22,7 @@ var errExpired = fmt.Errorf("%w: no answer in time", ErrTimeout)
 // call return sooner (closing the socket it reads, say), and whatever call
 // still returns is handed to late (when non-nil), which closes it: a
 // session, sftp client or remote file handle that arrives after its caller
-// gave up is never leaked. The error is then ctxError(ctx) or errExpired.
+// gave up is never leaked. The error is then ContextError(ctx) or errExpired.
 func bounded[T any](ctx context.Context, limit time.Duration, expired <-chan struct{}, call func() (T, error), abort func(), late func(T)) (T, error) {
 	type result struct {
 		v   T
@@ -48,7 +48,7 @@ func bounded[T any](ctx context.Context, limit time.Duration, expired <-chan str
 	case <-expired:
 		err = errExpired
 	case <-ctx.Done():
-		err = ctxError(ctx)
+		err = ContextError(ctx)
 	}
 	if abort != nil {
 		abort()

@@ -166,7 +166,7 @@ func preferAlgorithms(known []string) []string {
 
 func dialError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		return ctxError(ctx)
+		return ContextError(ctx)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -7,10 +7,14 @@
 // Run a command, Push a file atomically, Fetch a file, Close. Two
 // implementations pass the same conformance suite (hosts/conformance):
 //
-//   - Fake: in memory, for unit tests. The test supplies a FakeHandler for
+//   - hoststest.Fake (package hosts/hoststest, as net/http has httptest):
+//     in memory, for unit tests. The test supplies a FakeHandler for
 //     commands; files live in a map; calls are recorded; Delay,
 //     LoseConnection/Reconnect and FailNext simulate slow and broken hosts.
 //     FakeShell is a handler that runs commands with the local /bin/sh.
+//     hosts exports NewExitError, ContextError and TailBuffer so that the
+//     Fake reports exit statuses, stderr tails and cancellation exactly as
+//     the SSH transport does.
 //   - SSH (Dialer.Dial): one connection per host (through its ProxyJump
 //     hops), many sessions, one sftp client, at most Options.MaxSessions
 //     command channels; every dial, handshake, session open and sftp

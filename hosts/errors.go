@@ -25,8 +25,8 @@ var (
 // status, or 128+N for a command killed by signal N. Signal names that
 // signal (KILL, TERM, ...) whenever Code is 128+N for a signal Linux knows.
 // Every path reports the same: a session (whose server may say
-// "exit-signal"), a reused shell (which only sees $?) and the Fake. Like a
-// shell, it cannot tell a command killed by KILL from one that ran
+// "exit-signal"), a reused shell (which only sees $?) and hoststest.Fake.
+// Like a shell, it cannot tell a command killed by KILL from one that ran
 // `exit 137`.
 type ExitError struct {
 	Code       int
@@ -41,10 +41,11 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("exit status %d", e.Code)
 }
 
-// newExitError is the one way an *ExitError is made: from the exit status
+// NewExitError is the one way an *ExitError is made: from the exit status
 // (code) or, when the transport learnt it, the name of the signal that
-// killed the command.
-func newExitError(code int, signal, stderrTail string) *ExitError {
+// killed the command. It is exported for Transports outside this package
+// (hoststest's Fake), so every one reports a status the same way.
+func NewExitError(code int, signal, stderrTail string) *ExitError {
 	if signal != "" {
 		signal = strings.TrimPrefix(signal, "SIG")
 		code = 255 // a signal this table does not know

@@ -5,10 +5,11 @@ import (
 	"fmt"
 )
 
-// ctxError turns a done context into the error calls return: it wraps
+// ContextError turns a done context into the error calls return: it wraps
 // ctx.Err() (so errors.Is(err, context.Canceled) works) and, for a deadline,
-// ErrTimeout as well.
-func ctxError(ctx context.Context) error {
+// ErrTimeout as well. It is exported so Transports outside this package
+// (hoststest's Fake) fail a cancelled or timed-out call as this one does.
+func ContextError(ctx context.Context) error {
 	err := ctx.Err()
 	if err == context.DeadlineExceeded {
 		return fmt.Errorf("%w: %w", ErrTimeout, err)

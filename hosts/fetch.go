@@ -98,7 +98,7 @@ func (t *SSH) fetch(ctx context.Context, d *Download, sink io.Writer) error {
 	close(done)
 	f.Close()
 	if ctx.Err() != nil {
-		return ctxError(ctx)
+		return ContextError(ctx)
 	}
 	return err
 }

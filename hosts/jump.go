@@ -51,7 +51,7 @@ func (d *Dialer) jumpConn(ctx context.Context, ep *Endpoint, depth int) (*conn, 
 		case <-e.ready:
 		case <-ctx.Done():
 			release()
-			return nil, nil, ctxError(ctx)
+			return nil, nil, ContextError(ctx)
 		}
 		switch {
 		case e.err == nil && !e.c.isDead():

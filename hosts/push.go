@@ -363,7 +363,7 @@ func (t *SSH) upload(ctx context.Context, c *sftp.Client, open func() (io.ReadCl
 		return nil
 	case <-ctx.Done():
 		f.Close()
-		return ctxError(ctx)
+		return ContextError(ctx)
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 // running on the host.
 func (t *SSH) Run(ctx context.Context, c *Command) error {
 	if err := ctx.Err(); err != nil {
-		return ctxError(ctx)
+		return ContextError(ctx)
 	}
 	useSudo := c.Sudo && t.ep.User != "root"
 	var password string
@@ -101,7 +101,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.label(), err)
 	}
-	var tail tailBuffer
+	var tail TailBuffer
 	m, err := t.startMarked(ctx, env+c.Cmd, useSudo, password, orDiscard(c.Stdout), io.MultiWriter(orDiscard(c.Stderr), &tail))
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 		case <-time.After(2 * time.Second):
 		}
 		t.abort(m.s, filter.pgid(), useSudo, password, ended)
-		return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+		return fmt.Errorf("%s: %w", t.label(), ContextError(ctx))
 	}
 	filter.flush()
 	if filter.rejected() {
@@ -140,7 +140,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 			if password == "" && strings.Contains(msg, "password") {
 				return fmt.Errorf("%s: sudo -n: %w: %s", t.label(), ErrSudoPassword, msg)
 			}
-			return newExitError(ee.ExitStatus(), "", "sudo: "+msg)
+			return NewExitError(ee.ExitStatus(), "", "sudo: "+msg)
 		}
 		return exitError(ee, tail.Tail(t.secrets(password)...))
 	}
@@ -149,7 +149,7 @@ func (t *SSH) run(ctx context.Context, c *Command, useSudo bool, password string
 
 // exitError is the *ExitError for a session that ended with ee.
 func exitError(ee *ssh.ExitError, stderrTail string) *ExitError {
-	return newExitError(ee.ExitStatus(), ee.Signal(), stderrTail)
+	return NewExitError(ee.ExitStatus(), ee.Signal(), stderrTail)
 }
 
 // marked is a started session whose shell reports its process group on

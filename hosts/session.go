@@ -26,7 +26,7 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 				t.shells.waiting.Add(-1)
 			case <-ctx.Done():
 				t.shells.waiting.Add(-1)
-				return nil, nil, nil, ctxError(ctx)
+				return nil, nil, nil, ContextError(ctx)
 			}
 		}
 		release = func() { <-t.sem }
@@ -48,7 +48,7 @@ func (t *SSH) session(ctx context.Context, bypass bool) (*ssh.Session, *conn, fu
 		switch {
 		case ctx.Err() != nil:
 			release()
-			return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), ctxError(ctx))
+			return nil, nil, nil, fmt.Errorf("%s: open session: %w", t.label(), ContextError(ctx))
 		case errors.As(err, &oce) && time.Now().Before(deadline):
 			// sshd refused the channel (MaxSessions counts channels that
 			// are still closing): the connection is fine, try again soon,

@@ -33,7 +33,7 @@ func (t *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, ctxError(ctx)
+			return nil, ContextError(ctx)
 		}
 	}
 	starting := make(chan struct{})

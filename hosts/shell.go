@@ -224,7 +224,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 	if sh == nil {
 		if sh, err = t.startShell(ctx, useSudo, password); err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+				return fmt.Errorf("%s: %w", t.label(), ContextError(ctx))
 			}
 			// Let the session path run it and tell what is wrong. A
 			// shell that cannot work here (a rejected sudo password, a
@@ -238,7 +238,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 	}
 
 	mark := "plan-end-" + randomToken()
-	var tail tailBuffer
+	var tail TailBuffer
 	sh.stdout.begin(orDiscard(c.Stdout), mark, false)
 	sh.stderr.begin(io.MultiWriter(orDiscard(c.Stderr), &tail), mark, true)
 	script := shellCommand(env+c.Cmd, input, c.Stdin != nil, mark)
@@ -272,7 +272,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 		case <-ctx.Done():
 			t.abort(sh.s, sh.pgid, sh.sudo, sh.password, sh.exited)
 			sh.close()
-			return fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+			return fmt.Errorf("%s: %w", t.label(), ContextError(ctx))
 		}
 	}
 	if err := <-wrote; err != nil {
@@ -288,12 +288,12 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 	if _, err := fmt.Sscanf(code, "%d", &n); err != nil {
 		return fmt.Errorf("%s: unreadable exit status %q from the shell: %w", t.label(), code, ErrConnLost)
 	}
-	return newExitError(n, "", tail.Tail(t.secrets(password)...))
+	return NewExitError(n, "", tail.Tail(t.secrets(password)...))
 }
 
 // sessionEnded turns the end of a shell's session during a command into
 // the error a session of the command's own would have given.
-func (t *SSH) sessionEnded(werr error, tail *tailBuffer, password string) error {
+func (t *SSH) sessionEnded(werr error, tail *TailBuffer, password string) error {
 	var ee *ssh.ExitError
 	if errors.As(werr, &ee) {
 		return exitError(ee, tail.Tail(t.secrets(password)...))
@@ -396,7 +396,7 @@ func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*s
 	case <-timer.C:
 		err = fmt.Errorf("%w: %w: shell did not start within %v", errShellUnusable, ErrTimeout, t.d.opts.OpTimeout)
 	case <-ctx.Done():
-		err = ctxError(ctx)
+		err = ContextError(ctx)
 	}
 	sh.close()
 	return nil, fmt.Errorf("%s: %w", t.label(), err)

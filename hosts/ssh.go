@@ -86,7 +86,7 @@ func (t *SSH) client(ctx context.Context) (*conn, error) {
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return nil, fmt.Errorf("%s: %w", t.label(), ctxError(ctx))
+				return nil, fmt.Errorf("%s: %w", t.label(), ContextError(ctx))
 			}
 		}
 		dead := t.conn

@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"sync"
 )
@@ -10,14 +11,18 @@ import (
 // ExitError.StderrTail: enough for the last few lines of a failure.
 const stderrTailBytes = 4096
 
-// tailBuffer keeps the last stderrTailBytes written to it. It is what fills
+// TailBuffer keeps the last stderrTailBytes written to it. It is what fills
 // ExitError.StderrTail, so the tail never holds a whole log in memory.
-type tailBuffer struct {
+// The zero value is ready to use and it is safe for concurrent writes.
+// It is exported so Transports outside this package (hoststest's Fake)
+// cut a tail as this one does.
+type TailBuffer struct {
 	mu  sync.Mutex
 	buf []byte
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
+// Write keeps p (never failing) for Tail.
+func (t *TailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
@@ -29,7 +34,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 // Tail returns the last lines (at most stderrTailBytes) with every secret
 // replaced by Mask.
-func (t *tailBuffer) Tail(secrets ...string) string {
+func (t *TailBuffer) Tail(secrets ...string) string {
 	t.mu.Lock()
 	b := bytes.Clone(t.buf)
 	t.mu.Unlock()
@@ -55,4 +60,12 @@ func redact(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// orDiscard is w, or io.Discard for a caller that did not want the output.
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }

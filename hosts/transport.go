@@ -11,9 +11,9 @@ import (
 // method is safe for concurrent use and honours ctx (cancellation ends the
 // remote process, not just the local wait).
 //
-// Implementations: the in-memory Fake (unit tests) and the SSH transport
-// (golang.org/x/crypto/ssh + github.com/pkg/sftp). Both pass the same
-// conformance suite in hosts/conformance.
+// Implementations: the in-memory hoststest.Fake (unit tests) and the SSH
+// transport (golang.org/x/crypto/ssh + github.com/pkg/sftp). Both pass the
+// same conformance suite in hosts/conformance.
 type Transport interface {
 	// Run runs c.Cmd with the remote user's POSIX shell (sh -c semantics).
 	// A command that ran and exited non-zero returns an *ExitError; any

@@ -1,4 +1,4 @@
-package hosts
+package hoststest
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 // FakeShell is a FakeHandler that runs each command with the local /bin/sh
@@ -15,7 +17,7 @@ import (
 // not about pushed files.
 func FakeShell(dir string) FakeHandler {
 	return func(ctx context.Context, r *FakeRun) error {
-		env, err := ExportPrefix(r.Env)
+		env, err := hosts.ExportPrefix(r.Env)
 		if err != nil {
 			return err
 		}
@@ -36,14 +38,14 @@ func FakeShell(dir string) FakeHandler {
 		case <-ctx.Done():
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
-			return ctxError(ctx)
+			return hosts.ContextError(ctx)
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return newExitError(128+int(ws.Signal()), "", "")
+				return hosts.NewExitError(128+int(ws.Signal()), "", "")
 			}
-			return newExitError(ee.ExitCode(), "", "")
+			return hosts.NewExitError(ee.ExitCode(), "", "")
 		}
 		return err
 	}

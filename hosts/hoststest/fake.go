@@ -1,4 +1,4 @@
-package hosts
+package hoststest
 
 import (
 	"bytes"
@@ -14,12 +14,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plan-dev/plan/hosts"
 	"github.com/plan-dev/plan/internal/atomicfile"
 )
 
-// Fake is an in-memory Transport for unit tests: a map of files, a command
-// handler the test supplies, a record of every call, and knobs to simulate
-// delays, exit codes and connection loss. It is safe for concurrent use.
+// Fake is an in-memory hosts.Transport for unit tests: a map of files, a
+// command handler the test supplies, a record of every call, and knobs to
+// simulate delays, exit codes and connection loss. It is safe for
+// concurrent use.
 //
 // A nil Handler makes every command succeed silently.
 type Fake struct {
@@ -43,7 +45,7 @@ type Fake struct {
 }
 
 // FakeHandler runs one command on a Fake. Return nil for exit status 0,
-// FakeExit for a non-zero status, or any error (e.g. ErrConnLost) to fail
+// FakeExit for a non-zero status, or any error (e.g. hosts.ErrConnLost) to fail
 // the call as the transport would.
 type FakeHandler func(ctx context.Context, r *FakeRun) error
 
@@ -82,7 +84,7 @@ type FakeCall struct {
 // The Fake fills StderrTail from what the handler wrote to Stderr when
 // stderr is empty.
 func FakeExit(code int, stderr string) error {
-	return newExitError(code, "", stderr)
+	return hosts.NewExitError(code, "", stderr)
 }
 
 // NewFake returns an empty Fake host named name.
@@ -133,7 +135,7 @@ func (f *Fake) Calls() []FakeCall {
 	return append([]FakeCall(nil), f.calls...)
 }
 
-// LoseConnection makes every call fail with ErrConnLost until Reconnect,
+// LoseConnection makes every call fail with hosts.ErrConnLost until Reconnect,
 // as a host whose sshd died would.
 func (f *Fake) LoseConnection() { f.setLost(true) }
 
@@ -185,14 +187,14 @@ func (f *Fake) begin(ctx context.Context) error {
 	f.mu.Unlock()
 	switch {
 	case closed:
-		return fmt.Errorf("%s: transport closed: %w", f.label(), ErrConnLost)
+		return fmt.Errorf("%s: transport closed: %w", f.label(), hosts.ErrConnLost)
 	case lost:
-		return fmt.Errorf("%s: %w", f.label(), ErrConnLost)
+		return fmt.Errorf("%s: %w", f.label(), hosts.ErrConnLost)
 	case queued != nil:
 		return queued
 	}
 	if err := ctx.Err(); err != nil {
-		return ctxError(ctx)
+		return hosts.ContextError(ctx)
 	}
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -200,29 +202,33 @@ func (f *Fake) begin(ctx context.Context) error {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return ctxError(ctx)
+			return hosts.ContextError(ctx)
 		}
 	}
 	return nil
 }
 
-// Run implements Transport.
-func (f *Fake) Run(ctx context.Context, c *Command) error {
+// Run implements hosts.Transport.
+func (f *Fake) Run(ctx context.Context, c *hosts.Command) error {
 	err := f.run(ctx, c)
 	f.record(FakeCall{Op: "run", Cmd: c.Cmd, Env: c.Env, Sudo: c.Sudo, Err: err})
 	return err
 }
 
-func (f *Fake) run(ctx context.Context, c *Command) error {
+func (f *Fake) run(ctx context.Context, c *hosts.Command) error {
 	if err := f.begin(ctx); err != nil {
 		return err
 	}
 	if f.Handler == nil {
 		return nil
 	}
-	var tail tailBuffer
+	var tail hosts.TailBuffer
 	stdout := &gateWriter{w: c.Stdout}
-	stderr := &gateWriter{w: io.MultiWriter(orDiscard(c.Stderr), &tail)}
+	var errw io.Writer = &tail
+	if c.Stderr != nil {
+		errw = io.MultiWriter(c.Stderr, &tail)
+	}
+	stderr := &gateWriter{w: errw}
 	stdin := c.Stdin
 	if stdin == nil {
 		stdin = bytes.NewReader(nil)
@@ -234,37 +240,37 @@ func (f *Fake) run(ctx context.Context, c *Command) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		err = ctxError(ctx)
+		err = hosts.ContextError(ctx)
 	}
 	stdout.close()
 	stderr.close()
-	var ee *ExitError
+	var ee *hosts.ExitError
 	if errors.As(err, &ee) && ee.StderrTail == "" {
 		ee.StderrTail = tail.Tail()
 	}
-	if err != nil && ee == nil && !errors.Is(err, ErrConnLost) && ctx.Err() == nil {
+	if err != nil && ee == nil && !errors.Is(err, hosts.ErrConnLost) && ctx.Err() == nil {
 		return fmt.Errorf("%s: run: %w", f.label(), err)
 	}
 	return err
 }
 
-// Push implements Transport.
-func (f *Fake) Push(ctx context.Context, u *Upload) (PushResult, error) {
+// Push implements hosts.Transport.
+func (f *Fake) Push(ctx context.Context, u *hosts.Upload) (hosts.PushResult, error) {
 	res, err := f.push(ctx, u)
 	f.record(FakeCall{Op: "push", Path: u.Path, Sudo: u.Sudo, Err: err})
 	return res, err
 }
 
-func (f *Fake) push(ctx context.Context, u *Upload) (PushResult, error) {
+func (f *Fake) push(ctx context.Context, u *hosts.Upload) (hosts.PushResult, error) {
 	data := u.Content
 	if u.LocalPath != "" {
 		var err error
 		if data, err = os.ReadFile(u.LocalPath); err != nil {
-			return PushResult{}, fmt.Errorf("push %s: %w", u.Path, err)
+			return hosts.PushResult{}, fmt.Errorf("push %s: %w", u.Path, err)
 		}
 	}
 	sum := sha256.Sum256(data)
-	res := PushResult{SHA256: hex.EncodeToString(sum[:])}
+	res := hosts.PushResult{SHA256: hex.EncodeToString(sum[:])}
 	if err := f.begin(ctx); err != nil {
 		return res, fmt.Errorf("push %s: %w", u.Path, err)
 	}
@@ -299,7 +305,7 @@ func (f *Fake) push(ctx context.Context, u *Upload) (PushResult, error) {
 		u.Progress(int64(len(data)), int64(len(data)))
 	}
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("push %s: %w", u.Path, ctxError(ctx))
+		return res, fmt.Errorf("push %s: %w", u.Path, hosts.ContextError(ctx))
 	}
 	f.mu.Lock()
 	f.ensure()
@@ -308,14 +314,14 @@ func (f *Fake) push(ctx context.Context, u *Upload) (PushResult, error) {
 	return res, nil
 }
 
-// Fetch implements Transport.
-func (f *Fake) Fetch(ctx context.Context, d *Download) ([]byte, error) {
+// Fetch implements hosts.Transport.
+func (f *Fake) Fetch(ctx context.Context, d *hosts.Download) ([]byte, error) {
 	b, err := f.fetch(ctx, d)
 	f.record(FakeCall{Op: "fetch", Path: d.Path, Sudo: d.Sudo, Err: err})
 	return b, err
 }
 
-func (f *Fake) fetch(ctx context.Context, d *Download) ([]byte, error) {
+func (f *Fake) fetch(ctx context.Context, d *hosts.Download) ([]byte, error) {
 	if err := f.begin(ctx); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", d.Path, err)
 	}
@@ -325,7 +331,7 @@ func (f *Fake) fetch(ctx context.Context, d *Download) ([]byte, error) {
 	}
 	if d.LocalPath == "" {
 		if d.MaxBytes > 0 && int64(len(ff.Data)) > d.MaxBytes {
-			return nil, fmt.Errorf("fetch %s: %w: over %d bytes", d.Path, ErrTooLarge, d.MaxBytes)
+			return nil, fmt.Errorf("fetch %s: %w: over %d bytes", d.Path, hosts.ErrTooLarge, d.MaxBytes)
 		}
 		return ff.Data, nil
 	}
@@ -335,7 +341,7 @@ func (f *Fake) fetch(ctx context.Context, d *Download) ([]byte, error) {
 	return nil, nil
 }
 
-// Close implements Transport. Later calls fail with ErrConnLost.
+// Close implements hosts.Transport. Later calls fail with hosts.ErrConnLost.
 func (f *Fake) Close() error {
 	f.mu.Lock()
 	f.closed = true
@@ -367,11 +373,4 @@ func (g *gateWriter) close() {
 	g.mu.Unlock()
 }
 
-func orDiscard(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
-}
-
-var _ Transport = (*Fake)(nil)
+var _ hosts.Transport = (*Fake)(nil)

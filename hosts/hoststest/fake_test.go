@@ -1,4 +1,4 @@
-package hosts
+package hoststest
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 func TestFakeRunHandlerAndExit(t *testing.T) {
@@ -24,14 +26,14 @@ func TestFakeRunHandlerAndExit(t *testing.T) {
 		return nil
 	}
 	var out bytes.Buffer
-	if err := f.Run(context.Background(), &Command{Cmd: "echo", Stdin: strings.NewReader("in"), Stdout: &out, Sudo: true}); err != nil {
+	if err := f.Run(context.Background(), &hosts.Command{Cmd: "echo", Stdin: strings.NewReader("in"), Stdout: &out, Sudo: true}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "echo|in|true" {
 		t.Fatalf("stdout %q", out.String())
 	}
-	err := f.Run(context.Background(), &Command{Cmd: "fail"})
-	var ee *ExitError
+	err := f.Run(context.Background(), &hosts.Command{Cmd: "fail"})
+	var ee *hosts.ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 || ee.StderrTail != "boom" {
 		t.Fatalf("want exit 3 with tail boom, got %#v", err)
 	}
@@ -51,14 +53,14 @@ func TestFakeRunHonoursCtxEvenIfHandlerDoesNot(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go cancel()
-	err := f.Run(ctx, &Command{Cmd: "sleep 1000"})
+	err := f.Run(ctx, &hosts.Command{Cmd: "sleep 1000"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel2()
 	f.Delay = time.Hour
-	if err := f.Run(ctx2, &Command{Cmd: "x"}); !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+	if err := f.Run(ctx2, &hosts.Command{Cmd: "x"}); !errors.Is(err, hosts.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want timeout, got %v", err)
 	}
 }
@@ -66,19 +68,19 @@ func TestFakeRunHonoursCtxEvenIfHandlerDoesNot(t *testing.T) {
 func TestFakeConnectionLossAndFailNext(t *testing.T) {
 	f := NewFake("h1")
 	f.LoseConnection()
-	if err := f.Run(context.Background(), &Command{Cmd: "true"}); !errors.Is(err, ErrConnLost) {
+	if err := f.Run(context.Background(), &hosts.Command{Cmd: "true"}); !errors.Is(err, hosts.ErrConnLost) {
 		t.Fatalf("want ErrConnLost, got %v", err)
 	}
 	f.Reconnect()
-	f.FailNext(ErrAuth)
-	if err := f.Run(context.Background(), &Command{Cmd: "true"}); !errors.Is(err, ErrAuth) {
+	f.FailNext(hosts.ErrAuth)
+	if err := f.Run(context.Background(), &hosts.Command{Cmd: "true"}); !errors.Is(err, hosts.ErrAuth) {
 		t.Fatalf("want ErrAuth, got %v", err)
 	}
-	if err := f.Run(context.Background(), &Command{Cmd: "true"}); err != nil {
+	if err := f.Run(context.Background(), &hosts.Command{Cmd: "true"}); err != nil {
 		t.Fatalf("after the queued failure: %v", err)
 	}
 	f.Close()
-	if _, err := f.Fetch(context.Background(), &Download{Path: "/x"}); !errors.Is(err, ErrConnLost) {
+	if _, err := f.Fetch(context.Background(), &hosts.Download{Path: "/x"}); !errors.Is(err, hosts.ErrConnLost) {
 		t.Fatalf("after close: %v", err)
 	}
 }
@@ -87,7 +89,7 @@ func TestFakePushChangedAndFetch(t *testing.T) {
 	f := NewFake("h1")
 	f.User = "plan"
 	ctx := context.Background()
-	u := &Upload{Path: "/etc/a", Content: []byte("one"), Mode: 0o600, Sudo: true}
+	u := &hosts.Upload{Path: "/etc/a", Content: []byte("one"), Mode: 0o600, Sudo: true}
 	if r, err := f.Push(ctx, u); err != nil || !r.Changed || len(r.SHA256) != 64 {
 		t.Fatalf("first push %+v %v", r, err)
 	}
@@ -103,13 +105,13 @@ func TestFakePushChangedAndFetch(t *testing.T) {
 	if r, err := f.Push(ctx, &dry); err != nil || !r.Changed {
 		t.Fatalf("dry run %+v %v", r, err)
 	}
-	if got, _ := f.Fetch(ctx, &Download{Path: "/etc/a"}); string(got) != "one" {
+	if got, _ := f.Fetch(ctx, &hosts.Download{Path: "/etc/a"}); string(got) != "one" {
 		t.Fatalf("dry run wrote: %q", got)
 	}
-	if _, err := f.Push(ctx, &Upload{Path: "/etc/b", Content: []byte("x"), Owner: "root"}); err == nil {
+	if _, err := f.Push(ctx, &hosts.Upload{Path: "/etc/b", Content: []byte("x"), Owner: "root"}); err == nil {
 		t.Fatal("non-root push to another owner without sudo should fail")
 	}
-	if _, err := f.Fetch(ctx, &Download{Path: "/nope"}); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := f.Fetch(ctx, &hosts.Download{Path: "/nope"}); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
