@@ -287,8 +287,9 @@ func etcdutlBinary(ctx context.Context, t *testing.T) string {
 // TestScratchRestartOnNewBinary changes the etcd and containerd binaries under the same
 // version (as a patched rebuild would: the cached files with bytes appended, in this test's
 // own copy of the artifacts) and runs the plan again: the new files are pushed, etcd and
-// containerd restart (etcd healthy again before the run goes on), the API server does not,
-// and a run after that changes nothing. The one-member-at-a-time order of etcd (serial = 1)
+// containerd restart (etcd healthy again before the run goes on), the API server does not.
+// Then kube-apiserver, kube-scheduler and kubelet change: those three restart, the others
+// do not. A run after that changes nothing. The one-member-at-a-time order of etcd (serial = 1)
 // is the executor's (TestRolling* in executor/); this lab has one master.
 func TestScratchRestartOnNewBinary(t *testing.T) {
 	c, ctx := newScratchCluster(t, 1, lab.UserNopw, lab.OracleLinuxLike())
@@ -299,7 +300,7 @@ func TestScratchRestartOnNewBinary(t *testing.T) {
 	c.requireSuccess(r1, "first run")
 	t.Logf("first run: %s", d1.Round(time.Second))
 	pids := func() map[string]string {
-		out := c.mustSh(c.master, "for u in etcd containerd kube-apiserver; do echo \"$u $(systemctl show -p MainPID --value $u)\"; done")
+		out := c.mustSh(c.master, "for u in etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do echo \"$u $(systemctl show -p MainPID --value $u)\"; done")
 		m := map[string]string{}
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			u, p, _ := strings.Cut(l, " ")
@@ -309,24 +310,24 @@ func TestScratchRestartOnNewBinary(t *testing.T) {
 	}
 	before := pids()
 
-	for _, rel := range []string{
-		filepath.Join("etcd", artifacts.EtcdVersion, "etcd"),
-		filepath.Join("containerd", artifacts.ContainerdVersion, "containerd"),
-	} {
-		path := filepath.Join(c.artifacts, rel)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The snapshot holds hard links to the shared cache: replace the link, never write
-		// through it.
-		if err := os.Remove(path); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(data, make([]byte, 4096)...), 0o755); err != nil {
-			t.Fatal(err)
+	rebuild := func(rels ...string) {
+		for _, rel := range rels {
+			path := filepath.Join(c.artifacts, rel)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The snapshot holds hard links to the shared cache: replace the link, never
+			// write through it.
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, append(data, make([]byte, 4096)...), 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	rebuild(filepath.Join("etcd", artifacts.EtcdVersion, "etcd"), filepath.Join("containerd", artifacts.ContainerdVersion, "containerd"))
 
 	r2, d2 := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r2, "run with new etcd and containerd binaries")
@@ -342,6 +343,28 @@ func TestScratchRestartOnNewBinary(t *testing.T) {
 	}
 	if after["kube-apiserver"] != before["kube-apiserver"] {
 		t.Errorf("kube-apiserver restarted (PID %s, then %s), its binary did not change", before["kube-apiserver"], after["kube-apiserver"])
+	}
+
+	// Kubernetes binaries: the API server, the scheduler and the kubelet change; the
+	// controller manager and kube-proxy do not.
+	k8s := filepath.Join("kubernetes", artifacts.KubernetesVersion)
+	rebuild(filepath.Join(k8s, "kube-apiserver"), filepath.Join(k8s, "kube-scheduler"), filepath.Join(k8s, "kubelet"))
+	before = after
+	rk, dk := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(rk, "run with new Kubernetes binaries")
+	after = pids()
+	t.Logf("run with new kube-apiserver, kube-scheduler and kubelet: %s; main PIDs before %v, after %v", dk.Round(time.Second), before, after)
+	for _, u := range []string{"kube-apiserver", "kube-scheduler", "kubelet"} {
+		if after[u] == before[u] || after[u] == "0" {
+			t.Errorf("%s was not restarted on its new binary (PID %s, then %s)", u, before[u], after[u])
+		}
+	}
+	// (kube-controller-manager may restart on its own: it exits when it cannot renew its
+	// leader lease while the only API server restarts.)
+	for _, u := range []string{"etcd", "containerd", "kube-proxy"} {
+		if after[u] != before[u] {
+			t.Errorf("%s restarted (PID %s, then %s), its binary did not change", u, before[u], after[u])
+		}
 	}
 	r3, _ := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r3, "re-run")

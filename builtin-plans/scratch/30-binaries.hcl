@@ -100,6 +100,15 @@ task "apiserver_binary" {
     command = "restorecon /usr/local/bin/kube-apiserver"
     unless  = "test -z \"$(restorecon -n -v /usr/local/bin/kube-apiserver)\""
   }
+
+  # The installed binaries' digests, for the tasks that run them (see etcd_binaries).
+  run "digest" {
+    command = "sha256sum /usr/local/bin/kube-apiserver | cut -c1-64"
+    changed = false
+  }
+  output "kube_apiserver_sha256" {
+    value = try(split("\n", trimspace(step.digest.stdout))[0], "")
+  }
 }
 
 task "control_plane_binaries" {
@@ -149,6 +158,18 @@ task "control_plane_binaries" {
     when    = contains(["enforcing", "permissive"], task.facts.output.selinux)
     command = "restorecon ${join(" ", [for b in local.control_plane_bins : "/usr/local/bin/${b}"])}"
     unless  = "test -z \"$(restorecon -n -v ${join(" ", [for b in local.control_plane_bins : "/usr/local/bin/${b}"])})\""
+  }
+
+  # The installed binaries' digests, for the tasks that run them (see etcd_binaries).
+  run "digest" {
+    command = "sha256sum /usr/local/bin/kube-controller-manager /usr/local/bin/kube-scheduler | cut -c1-64"
+    changed = false
+  }
+  output "kube_controller_manager_sha256" {
+    value = try(split("\n", trimspace(step.digest.stdout))[0], "")
+  }
+  output "kube_scheduler_sha256" {
+    value = try(split("\n", trimspace(step.digest.stdout))[1], "")
   }
 }
 
@@ -297,12 +318,19 @@ task "node_binaries" {
     unless  = "test -z \"$(restorecon -R -n -v /usr/local/bin /usr/local/sbin /opt/cni/bin)\""
   }
 
-  # The installed containerd's digest, for the containerd task (see etcd_binaries).
+  # The installed binaries' digests, for the containerd, kubelet and kube_proxy tasks (see
+  # etcd_binaries).
   run "digest" {
-    command = "sha256sum /usr/local/bin/containerd | cut -c1-64"
+    command = "sha256sum /usr/local/bin/containerd /usr/local/bin/kubelet /usr/local/bin/kube-proxy | cut -c1-64"
     changed = false
   }
   output "containerd_sha256" {
-    value = trimspace(step.digest.stdout)
+    value = try(split("\n", trimspace(step.digest.stdout))[0], "")
+  }
+  output "kubelet_sha256" {
+    value = try(split("\n", trimspace(step.digest.stdout))[1], "")
+  }
+  output "kube_proxy_sha256" {
+    value = try(split("\n", trimspace(step.digest.stdout))[2], "")
   }
 }

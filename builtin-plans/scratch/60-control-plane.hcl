@@ -6,10 +6,13 @@ locals {
   apiserver_ready = "curl -fsS --max-time 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/admin.crt --key /etc/kubernetes/pki/admin.key https://127.0.0.1:6443/readyz"
 }
 
+# One API server at a time (serial = 1): one restarted for a new binary or configuration is
+# ready again (wait_ready) before the next one stops.
 task "kube_apiserver" {
   on         = group.masters.hosts
   sudo       = true
   depends_on = [task.etcd, task.kubeconfigs, task.apiserver_binary]
+  serial     = 1
 
   run "log_dir" {
     command = "install -d -o kube-apiserver -g kube-apiserver -m 0700 /var/log/kubernetes"
@@ -56,6 +59,13 @@ task "kube_apiserver" {
     command = "systemctl enable --now kube-apiserver"
     unless  = "systemctl is-active -q kube-apiserver"
   }
+  # A new binary (its digest is an input of this task): restart when the running process is
+  # not the installed file.
+  run "restart_new_binary" {
+    when    = task.apiserver_binary.output.kube_apiserver_sha256 != ""
+    command = "systemctl restart kube-apiserver"
+    unless  = format(local.runs_installed, "kube-apiserver", "/usr/local/bin/kube-apiserver")
+  }
 
   script "wait_ready" {
     unless = "${local.apiserver_ready} >/dev/null 2>&1"
@@ -97,6 +107,13 @@ task "kube_controller_manager" {
     command = "systemctl enable --now kube-controller-manager"
     unless  = "systemctl is-active -q kube-controller-manager"
   }
+  # A new binary (its digest is an input of this task): restart when the running process is
+  # not the installed file.
+  run "restart_new_binary" {
+    when    = task.control_plane_binaries.output.kube_controller_manager_sha256 != ""
+    command = "systemctl restart kube-controller-manager"
+    unless  = format(local.runs_installed, "kube-controller-manager", "/usr/local/bin/kube-controller-manager")
+  }
 }
 
 task "kube_scheduler" {
@@ -125,5 +142,12 @@ task "kube_scheduler" {
   run "start" {
     command = "systemctl enable --now kube-scheduler"
     unless  = "systemctl is-active -q kube-scheduler"
+  }
+  # A new binary (its digest is an input of this task): restart when the running process is
+  # not the installed file.
+  run "restart_new_binary" {
+    when    = task.control_plane_binaries.output.kube_scheduler_sha256 != ""
+    command = "systemctl restart kube-scheduler"
+    unless  = format(local.runs_installed, "kube-scheduler", "/usr/local/bin/kube-scheduler")
   }
 }

@@ -168,6 +168,13 @@ task "kubelet" {
     command = "systemctl enable --now kubelet"
     unless  = "systemctl is-active -q kubelet"
   }
+  # A new binary (its digest is an input of this task): restart when the running process is
+  # not the installed file.
+  run "restart_new_binary" {
+    when    = task.node_binaries.output.kubelet_sha256 != ""
+    command = "systemctl restart kubelet"
+    unless  = format(local.runs_installed, "kubelet", "/usr/local/bin/kubelet")
+  }
 
   # The kubelet joined once its client certificate was issued (the CSR approved through
   # the auto-approval binding) and it wrote its kubeconfig.
@@ -218,6 +225,13 @@ task "kube_proxy" {
   run "start" {
     command = "systemctl enable --now kube-proxy"
     unless  = "systemctl is-active -q kube-proxy"
+  }
+  # A new binary (its digest is an input of this task): restart when the running process is
+  # not the installed file.
+  run "restart_new_binary" {
+    when    = task.node_binaries.output.kube_proxy_sha256 != ""
+    command = "systemctl restart kube-proxy"
+    unless  = format(local.runs_installed, "kube-proxy", "/usr/local/bin/kube-proxy")
   }
 
   # kube-proxy answers on its health port once it runs (it exits on a bad configuration)
