@@ -14,7 +14,7 @@ import (
 
 // connect dials ep, through its jump hosts, and authenticates.
 func (d *Dialer) connect(ctx context.Context, ep *Endpoint, depth int) (*conn, error) {
-	if depth > maxJumpDepth {
+	if depth > MaxJumpDepth {
 		return nil, fmt.Errorf("jump chain too long")
 	}
 	timeout := ep.ConnectTimeout

@@ -179,7 +179,7 @@ func (d *Dialer) Dial(ctx context.Context, ep *Endpoint) (*SSH, error) {
 			cp.Port = 22
 		}
 		if cp.User == "" {
-			cp.User = localUserName()
+			cp.User = LocalUserName()
 		}
 		ep = &cp
 	}

@@ -1,5 +1,15 @@
-// Package hosts knows who the hosts are and how to reach them: SSH, sftp,
-// ssh_config, known_hosts, sudo and Vagrant. It knows nothing of HCL.
+// Package hosts is how plan reaches a host once it knows where the host
+// is: the Transport interface, the SSH transport (SSH, sftp, known_hosts,
+// sudo, pushes and fetches) and the Endpoint that says how to reach one
+// host. It knows nothing of HCL.
+//
+// Its neighbours, one capability each (as net/http has httptest):
+//
+//   - hosts/inventory turns what the plan or -H names into Endpoints
+//     (ssh_config, `ssh -G`, Vagrant). hosts does not import it; cmd/plan
+//     wires the two: inventory.Resolver.Resolve, then Dialer.Dial.
+//   - hosts/hoststest is the in-memory Fake Transport for unit tests.
+//   - hosts/conformance is the suite every Transport passes.
 //
 // # Transport
 //
@@ -35,33 +45,31 @@
 // their lock guards the map only, never a dial, so chains of hops dial
 // through each other.
 //
-// Names that could reach a shell on the operator's machine (ProxyCommand,
-// Match exec) are refused and what is substituted is quoted; the secrets
-// plan reads from its environment are kept from the programs it starts
-// (shellsafe.go). SECURITY.md lists the guarantees.
+// The secrets plan reads from its environment are kept from the programs
+// it starts on the operator's machine (ChildEnv in childenv.go, used by
+// ProxyCommand here and by the inventory's `ssh -G`, Match exec and
+// vagrant); names that could reach a shell there are refused by the
+// inventory (hosts/inventory/shellsafe.go). SECURITY.md lists the
+// guarantees.
 //
 // docs/transport.md is the user-facing description: ssh_config options
 // honoured, auth order, host-key policy, sudo, push semantics, limits.
 //
-// # Inventory
+// # Endpoints
 //
-// A Spec is a host as the plan or -H names it: Name (looked up in
-// ssh_config; "vagrant:NAME" for a Vagrant machine) plus the plan's
-// Address/User/Port, which override ssh_config like ssh's command line
-// options do. ParseHostArg reads the "[user@]name[:port]" form into a Spec
-// (the grammar of internal/hostarg). Resolver.Resolve turns Specs into Endpoints:
+// An Endpoint is everything needed to reach one host, fully resolved
+// (address, port, user, identities, ProxyJump hops in Endpoint.Jump,
+// ProxyCommand, host-key policy and files, timeouts). The inventory makes
+// them; the transport only reads them:
 //
-//	eps, err := (&hosts.Resolver{}).Resolve(ctx, specs)
+//	eps, err := (&inventory.Resolver{}).Resolve(ctx, specs)
 //	d := hosts.NewDialer(hosts.Options{AcceptNewHostKeys: flag, Prompt: ask})
 //	t, err := d.Dial(ctx, eps[0])   // *hosts.SSH, a Transport
 //	defer t.Close()
 //	fmt.Println(eps[0].SSHCommand("uptime")) // "reproduce by hand" line
 //
-// Resolution uses `ssh -G` when an OpenSSH client is on PATH (OpenSSH's own
-// evaluation: Include, Match, tokens), else a built-in parser (Host, Match
-// host/originalhost/user/localuser/exec/all, Include, %-tokens).
-// Vagrant machines come from one `vagrant ssh-config NAME...` call for all
-// of them. ProxyJump chains are resolved hop by hop into Endpoint.Jump.
+// hosts exports for the inventory what both sides must agree on:
+// DefaultIdentityFiles, MaxJumpDepth, LocalUserName and ChildEnv.
 //
 // One Dialer serves a whole run: it asks a password or passphrase at most
 // once (Options.Prompt) or takes PLAN_SSH_PASSWORD / PLAN_SUDO_PASSWORD from

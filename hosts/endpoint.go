@@ -1,50 +1,14 @@
 package hosts
 
 import (
-	"fmt"
 	"net"
+	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/plan-dev/plan/internal/hostarg"
 )
-
-// Spec is a host as the plan and the command line name it, before
-// resolution: the plan's host block or a -H argument.
-type Spec struct {
-	// Name is the host's name: looked up in ssh_config (Host/Match), or,
-	// with the prefix "vagrant:", a Vagrant machine name.
-	Name string
-	// Address, User and Port override what ssh_config says, like `ssh -o
-	// HostName=... -l USER -p PORT NAME` would. Empty/0 means unset.
-	Address string
-	User    string
-	Port    int
-}
-
-// VagrantPrefix marks a Spec.Name that names a Vagrant machine.
-const VagrantPrefix = "vagrant:"
-
-// ParseHostArg parses "[user@]name[:port]" (IPv6 as "[::1]:22"), with the
-// grammar -H uses too (internal/hostarg): one @ at most, no leading "-" and
-// no shell metacharacters in the name or user.
-func ParseHostArg(s string) (Spec, error) {
-	h, err := hostarg.Parse(s)
-	if err != nil {
-		return Spec{}, fmt.Errorf("host %q: %w", s, err)
-	}
-	return Spec{Name: h.Name, User: h.User, Port: h.Port}, nil
-}
-
-func parsePort(p string) (int, error) {
-	n, err := strconv.Atoi(p)
-	if err != nil || n < 1 || n > 65535 {
-		return 0, fmt.Errorf("bad port %q", p)
-	}
-	return n, nil
-}
 
 // HostKeyPolicy is StrictHostKeyChecking.
 type HostKeyPolicy string
@@ -63,7 +27,7 @@ const (
 
 // Endpoint is everything needed to reach one host, fully resolved.
 type Endpoint struct {
-	Name     string // as the plan names it (Spec.Name)
+	Name     string // as the plan names it (inventory.Spec.Name)
 	HostName string // address to dial
 	Port     int
 	User     string
@@ -254,4 +218,42 @@ func ShellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// defaultIdentityFiles are the keys OpenSSH tries when ssh_config names
+// none.
+var defaultIdentityFiles = []string{"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk",
+	"~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa"}
+
+// isDefaultKnownHosts reports whether files are ~/.ssh/known_hosts{,2},
+// which `ssh` reads without being told.
+func isDefaultKnownHosts(files []string) bool {
+	for _, f := range files {
+		base := filepath.Base(f)
+		if base != "known_hosts" && base != "known_hosts2" || filepath.Base(filepath.Dir(f)) != ".ssh" {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultIdentityFiles returns the keys OpenSSH tries when ssh_config names
+// none (~/.ssh/id_rsa, ...), unexpanded: the inventory fills
+// Endpoint.IdentityFiles with them, and SSHCommand leaves them out of the
+// command line because `ssh` finds them by itself.
+func DefaultIdentityFiles() []string {
+	return append([]string(nil), defaultIdentityFiles...)
+}
+
+// MaxJumpDepth is how many ProxyJump hops an Endpoint may have: the
+// inventory resolves no deeper and Dial dials no deeper.
+const MaxJumpDepth = 8
+
+// LocalUserName is the user plan runs as: the default remote user, as in
+// ssh, and the %u of ssh_config tokens.
+func LocalUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,7 +19,7 @@ import (
 func proxyCommandConn(ep *Endpoint) (net.Conn, error) {
 	cmd := exec.Command("/bin/sh", "-c", "exec "+ep.ProxyCommand)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = childEnv()
+	cmd.Env = ChildEnv()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -108,4 +109,14 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// firstLine is s's first line, trimmed: enough of a program's stderr for
+// an error message.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/plan-dev/plan/hosts"
 	"github.com/plan-dev/plan/hosts/internal/sshtest"
+	"github.com/plan-dev/plan/hosts/inventory"
 )
 
 // Issue 19, bug 4: when sudo ends without the start marker and without a
@@ -210,14 +211,14 @@ func TestPushFailureCarriesStderrAndLeavesNoTemp(t *testing.T) {
 
 // resolveWith resolves spec through config text with ssh -G ("ssh") or
 // the built-in parser ("parser").
-func resolveWith(t *testing.T, how, config string, spec hosts.Spec) (*hosts.Endpoint, error) {
+func resolveWith(t *testing.T, how, config string, spec inventory.Spec) (*hosts.Endpoint, error) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &hosts.Resolver{ConfigFile: cfg, Home: dir, SSHPath: hosts.NoSSHClient}
+	r := &inventory.Resolver{ConfigFile: cfg, Home: dir, SSHPath: inventory.NoSSHClient}
 	if how == "ssh" {
 		p, err := exec.LookPath("ssh")
 		if err != nil {
@@ -225,7 +226,7 @@ func resolveWith(t *testing.T, how, config string, spec hosts.Spec) (*hosts.Endp
 		}
 		r.SSHPath = p
 	}
-	eps, err := r.Resolve(bg(t), []hosts.Spec{spec})
+	eps, err := r.Resolve(bg(t), []inventory.Spec{spec})
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +245,7 @@ func TestNamesCannotReachAShell(t *testing.T) {
 				"proxycommand": "Host *\n  ProxyCommand nc %h %p\n",
 				"matchexec":    "Match exec \"test -n %h%n%r\"\n  Port 2222\n",
 			}
-			specs := []hosts.Spec{
+			specs := []inventory.Spec{
 				{Name: "h", Address: "10.0.0.1" + evil},
 				{Name: "g" + evil},
 				{Name: "h", User: "u" + evil},
@@ -265,12 +266,12 @@ func TestNamesCannotReachAShell(t *testing.T) {
 				}
 			}
 			// ssh_config's own HostName is checked too when it reaches a shell.
-			if _, err := resolveWith(t, how, "Host evil\n  HostName a"+evil+"\n  ProxyCommand nc %h %p\n", hosts.Spec{Name: "evil"}); err == nil {
+			if _, err := resolveWith(t, how, "Host evil\n  HostName a"+evil+"\n  ProxyCommand nc %h %p\n", inventory.Spec{Name: "evil"}); err == nil {
 				t.Error("HostName with $( ) resolved")
 			}
 			// What is allowed is quoted when substituted outside quotes,
 			// and left alone inside the user's own quotes.
-			ep, err := resolveWith(t, how, "Host *\n  ProxyCommand nc %h %p '%r'\n", hosts.Spec{Name: "h", Address: "10.0.0.*", User: "u"})
+			ep, err := resolveWith(t, how, "Host *\n  ProxyCommand nc %h %p '%r'\n", inventory.Spec{Name: "h", Address: "10.0.0.*", User: "u"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -287,11 +288,11 @@ func TestNamesCannotReachAShell(t *testing.T) {
 // reproducer has "--" before the destination.
 func TestUserBeginningWithDashRefused(t *testing.T) {
 	for _, how := range []string{"ssh", "parser"} {
-		if _, err := resolveWith(t, how, "Host h\n  User -oProxyCommand=sh\n", hosts.Spec{Name: "h"}); err == nil {
+		if _, err := resolveWith(t, how, "Host h\n  User -oProxyCommand=sh\n", inventory.Spec{Name: "h"}); err == nil {
 			t.Errorf("%s: a user beginning with - resolved", how)
 		}
 	}
-	ep, err := resolveWith(t, "parser", "Host h\n  User deploy\n  Port 2200\n", hosts.Spec{Name: "h"})
+	ep, err := resolveWith(t, "parser", "Host h\n  User deploy\n  Port 2200\n", inventory.Spec{Name: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,12 +323,12 @@ func TestSecretsKeptFromLocalPrograms(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &hosts.Resolver{ConfigFile: cfg, Home: dir, SSHPath: sshBin, VagrantPath: vagrantBin, VagrantDir: dir}
-	if _, err := r.Resolve(bg(t), []hosts.Spec{{Name: "a"}, {Name: "vagrant:m"}}); err != nil {
+	r := &inventory.Resolver{ConfigFile: cfg, Home: dir, SSHPath: sshBin, VagrantPath: vagrantBin, VagrantDir: dir}
+	if _, err := r.Resolve(bg(t), []inventory.Spec{{Name: "a"}, {Name: "vagrant:m"}}); err != nil {
 		t.Fatal(err)
 	}
-	r.SSHPath = hosts.NoSSHClient
-	eps, err := r.Resolve(bg(t), []hosts.Spec{{Name: "pc"}})
+	r.SSHPath = inventory.NoSSHClient
+	eps, err := r.Resolve(bg(t), []inventory.Spec{{Name: "pc"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/plan-dev/plan/hosts"
 	"github.com/plan-dev/plan/hosts/internal/sshtest"
+	"github.com/plan-dev/plan/hosts/inventory"
 )
 
 type world struct {
@@ -538,7 +539,7 @@ func TestProxyCommandThroughOpenSSH(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(bg(t), []hosts.Spec{{Name: "viaproxy"}})
+	eps, err := (&inventory.Resolver{ConfigFile: cfg}).Resolve(bg(t), []inventory.Spec{{Name: "viaproxy"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/plan-dev/plan/dsl"
 	"github.com/plan-dev/plan/executor"
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/inventory"
 )
 
 func init() {
@@ -64,13 +65,13 @@ func runHosts(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	planHosts := p.Hosts()
-	specs := make([]hosts.Spec, len(planHosts))
+	specs := make([]inventory.Spec, len(planHosts))
 	for i, h := range planHosts {
 		specs[i] = hostSpec(h)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eps, err := (&hosts.Resolver{ConfigFile: *sshConfig}).Resolve(ctx, specs)
+	eps, err := (&inventory.Resolver{ConfigFile: *sshConfig}).Resolve(ctx, specs)
 	if err != nil {
 		fmt.Fprintf(stderr, "plan hosts: %v\n", err)
 		return exitUsage
@@ -104,8 +105,8 @@ func runHosts(args []string, stdout, stderr io.Writer) int {
 
 // hostSpec maps a plan host to what the resolver needs. A -H host whose
 // address is just its name lets ssh_config say where that name points.
-func hostSpec(h *dsl.Host) hosts.Spec {
-	s := hosts.Spec{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port}
+func hostSpec(h *dsl.Host) inventory.Spec {
+	s := inventory.Spec{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port}
 	if s.Address == h.Name {
 		s.Address = ""
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/plan-dev/plan/executor"
 	"github.com/plan-dev/plan/executor/render"
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/inventory"
 )
 
 func init() {
@@ -321,7 +322,7 @@ func newRunDir(base string, now time.Time) (string, error) {
 // resolveHosts turns every host the plan runs on into an ssh Endpoint
 // (ssh_config, Vagrant), before anything runs.
 func resolveHosts(ctx context.Context, p *dsl.Plan, sshConfig string) (map[string]*hosts.Endpoint, error) {
-	var specs []hosts.Spec
+	var specs []inventory.Spec
 	var names []string
 	seen := map[string]bool{}
 	for _, n := range p.Nodes() {
@@ -333,7 +334,7 @@ func resolveHosts(ctx context.Context, p *dsl.Plan, sshConfig string) (map[strin
 		names = append(names, h.Name)
 		specs = append(specs, hostSpec(h)) // the same mapping as `plan hosts`
 	}
-	r := hosts.Resolver{ConfigFile: sshConfig}
+	r := inventory.Resolver{ConfigFile: sshConfig}
 	eps, err := r.Resolve(ctx, specs)
 	if err != nil {
 		return nil, fmt.Errorf("resolve hosts: %w", err)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/inventory"
 	"github.com/plan-dev/plan/integration/lab"
 )
 
@@ -44,7 +45,7 @@ func benchLab(b *testing.B) *lab.Lab {
 
 func benchTransport(b *testing.B, l *lab.Lab, opts ...hosts.Options) hosts.Transport {
 	h := l.Hosts[0]
-	eps, err := (&hosts.Resolver{ConfigFile: l.SSHConfig}).Resolve(context.Background(), []hosts.Spec{{Name: h.Alias}})
+	eps, err := (&inventory.Resolver{ConfigFile: l.SSHConfig}).Resolve(context.Background(), []inventory.Spec{{Name: h.Alias}})
 	if err != nil {
 		b.Fatal(err)
 	}

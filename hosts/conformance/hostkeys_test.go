@@ -25,6 +25,7 @@ import (
 
 	"github.com/plan-dev/plan/hosts"
 	"github.com/plan-dev/plan/hosts/internal/sshtest"
+	"github.com/plan-dev/plan/hosts/inventory"
 	"github.com/plan-dev/plan/integration/lab"
 )
 
@@ -130,7 +131,7 @@ func connectWithPlan(t *testing.T, srv keyServer, lines []string, opts string) (
 	cfg, kh := writeConfig(t, srv, lines, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(ctx, []hosts.Spec{{Name: "diff"}})
+	eps, err := (&inventory.Resolver{ConfigFile: cfg}).Resolve(ctx, []inventory.Spec{{Name: "diff"}})
 	if err != nil {
 		t.Fatal(err)
 	}

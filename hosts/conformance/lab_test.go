@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/inventory"
 	"github.com/plan-dev/plan/integration/lab"
 )
 
@@ -51,8 +52,8 @@ func needLab(t *testing.T) *lab.Lab {
 // the way `plan` resolves a user's hosts.
 func labEndpoint(t *testing.T, l *lab.Lab, h *lab.Host, user string) *hosts.Endpoint {
 	t.Helper()
-	r := &hosts.Resolver{ConfigFile: l.SSHConfig}
-	eps, err := r.Resolve(context.Background(), []hosts.Spec{{Name: h.Alias, User: user}})
+	r := &inventory.Resolver{ConfigFile: l.SSHConfig}
+	eps, err := r.Resolve(context.Background(), []inventory.Spec{{Name: h.Alias, User: user}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plan-dev/plan/hosts"
+	"github.com/plan-dev/plan/hosts/inventory"
 	"github.com/plan-dev/plan/integration/lab"
 )
 
@@ -57,7 +58,7 @@ func TestLabProxyJump(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(labCtx(t), []hosts.Spec{{Name: "jumped"}})
+	eps, err := (&inventory.Resolver{ConfigFile: cfg}).Resolve(labCtx(t), []inventory.Spec{{Name: "jumped"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestLabTwoHopProxyJump(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eps, err := (&hosts.Resolver{ConfigFile: cfg}).Resolve(labCtx(t), []hosts.Spec{{Name: "twohops"}})
+	eps, err := (&inventory.Resolver{ConfigFile: cfg}).Resolve(labCtx(t), []inventory.Spec{{Name: "twohops"}})
 	if err != nil {
 		t.Fatal(err)
 	}

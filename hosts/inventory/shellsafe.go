@@ -1,9 +1,10 @@
-package hosts
+package inventory
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 // Values that end up in a shell on the operator's machine.
@@ -122,32 +123,9 @@ func expandShellTokens(s string, t tokens) (string, error) {
 			return "", fmt.Errorf("refusing to put %q (%%%c) into a shell command: it holds %q", v, s[i], r)
 		}
 		if quote == 0 {
-			v = ShellQuote(v)
+			v = hosts.ShellQuote(v)
 		}
 		b.WriteString(v)
 	}
 	return b.String(), nil
-}
-
-// secretEnv are the variables that carry secrets to plan itself; they are
-// removed from the environment of every program plan starts locally
-// (ProxyCommand, `ssh -G`, Match exec, vagrant), which have no use for them.
-var secretEnv = []string{EnvSudoPassword, EnvSSHPassword}
-
-// childEnv is os.Environ() without secretEnv, with extra appended.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		secret := false
-		for _, s := range secretEnv {
-			if k == s {
-				secret = true
-			}
-		}
-		if !secret {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
 }

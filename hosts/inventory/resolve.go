@@ -1,4 +1,4 @@
-package hosts
+package inventory
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 // Resolver turns Specs into Endpoints through ssh_config and Vagrant.
@@ -38,15 +40,13 @@ type Resolver struct {
 // NoSSHClient as Resolver.SSHPath disables `ssh -G`.
 const NoSSHClient = "-"
 
-const maxJumpDepth = 8
-
 // errNoDashG means the ssh client does not know -G.
 var errNoDashG = errors.New("ssh client has no -G")
 
 // Resolve resolves every spec, in order. Vagrant machines ("vagrant:NAME")
 // are asked for with one `vagrant ssh-config` call.
-func (r *Resolver) Resolve(ctx context.Context, specs []Spec) ([]*Endpoint, error) {
-	out := make([]*Endpoint, len(specs))
+func (r *Resolver) Resolve(ctx context.Context, specs []Spec) ([]*hosts.Endpoint, error) {
+	out := make([]*hosts.Endpoint, len(specs))
 	var vagrantNames []string
 	for _, s := range specs {
 		if err := checkSpec(s); err != nil {
@@ -125,15 +125,15 @@ func listErrors(errs []error) string {
 // resolveParallel bounds the hosts resolved at once.
 const resolveParallel = 16
 
-func (r *Resolver) resolveOne(ctx context.Context, s Spec, depth int) (*Endpoint, error) {
+func (r *Resolver) resolveOne(ctx context.Context, s Spec, depth int) (*hosts.Endpoint, error) {
 	if s.Name == "" {
 		return nil, fmt.Errorf("resolve host %q: bad name", s.Name)
 	}
 	if err := checkSpec(s); err != nil {
 		return nil, fmt.Errorf("resolve host %q: %w", s.Name, err)
 	}
-	if depth > maxJumpDepth {
-		return nil, fmt.Errorf("resolve host %s: ProxyJump chain longer than %d hops", s.Name, maxJumpDepth)
+	if depth > hosts.MaxJumpDepth {
+		return nil, fmt.Errorf("resolve host %s: ProxyJump chain longer than %d hops", s.Name, hosts.MaxJumpDepth)
 	}
 	opts, source, err := r.options(ctx, s)
 	if err != nil {
@@ -151,7 +151,7 @@ func (r *Resolver) options(ctx context.Context, s Spec) (sshOptions, string, err
 		}
 		// An OpenSSH older than 6.8 (or another client): use the parser.
 	}
-	p := &configParser{originalHost: s.Name, localUser: localUserName(), home: r.home(), opts: applyOverrides(sshOptions{}, s)}
+	p := &configParser{originalHost: s.Name, localUser: hosts.LocalUserName(), home: r.home(), opts: applyOverrides(sshOptions{}, s)}
 	if r.ConfigFile != "" {
 		// OpenSSH reads a -F file as the user's: relative Includes are
 		// under ~/.ssh.
@@ -233,7 +233,7 @@ func (r *Resolver) sshG(ctx context.Context, ssh string, s Spec) (sshOptions, er
 	}
 	args = append(args, s.Name)
 	cmd := exec.CommandContext(ctx, ssh, args...)
-	cmd.Env = childEnv()
+	cmd.Env = hosts.ChildEnv()
 	if r.Home != "" {
 		cmd.Env = append(cmd.Env, "HOME="+r.Home)
 	}
@@ -270,25 +270,12 @@ func firstLine(s string) string {
 	return s
 }
 
-var defaultIdentityFiles = []string{"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk",
-	"~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa"}
-
-func isDefaultKnownHosts(files []string) bool {
-	for _, f := range files {
-		base := filepath.Base(f)
-		if base != "known_hosts" && base != "known_hosts2" || filepath.Base(filepath.Dir(f)) != ".ssh" {
-			return false
-		}
-	}
-	return true
-}
-
 // endpointFrom applies OpenSSH's defaults and token expansion to opts.
-func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, source string, depth int) (*Endpoint, error) {
+func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, source string, depth int) (*hosts.Endpoint, error) {
 	home := r.home()
-	local := localUserName()
+	local := hosts.LocalUserName()
 	name := strings.TrimPrefix(s.Name, VagrantPrefix)
-	e := &Endpoint{Name: s.Name, Source: source, PasswordAuthentication: true, ServerAliveCountMax: 3}
+	e := &hosts.Endpoint{Name: s.Name, Source: source, PasswordAuthentication: true, ServerAliveCountMax: 3}
 	e.HostName = expandTokens(o.get("hostname"), tokens{host: name})
 	if e.HostName == "" {
 		e.HostName = name
@@ -317,7 +304,7 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 	expand := func(p string) string { return expandTilde(expandTokens(p, tk), home) }
 	ids := o["identityfile"]
 	if len(ids) == 0 {
-		ids = defaultIdentityFiles
+		ids = hosts.DefaultIdentityFiles()
 	}
 	for _, f := range ids {
 		e.IdentityFiles = append(e.IdentityFiles, expand(f))
@@ -337,11 +324,11 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 	e.HashKnownHosts = isYes(o.get("hashknownhosts"))
 	switch v := strings.ToLower(o.get("stricthostkeychecking")); v {
 	case "", "yes", "true", "ask":
-		e.StrictHostKeyChecking = HostKeyStrict
+		e.StrictHostKeyChecking = hosts.HostKeyStrict
 	case "accept-new":
-		e.StrictHostKeyChecking = HostKeyAcceptNew
+		e.StrictHostKeyChecking = hosts.HostKeyAcceptNew
 	case "no", "false", "off":
-		e.StrictHostKeyChecking = HostKeyDangerousAcceptAny
+		e.StrictHostKeyChecking = hosts.HostKeyDangerousAcceptAny
 	default:
 		return nil, fmt.Errorf("resolve host %s: StrictHostKeyChecking %q not understood", s.Name, v)
 	}
@@ -390,7 +377,7 @@ func (r *Resolver) endpointFrom(ctx context.Context, s Spec, o sshOptions, sourc
 // resolveJumps resolves "a,b,c" as OpenSSH does: the last hop c is reached
 // through "a,b" (overriding c's own ProxyJump), and the first hop a through
 // its own configuration.
-func (r *Resolver) resolveJumps(ctx context.Context, chain string, depth int) (*Endpoint, error) {
+func (r *Resolver) resolveJumps(ctx context.Context, chain string, depth int) (*hosts.Endpoint, error) {
 	hops := strings.Split(chain, ",")
 	last := strings.TrimSpace(hops[len(hops)-1])
 	last = strings.TrimPrefix(last, "ssh://")

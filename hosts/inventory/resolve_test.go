@@ -1,4 +1,4 @@
-package hosts
+package inventory
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 func TestParseHostArg(t *testing.T) {
@@ -123,7 +125,7 @@ func TestResolveConfig(t *testing.T) {
 			if w.ConnectTimeout != 7*time.Second || w.ServerAliveInterval != 15*time.Second {
 				t.Errorf("web1 timeouts %v %v", w.ConnectTimeout, w.ServerAliveInterval)
 			}
-			if w.StrictHostKeyChecking != HostKeyAcceptNew {
+			if w.StrictHostKeyChecking != hosts.HostKeyAcceptNew {
 				t.Errorf("web1 strict %q", w.StrictHostKeyChecking)
 			}
 			if !reflect.DeepEqual(w.UserKnownHostsFiles, []string{filepath.Join(dir, "kh1"), filepath.Join(dir, "kh2")}) {
@@ -149,11 +151,11 @@ func TestResolveConfig(t *testing.T) {
 				t.Errorf("matched: Match host/exec: alive %v timeout %v", m.ServerAliveInterval, m.ConnectTimeout)
 			}
 			in := eps[2]
-			if in.HostName != "10.77.0.5" || in.Port != 2333 || in.StrictHostKeyChecking != HostKeyDangerousAcceptAny {
+			if in.HostName != "10.77.0.5" || in.Port != 2333 || in.StrictHostKeyChecking != hosts.HostKeyDangerousAcceptAny {
 				t.Errorf("included: %s:%d %s", in.HostName, in.Port, in.StrictHostKeyChecking)
 			}
 			p := eps[3]
-			if p.HostName != "192.0.2.7" || p.User != "u" || p.Port != 2022 || p.StrictHostKeyChecking != HostKeyStrict || p.Jump != nil {
+			if p.HostName != "192.0.2.7" || p.User != "u" || p.Port != 2022 || p.StrictHostKeyChecking != hosts.HostKeyStrict || p.Jump != nil {
 				t.Errorf("plain: %+v", p)
 			}
 			if eps[4].HostName != "web-old" || eps[4].User != "fallback" {
@@ -199,7 +201,7 @@ done
 		t.Fatalf("vagrant calls: %q", calls)
 	}
 	if eps[0].Port != 2202 || eps[0].User != "vagrant" || eps[0].IdentityFiles[0] != "/vagrant/m1/private_key" ||
-		eps[0].StrictHostKeyChecking != HostKeyDangerousAcceptAny || eps[0].PasswordAuthentication {
+		eps[0].StrictHostKeyChecking != hosts.HostKeyDangerousAcceptAny || eps[0].PasswordAuthentication {
 		t.Errorf("m1: %+v", eps[0])
 	}
 	if eps[1].Port != 2206 || eps[1].User != "root" {

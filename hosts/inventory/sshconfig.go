@@ -1,4 +1,4 @@
-package hosts
+package inventory
 
 import (
 	"bufio"
@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 // sshOptions maps lower-case ssh_config keywords to their values, the way
@@ -210,7 +211,7 @@ func (p *configParser) exec(cmd string) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
-	c.Env = childEnv()
+	c.Env = hosts.ChildEnv()
 	return c.Run() == nil, nil
 }
 
@@ -350,11 +351,4 @@ func expandTilde(p, home string) string {
 		return filepath.Join(home, p[2:])
 	}
 	return p
-}
-
-func localUserName() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }

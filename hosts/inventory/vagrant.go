@@ -1,4 +1,4 @@
-package hosts
+package inventory
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/plan-dev/plan/hosts"
 )
 
 // vagrantSSHConfig runs `vagrant ssh-config NAME...` once for every machine
@@ -21,7 +23,7 @@ func (r *Resolver) vagrantSSHConfig(ctx context.Context, names []string) (map[st
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"ssh-config"}, names...)...)
-	cmd.Env = childEnv()
+	cmd.Env = hosts.ChildEnv()
 	cmd.Dir = r.VagrantDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -35,7 +37,7 @@ func (r *Resolver) vagrantSSHConfig(ctx context.Context, names []string) (map[st
 func parseVagrantSSHConfig(text string, names []string) (map[string]sshOptions, error) {
 	res := map[string]sshOptions{}
 	for _, n := range names {
-		p := &configParser{originalHost: n, localUser: localUserName(), opts: sshOptions{}}
+		p := &configParser{originalHost: n, localUser: hosts.LocalUserName(), opts: sshOptions{}}
 		if err := p.parseText(text, "vagrant ssh-config"); err != nil {
 			return nil, err
 		}
