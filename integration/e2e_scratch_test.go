@@ -136,7 +136,7 @@ func newScratchCluster(t *testing.T, n int, user string, profile lab.HostProfile
 			t.Errorf("lab close: %v", err)
 		}
 	})
-	c := &scratchCluster{t: t, l: l, master: l.Hosts[0], workers: l.Hosts[1:], artifacts: artifactsDir, start: start, outputs: &strings.Builder{}}
+	c := &scratchCluster{t: t, l: l, master: l.Hosts[0], masters: l.Hosts[:1], workers: l.Hosts[1:], artifacts: artifactsDir, start: start, outputs: &strings.Builder{}}
 	c.work = t.TempDir()
 	if user == lab.UserPlan {
 		pw, err := l.Password()
@@ -333,8 +333,10 @@ func (w logWriter) Write(p []byte) (int, error) {
 type scratchCluster struct {
 	t         *testing.T
 	l         *lab.Lab
-	master    *lab.Host
+	master    *lab.Host   // the first master: it makes the PKI
+	masters   []*lab.Host // every master, master first
 	workers   []*lab.Host
+	admin     *lab.Host // where kubectl runs (nil: master); another master while it is down
 	artifacts string
 	work      string // the directory plan runs in (.plan/ state and logs)
 	start     time.Time
@@ -361,7 +363,7 @@ func (c *scratchCluster) args() []string {
 	// masters); a cluster with workers names both groups.
 	args := []string{"scratch.hcl", "-F", c.l.SSHConfig, "-H", c.master.Alias}
 	if len(workers) > 0 {
-		args = []string{"scratch.hcl", "-F", c.l.SSHConfig, "-H", "masters=" + c.master.Alias, "-H", "workers=" + strings.Join(workers, ",")}
+		args = []string{"scratch.hcl", "-F", c.l.SSHConfig, "-H", "masters=" + strings.Join(aliases(c.masters), ","), "-H", "workers=" + strings.Join(workers, ",")}
 	}
 	args = append(args,
 		"--var", "artifacts_dir="+c.artifacts,
@@ -555,9 +557,35 @@ func (c *scratchCluster) mustSh(h *lab.Host, script string) string {
 	return out
 }
 
-// kubectl runs kubectl on the master with the admin kubeconfig.
+// kubectl runs kubectl on the master (or c.admin) with the admin kubeconfig.
 func (c *scratchCluster) kubectl(args string) (string, error) {
-	return c.sh(c.master, "kubectl "+args)
+	return c.sh(c.adminHost(), "kubectl "+args)
+}
+
+// adminHost is the master kubectl runs on: c.admin when set, else the first master.
+func (c *scratchCluster) adminHost() *lab.Host {
+	if c.admin != nil {
+		return c.admin
+	}
+	return c.master
+}
+
+// isMaster reports whether h is one of the cluster's masters.
+func (c *scratchCluster) isMaster(h *lab.Host) bool {
+	for _, m := range c.masters {
+		if m == h {
+			return true
+		}
+	}
+	return false
+}
+
+func aliases(hosts []*lab.Host) []string {
+	var a []string
+	for _, h := range hosts {
+		a = append(a, h.Alias)
+	}
+	return a
 }
 
 // eventually retries f every 3 s until it succeeds or timeout passes, then fails the test
@@ -592,6 +620,17 @@ func (c *scratchCluster) checkEtcd(t *testing.T) {
 		}
 		return nil
 	})
+	// Several masters: one member each, every member healthy.
+	if len(c.masters) > 1 {
+		c.eventually("every etcd member healthy", time.Minute, func() error {
+			out, err := c.sh(c.master, etcdctl+" endpoint health --cluster")
+			if n := strings.Count(out, "is healthy"); err != nil || n != len(c.masters) {
+				return fmt.Errorf("%d of %d members healthy: %v: %s", n, len(c.masters), err, out)
+			}
+			t.Logf("etcd: %d members healthy", len(c.masters))
+			return nil
+		})
+	}
 	// Without a client certificate etcd must refuse (--client-cert-auth): the TLS handshake
 	// fails, so etcdctl cannot even ask.
 	out, err := c.sh(c.master, "etcdctl --endpoints=https://"+c.master.Address+":2379 --cacert="+pki+
@@ -753,8 +792,8 @@ func (c *scratchCluster) checkLeases(t *testing.T) {
 				return fmt.Errorf("lease %s: %w", name, err)
 			}
 			s := lease.Spec
-			if !strings.HasPrefix(s.Holder, c.master.Name+"_") {
-				return fmt.Errorf("lease %s held by %q, want %s_...", name, s.Holder, c.master.Name)
+			if holder := leaseHolderHost(s.Holder); !c.isMaster(c.l.Host(holder)) {
+				return fmt.Errorf("lease %s held by %q, want a master (%s)", name, s.Holder, strings.Join(aliases(c.masters), ", "))
 			}
 			if age := time.Since(s.RenewTime); age > time.Duration(s.Duration)*time.Second {
 				return fmt.Errorf("lease %s held by %s, but renewed %s ago (duration %ds)", name, s.Holder, age.Round(time.Second), s.Duration)
@@ -763,6 +802,12 @@ func (c *scratchCluster) checkLeases(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// leaseHolderHost is the host name in a leader lease's holder identity (HOSTNAME_UUID).
+func leaseHolderHost(holder string) string {
+	name, _, _ := strings.Cut(holder, "_")
+	return name
 }
 
 // csrList is the part of `kubectl get csr -o json` the bootstrap check reads.
@@ -813,7 +858,7 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 	servingRoots.AppendCertsFromPEM(servingPEM)
 
 	// Every node's kubelet joins this way, the master's too (it runs pods, as in the seed).
-	for i, w := range c.hosts() {
+	for _, w := range c.hosts() {
 		node := "system:node:" + w.Name
 		// The worker's client CSR: asked for by the bootstrap token's user, approved by the
 		// csrapproving controller (the auto-approval binding lets it), and issued.
@@ -894,7 +939,7 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 			t.Errorf("%s: the kubelet's serving certificate verifies against the cluster CA; want only the kubelet-serving CA", w.Name)
 		}
 		// Workers got the CA certificate and a bootstrap kubeconfig, never a private key.
-		if i == 0 {
+		if c.isMaster(w) {
 			continue
 		}
 		if out, _ := c.sh(w, "ls "+pki+"/*.key 2>/dev/null"); strings.TrimSpace(out) != "" {
@@ -1060,11 +1105,14 @@ func (c *scratchCluster) checkWorkloads(t *testing.T) {
 	// The two probe pods go to two workers, so that pod-to-pod traffic crosses nodes
 	// (flannel's VXLAN); a single-node cluster runs both on its one node.
 	a, b := c.master, c.master
-	if len(c.workers) >= 2 {
+	switch {
+	case len(c.workers) >= 2:
 		a, b = c.workers[0], c.workers[1]
+	case len(c.workers) == 1 && len(c.masters) >= 2: // not on the first master, which the HA proof takes down
+		a, b = c.workers[0], c.masters[1]
 	}
 	manifests := fmt.Sprintf(probeManifests, artifacts.ProbeImage, a.Name, b.Name)
-	c.mustSh(c.master, "kubectl apply -f - <<'EOF'\n"+manifests+"\nEOF")
+	c.mustSh(c.adminHost(), "kubectl apply -f - <<'EOF'\n"+manifests+"\nEOF")
 
 	ips := map[string]string{}
 	c.eventually("probe pods running on both workers", 3*time.Minute, func() error {
@@ -1257,7 +1305,7 @@ func (c *scratchCluster) diagnoseOnFailure() {
 	if !c.t.Failed() {
 		return
 	}
-	out, _ := c.sh(c.master, "kubectl get nodes -o wide; kubectl get pods -A -o wide; kubectl get csr")
+	out, _ := c.sh(c.adminHost(), "kubectl get nodes -o wide; kubectl get pods -A -o wide; kubectl get csr")
 	c.t.Logf("cluster state:\n%s", out)
 	if limit, err := readInt("/proc/sys/fs/inotify/max_user_instances"); err == nil {
 		c.t.Logf("inotify: root's processes now hold %d of %d instances", inotifyInstances(0), limit)

@@ -140,7 +140,29 @@ variable "cluster_domain" {
 variable "api_endpoint" {
   type        = string
   default     = ""
-  description = "Address (IP or DNS name) of a load balancer or VIP in front of the API servers. Empty: the first master's address"
+  description = "Address (IP or DNS name) of an external load balancer or VIP in front of the API servers: workers reach the API through it (masters through their own API server) and every API server certificate names it. Empty: every node uses its own load balancer (api_lb), the certificates name the first master"
+}
+
+variable "api_lb" {
+  type        = string
+  default     = "haproxy"
+  description = "How nodes reach the API servers when api_endpoint is empty: haproxy (a load balancer on every node, on 127.0.0.1:api_lb_port, in front of every master's kube-apiserver) or none (masters use their own API server, workers the first master's)"
+  validation {
+    condition     = contains(["haproxy", "none"], var.api_lb)
+    error_message = "api_lb must be haproxy or none."
+  }
+}
+
+variable "api_lb_port" {
+  type        = number
+  default     = 6444
+  description = "Port of the node-local API load balancer on 127.0.0.1 (kube-apiserver itself has 6443)"
+}
+
+variable "etcd_extra_args" {
+  type        = map(string)
+  default     = {}
+  description = "Extra etcd flags, name (without --) = value, e.g. { \"snapshot-count\" = \"50000\" }. A change restarts the members one at a time"
 }
 
 variable "node_interface" {
@@ -368,6 +390,10 @@ locals {
   only_workers = [for h in group.workers.hosts : h if !contains([for m in group.masters.hosts : m.name], h.name)]
 
   offline = var.artifacts_dir != ""
+
+  # Every node reaches the API through its own load balancer (HAProxy on 127.0.0.1) unless
+  # api_endpoint names an external one, or api_lb = "none".
+  api_lb = var.api_lb == "haproxy" && var.api_endpoint == ""
 
   api_service_ip = cidrhost(var.service_cidr, 1)
   dns_service_ip = cidrhost(var.service_cidr, 10)

@@ -31,6 +31,7 @@ task "etcd" {
       ip            = task.facts.output.ip
       cluster_token = "${var.cluster_name}-etcd-${substr(sha256(local.first_master[0].name), 0, 10)}"
       cipher_suites = join(",", local.tls_cipher_suites)
+      extra_args    = var.etcd_extra_args
     })
     mode = "0600" # CIS 1.1.7
   }
@@ -47,14 +48,17 @@ task "etcd" {
     ])
   }
 
-  # Start without blocking and wait for health below (a joining member needs its peers).
-  run "restart" {
-    when    = step.unit.changed
-    command = "systemctl daemon-reload && systemctl enable etcd && systemctl restart --no-block etcd"
-  }
-  run "start" {
-    command = "systemctl enable etcd && systemctl start --no-block etcd"
-    unless  = "systemctl is-active -q etcd"
+  # Started when not running; restarted when its unit changed since it last started, one
+  # master at a time, never while another member is unhealthy (templates/rolling-restart.sh).
+  script "rollout" {
+    unless = "systemctl is-active -q etcd && test \"$(cat /etc/systemd/system/etcd.service | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/etcd 2>/dev/null)\""
+    content = join("\n", [
+      "UNIT=etcd",
+      "FILES='/etc/systemd/system/etcd.service'",
+      "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
+      "TIMEOUT=180",
+      file("templates/rolling-restart.sh"),
+    ])
   }
   # A new binary (its digest changed the task's inputs): restart when the running etcd is not
   # the installed file (a push replaces the file, so the process runs a deleted inode).

@@ -51,13 +51,17 @@ task "kube_apiserver" {
     mode = "0600"
   }
 
-  run "restart" {
-    when    = step.unit.changed || step.audit_policy.changed || step.admission_config.changed
-    command = "systemctl daemon-reload && systemctl enable kube-apiserver && systemctl restart kube-apiserver"
-  }
-  run "start" {
-    command = "systemctl enable --now kube-apiserver"
-    unless  = "systemctl is-active -q kube-apiserver"
+  # Started when not running; restarted when its configuration changed since it last started,
+  # one master at a time behind a health gate (templates/rolling-restart.sh).
+  script "rollout" {
+    unless = "systemctl is-active -q kube-apiserver && test \"$(cat /etc/systemd/system/kube-apiserver.service /etc/kubernetes/audit-policy.yaml /etc/kubernetes/admission-config.yaml | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-apiserver 2>/dev/null)\""
+    content = join("\n", [
+      "UNIT=kube-apiserver",
+      "FILES='/etc/systemd/system/kube-apiserver.service /etc/kubernetes/audit-policy.yaml /etc/kubernetes/admission-config.yaml'",
+      "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
+      "TIMEOUT=180",
+      file("templates/rolling-restart.sh"),
+    ])
   }
   # A new binary (its digest is an input of this task): restart when the running process is
   # not the installed file.
@@ -99,13 +103,17 @@ task "kube_controller_manager" {
     mode = "0600"
   }
 
-  run "restart" {
-    when    = step.unit.changed
-    command = "systemctl daemon-reload && systemctl enable kube-controller-manager && systemctl restart kube-controller-manager"
-  }
-  run "start" {
-    command = "systemctl enable --now kube-controller-manager"
-    unless  = "systemctl is-active -q kube-controller-manager"
+  # Started when not running; restarted when its configuration changed since it last started,
+  # one master at a time behind a health gate (templates/rolling-restart.sh).
+  script "rollout" {
+    unless = "systemctl is-active -q kube-controller-manager && test \"$(cat /etc/systemd/system/kube-controller-manager.service | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-controller-manager 2>/dev/null)\""
+    content = join("\n", [
+      "UNIT=kube-controller-manager",
+      "FILES='/etc/systemd/system/kube-controller-manager.service'",
+      "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
+      "TIMEOUT=180",
+      file("templates/rolling-restart.sh"),
+    ])
   }
   # A new binary (its digest is an input of this task): restart when the running process is
   # not the installed file.
@@ -135,13 +143,17 @@ task "kube_scheduler" {
     mode = "0600"
   }
 
-  run "restart" {
-    when    = step.unit.changed || step.config.changed
-    command = "systemctl daemon-reload && systemctl enable kube-scheduler && systemctl restart kube-scheduler"
-  }
-  run "start" {
-    command = "systemctl enable --now kube-scheduler"
-    unless  = "systemctl is-active -q kube-scheduler"
+  # Started when not running; restarted when its configuration changed since it last started,
+  # one master at a time behind a health gate (templates/rolling-restart.sh).
+  script "rollout" {
+    unless = "systemctl is-active -q kube-scheduler && test \"$(cat /etc/systemd/system/kube-scheduler.service /etc/kubernetes/kube-scheduler.yaml | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-scheduler 2>/dev/null)\""
+    content = join("\n", [
+      "UNIT=kube-scheduler",
+      "FILES='/etc/systemd/system/kube-scheduler.service /etc/kubernetes/kube-scheduler.yaml'",
+      "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
+      "TIMEOUT=180",
+      file("templates/rolling-restart.sh"),
+    ])
   }
   # A new binary (its digest is an input of this task): restart when the running process is
   # not the installed file.

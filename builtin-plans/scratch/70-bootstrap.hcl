@@ -162,13 +162,13 @@ task "node_kubeconfigs" {
     mode        = "0644"
   }
 
-  # Masters reach their own API server; workers the API endpoint (a load balancer when
-  # api_endpoint is set, else the first master).
+  # Every node reaches the API through its local load balancer (api_lb); without it, masters
+  # reach their own API server and workers api_endpoint (else the first master).
   file "bootstrap" {
     destination = "/etc/kubernetes/bootstrap.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
       cluster     = var.cluster_name
-      server      = contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
+      server      = local.api_lb ? "https://127.0.0.1:${var.api_lb_port}" : contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
       ca_data     = base64encode(task.pki.output.ca_crt)
       user        = "kubelet-bootstrap"
       token_file  = "/var/lib/kubelet/bootstrap-token"
@@ -182,7 +182,7 @@ task "node_kubeconfigs" {
     destination = "/etc/kubernetes/kube-proxy.kubeconfig"
     content = templatefile("templates/kubeconfig.yaml", {
       cluster     = var.cluster_name
-      server      = contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
+      server      = local.api_lb ? "https://127.0.0.1:${var.api_lb_port}" : contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
       ca_data     = base64encode(task.pki.output.ca_crt)
       user        = "system:kube-proxy"
       token_file  = ""
@@ -195,5 +195,9 @@ task "node_kubeconfigs" {
   # kube-proxy restarts when its certificate changed (a new key)
   output "kube_proxy_crt_changed" {
     value = step.kube_proxy_crt.changed
+  }
+
+  output "api_server" {
+    value = local.api_lb ? "https://127.0.0.1:${var.api_lb_port}" : contains([for m in group.masters.hosts : m.name], target.name) ? "https://127.0.0.1:6443" : "https://${task.pki.output.api_address}:6443"
   }
 }

@@ -115,7 +115,7 @@ locals {
 task "kubelet" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.containerd, task.node_kubeconfigs, task.kube_apiserver]
+  depends_on = [task.containerd, task.node_kubeconfigs, task.kube_apiserver, task.api_lb]
 
   run "dirs" {
     command = "mkdir -p /var/lib/kubelet/pki /etc/kubernetes/manifests"
@@ -160,8 +160,15 @@ task "kubelet" {
     mode = "0600" # CIS 4.1.1
   }
 
+  # The kubelet copied the API server's URL from the bootstrap kubeconfig when it joined; a
+  # node whose way to the API changed since (api_lb, api_endpoint) gets it rewritten.
+  run "api_server" {
+    command = "sed -i -E 's#^( *server: ).*$#\\1${task.node_kubeconfigs.output.api_server}#' /etc/kubernetes/kubelet.kubeconfig"
+    unless  = "! test -s /etc/kubernetes/kubelet.kubeconfig || grep -qE '^ *server: ${task.node_kubeconfigs.output.api_server}$' /etc/kubernetes/kubelet.kubeconfig"
+  }
+
   run "restart" {
-    when    = step.config.changed || step.unit.changed
+    when    = step.config.changed || step.unit.changed || step.api_server.changed
     command = "systemctl daemon-reload && systemctl enable kubelet && systemctl restart kubelet"
   }
   run "start" {
@@ -194,7 +201,7 @@ task "kubelet" {
 task "kube_proxy" {
   on         = local.all_hosts
   sudo       = true
-  depends_on = [task.node_kubeconfigs, task.node_binaries, task.firewall]
+  depends_on = [task.node_kubeconfigs, task.node_binaries, task.firewall, task.api_lb]
 
   run "dirs" {
     command = "mkdir -p /var/lib/kube-proxy"
@@ -218,8 +225,15 @@ task "kube_proxy" {
     mode        = "0644"
   }
 
+  # kube-proxy reads its kubeconfig (node_kubeconfigs) once: a new one (its way to the API
+  # changed: api_lb, api_endpoint) means a restart. The copy records the one it runs with.
+  run "kubeconfig" {
+    command = "cp /etc/kubernetes/kube-proxy.kubeconfig /var/lib/kube-proxy/kubeconfig.applied"
+    unless  = "cmp -s /etc/kubernetes/kube-proxy.kubeconfig /var/lib/kube-proxy/kubeconfig.applied"
+  }
+
   run "restart" {
-    when    = step.config.changed || step.unit.changed || task.node_kubeconfigs.output.kube_proxy_crt_changed
+    when    = step.config.changed || step.unit.changed || step.kubeconfig.changed || task.node_kubeconfigs.output.kube_proxy_crt_changed
     command = "systemctl daemon-reload && systemctl enable kube-proxy && systemctl restart kube-proxy"
   }
   run "start" {

@@ -124,6 +124,9 @@ task "addon_files" {
       image           = local.flannel_image
       pod_cidr        = var.pod_cidr
       enable_nftables = var.kube_proxy_mode == "nftables"
+      # flanneld (host network) reaches the API through the node's load balancer, not the
+      # kubernetes Service, so it does not depend on one master or on kube-proxy
+      api_lb_port = local.api_lb ? var.api_lb_port : 0
     })
     mode = "0644"
   }

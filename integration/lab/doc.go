@@ -30,6 +30,10 @@
 //   - Freeze(h) / Thaw(h): SIGSTOP / SIGCONT every process of h; the kernel
 //     still accepts TCP connections, but no banner comes (a hanging
 //     handshake) and open sessions stall.
+//   - PowerOff(h) / PowerOn(ctx, h): a power cut and a boot. The link goes
+//     down first (peers see packets vanish, no reset), then every process of
+//     h dies at once; PowerOn boots it again from the disk it had (its overlay
+//     and /var/lib/containerd; /run is empty) and waits for sshd.
 //   - ChangeHostKey(ctx, h): a fresh host key and a restarted sshd; clients
 //     using l.KnownHosts now see a changed key. TrustHostKeys() rewrites
 //     known_hosts and ssh_config with the current keys.

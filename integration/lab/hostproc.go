@@ -302,6 +302,56 @@ func (l *Lab) RestartSSHD(ctx context.Context, h *Host) error {
 	return l.WaitSSH(ctx, h)
 }
 
+// PowerOff takes h down as a power cut would: its link goes down first, so
+// peers see packets vanish (no FIN, no RST) as from a machine that lost power,
+// then every process of the host dies at once (SIGKILL to the namespace's
+// PID 1: no shutdown, no unit stops). The host's disk (its overlay upper
+// layer and /var/lib/containerd) stays; what lived in its /run is gone. The
+// host stays silent until PowerOn.
+func (l *Lab) PowerOff(h *Host) error {
+	if err := l.CutLink(h); err != nil {
+		return fmt.Errorf("lab: power off %s: link: %w", h.Name, err)
+	}
+	if err := l.stop(h); err != nil {
+		return fmt.Errorf("lab: power off %s: %w", h.Name, err)
+	}
+	// Anything still in the host's network namespace belonged to it.
+	for _, pid := range netnsPIDs(h.Netns) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// A booting systemd makes its own tree below the host's cgroups, and
+	// finds the old, empty one confusing: the next boot gets fresh ones.
+	l.mu.Lock()
+	dirs := h.Cgroups
+	h.Cgroups = nil
+	l.mu.Unlock()
+	if err := removeCgroups(dirs); err != nil {
+		return fmt.Errorf("lab: power off %s: %w", h.Name, err)
+	}
+	return l.save()
+}
+
+// PowerOn boots a host that PowerOff took down, from the disk it left, with
+// its link up again, and waits until its sshd answers.
+func (l *Lab) PowerOn(ctx context.Context, h *Host) error {
+	l.mu.Lock()
+	p := h.Proc
+	l.mu.Unlock()
+	if p.Alive() {
+		return fmt.Errorf("lab: power on %s: it is running (process %d)", h.Name, p.PID)
+	}
+	if err := l.RestoreLink(h); err != nil {
+		return fmt.Errorf("lab: power on %s: link: %w", h.Name, err)
+	}
+	if err := l.start(ctx, h); err != nil {
+		return fmt.Errorf("lab: power on %s: %w", h.Name, err)
+	}
+	if err := l.save(); err != nil {
+		return err
+	}
+	return l.WaitSSH(ctx, h)
+}
+
 // CutLink takes the root-side end of h's veth down: packets stop both ways,
 // open TCP connections hang (no reset), as with a pulled cable.
 func (l *Lab) CutLink(h *Host) error {

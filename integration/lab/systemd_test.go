@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -101,5 +103,75 @@ func waitSystemState(ctx context.Context, t *testing.T, l *Lab, h *Host) string 
 			return state
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// TestPowerOffOn powers a systemd host off and on again: while off it is silent (dials time
+// out, open connections get neither data nor a reset) and has no process left; it boots again
+// from the disk it had, with an empty /run, and its enabled units start.
+func TestPowerOffOn(t *testing.T) {
+	l := upLab(t, Options{Hosts: 1, Systemd: true})
+	h := l.Hosts[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	mustRun(t, l, h, UserRoot, "sh -s", "set -e\necho disk > /var/tmp/mark\necho run > /run/mark\n"+
+		"printf '[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/lab-probe.service\n"+
+		"systemctl enable --now lab-probe.service")
+	oldPID := h.Proc.PID
+	open, err := net.DialTimeout("tcp", h.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if _, err := bufio.NewReader(open).ReadString('\n'); err != nil { // the banner
+		t.Fatal(err)
+	}
+
+	t0 := time.Now()
+	if err := l.PowerOff(h); err != nil {
+		t.Fatalf("PowerOff: %v", err)
+	}
+	t.Logf("powered off in %s", time.Since(t0).Round(time.Millisecond))
+	if h.Proc.Alive() {
+		t.Errorf("the host's process %d is alive after PowerOff", h.Proc.PID)
+	}
+	if pids := netnsPIDs(h.Netns); len(pids) > 0 {
+		t.Errorf("processes left in the host's namespace: %v", pids)
+	}
+	if _, err := l.Exec(ctx, h, "true"); err == nil {
+		t.Error("Exec works on a powered-off host")
+	}
+	if c, err := net.DialTimeout("tcp", h.Addr(), 2*time.Second); err == nil {
+		c.Close()
+		t.Error("a powered-off host accepted a connection")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Errorf("dial a powered-off host: %v, want a timeout (a dead machine sends no reset)", err)
+	}
+	_ = open.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := open.Read(make([]byte, 64)); n > 0 || err == nil || !os.IsTimeout(err) {
+		t.Errorf("an open connection to a powered-off host: %d bytes, %v; want nothing until the deadline", n, err)
+	}
+
+	t0 = time.Now()
+	if err := l.PowerOn(ctx, h); err != nil {
+		t.Fatalf("PowerOn: %v", err)
+	}
+	t.Logf("powered on, sshd answering in %s", time.Since(t0).Round(time.Millisecond))
+	if h.Proc.PID == oldPID {
+		t.Errorf("PowerOn kept process %d", oldPID)
+	}
+	if state := waitSystemState(ctx, t, l, h); state != "running" && state != "degraded" {
+		t.Errorf("after PowerOn: systemctl is-system-running = %q", state)
+	}
+	t.Logf("booted, systemd settled, in %s", time.Since(t0).Round(time.Millisecond))
+	got := mustRun(t, l, h, UserRoot, "cat /var/tmp/mark; test -e /run/mark && echo run-kept; systemctl is-active lab-probe.service", "")
+	if got != "disk\nactive" {
+		t.Errorf("after PowerOn: %q, want the disk file, no /run file and the enabled unit active", got)
+	}
+	if out, err := l.Exec(ctx, h, "echo ok"); err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("Exec after PowerOn: %q %v", out, err)
+	}
+	if err := l.PowerOn(ctx, h); err == nil {
+		t.Error("PowerOn of a running host did not fail")
 	}
 }

@@ -1,7 +1,7 @@
 # reset.sh: undo what the scratch plan did on this node (see reset.hcl).
 # Inputs (set above by the plan): REMOVE_BINARIES, REMOVE_IMAGES (1 or 0).
 set -u
-units="kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd"
+units="kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd kube-apiserver-lb"
 
 echo "stopping $units"
 for u in $units; do
@@ -61,11 +61,12 @@ fi
 echo "removing the cluster's files"
 rm -rf /etc/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy \
   /var/log/kubernetes /var/lib/cni /run/flannel /etc/cni/net.d/10-flannel.conflist \
-  /etc/containerd/config.toml /var/lib/scratch/images /root/.kube/config
+  /etc/containerd/config.toml /var/lib/scratch/images /var/lib/scratch/applied /root/.kube/config \
+  /etc/haproxy/kube-apiserver-lb.cfg /etc/haproxy/kube-apiserver-lb.pem
 rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service \
   /etc/systemd/system/kube-apiserver.service /etc/systemd/system/kube-controller-manager.service \
   /etc/systemd/system/kube-scheduler.service /etc/systemd/system/etcd.service \
-  /etc/systemd/system/containerd.service \
+  /etc/systemd/system/containerd.service /etc/systemd/system/kube-apiserver-lb.service \
   /etc/modules-load.d/k8s.conf /etc/sysctl.d/99-kubernetes.conf /etc/sysctl.d/90-kubelet.conf
 
 if [ "$REMOVE_IMAGES" = 1 ]; then
