@@ -510,8 +510,10 @@ func (c *scratchCluster) checkCredentialsLeft(t *testing.T) {
 		t.Errorf("a kube-proxy key on the first master's PKI: %s", out)
 	}
 
-	// A single master: no bundle of CA keys, made or left anywhere.
-	if out, _ := c.sh(m, "ls -d "+pki+"/bundle "+pki+"/bundle.tgz.b64 /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied 2>/dev/null"); strings.TrimSpace(out) != "" {
+	// A single master: no bundle of CA keys, made or left anywhere. (Several masters share one
+	// by design: the first master keeps it, the run state holds it sealed.)
+	single := len(c.masters) <= 1
+	if out, _ := c.sh(m, "ls -d "+pki+"/bundle "+pki+"/bundle.tgz.b64 /etc/kubernetes/pki-bundle.tgz.b64 /etc/kubernetes/pki-bundle.applied 2>/dev/null"); single && strings.TrimSpace(out) != "" {
 		t.Errorf("a single master keeps a CA bundle: %s", out)
 	}
 	caKey, err := os.ReadFile(filepath.Join(m.Root, pki, "ca.key"))
@@ -527,11 +529,11 @@ func (c *scratchCluster) checkCredentialsLeft(t *testing.T) {
 		switch {
 		case strings.Contains(v, "PRIVATE KEY") || strings.Contains(v, keyBody):
 			t.Errorf("the operator's run state holds a private key: %.60q...", v)
-		case gzipped(v):
+		case single && gzipped(v):
 			t.Errorf("the operator's run state holds a gzip archive (a CA bundle?): %.60q...", v)
 		}
 	}
-	t.Logf("run state: %d values (sealed ones opened), no private key, no bundle", len(values))
+	t.Logf("run state: %d values (sealed ones opened), no private key in clear, %d master(s)", len(values), len(c.masters))
 }
 
 // bearerStatus is the HTTP status of GET /api with a bearer token.

@@ -53,6 +53,11 @@ func TestScratchHA(t *testing.T) {
 	r1, d1 := c.run(ctx, scratchFirstRunTimeout, nil)
 	c.requireSuccess(r1, "first run (one master)")
 	t.Logf("%s first run, one master + one worker: %s", since(c.start), d1.Round(time.Second))
+	// The growth run makes a new bootstrap token for the new masters (the first one's Secret
+	// is gone once every node joined); the nodes there already joined with this one.
+	if id, _, ok := strings.Cut(strings.TrimSpace(c.mustSh(c.master, "cat /etc/kubernetes/bootstrap-token")), "."); ok {
+		c.earlierTokenIDs = append(c.earlierTokenIDs, id)
+	}
 	c.masters = all[:3]
 	r2, d2 := c.run(ctx, scratchFirstRunTimeout, nil)
 	c.requireSuccess(r2, "growth run (three masters)")

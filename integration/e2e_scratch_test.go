@@ -337,6 +337,9 @@ type scratchCluster struct {
 	masters   []*lab.Host // every master, master first
 	workers   []*lab.Host
 	admin     *lab.Host // where kubectl runs (nil: master); another master while it is down
+	// earlierTokenIDs are bootstrap token ids of earlier runs, with which nodes of a grown
+	// cluster joined
+	earlierTokenIDs []string
 	artifacts string
 	work      string // the directory plan runs in (.plan/ state and logs)
 	start     time.Time
@@ -840,6 +843,11 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 		t.Fatalf("/etc/kubernetes/bootstrap-token does not hold a bootstrap token")
 	}
 	bootstrapUser := "system:bootstrap:" + tokenID
+	// Nodes that joined on an earlier run (a grown cluster) used the token of that run.
+	bootstrapUsers := map[string]bool{bootstrapUser: true}
+	for _, id := range c.earlierTokenIDs {
+		bootstrapUsers["system:bootstrap:"+id] = true
+	}
 	var csrs csrList
 	if err := json.Unmarshal([]byte(c.mustSh(c.master, "kubectl get csr -o json")), &csrs); err != nil {
 		t.Fatalf("kubectl get csr: %v", err)
@@ -864,7 +872,7 @@ func (c *scratchCluster) checkTLSBootstrap(t *testing.T) {
 		// csrapproving controller (the auto-approval binding lets it), and issued.
 		found := false
 		for _, csr := range csrs.Items {
-			if csr.Spec.SignerName != "kubernetes.io/kube-apiserver-client-kubelet" || csr.Spec.Username != bootstrapUser {
+			if csr.Spec.SignerName != "kubernetes.io/kube-apiserver-client-kubelet" || !bootstrapUsers[csr.Spec.Username] {
 				continue
 			}
 			block, _ := pem.Decode(mustBase64(t, csr.Spec.Request))
