@@ -3,6 +3,8 @@ package builtinplans_test
 import (
 	"bytes"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,5 +49,41 @@ func TestScratchAlwaysRunTasks(t *testing.T) {
 	}
 	if want := "bootstrap[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
 		t.Errorf("always_run nodes: %v, want %s", got, want)
+	}
+}
+
+// version-skew.sh, run by sh against a fake installed binary: the next minor version and
+// patch releases go on; a skipped minor version, a minor downgrade, another major version are
+// refused with a message that says why and what to do.
+func TestVersionSkewCheck(t *testing.T) {
+	script, err := os.ReadFile("scratch/templates/version-skew.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kube-apiserver")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho 'Kubernetes v1.35.2'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		binary, newVersion string
+		ok                 bool
+		says               string
+	}{
+		{bin, "v1.35.2", true, "allowed"},
+		{bin, "v1.35.7", true, "allowed"},
+		{bin, "v1.35.0", true, "allowed"},
+		{bin, "v1.36.3", true, "v1.35.2 -> v1.36.3: allowed"},
+		{bin, "v1.37.0", false, "skips a minor version: " + bin + " is v1.35.2. The version-skew policy allows one minor version at a time: upgrade to v1.36.x first."},
+		{bin, "v1.34.9", false, "older minor version"},
+		{bin, "v2.0.0", false, "another major version"},
+		{filepath.Join(dir, "absent"), "v1.36.3", true, "a first install"},
+	} {
+		cmd := exec.Command("sh", "-s")
+		cmd.Stdin = strings.NewReader("NEW='" + c.newVersion + "'\nBINARY='" + c.binary + "'\n" + string(script))
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != c.ok || !strings.Contains(string(out), c.says) {
+			t.Errorf("%s to %s: err %v, output %q; want ok %v saying %q", c.binary, c.newVersion, err, out, c.ok, c.says)
+		}
 	}
 }

@@ -69,6 +69,16 @@ task "apiserver_binary" {
   sudo       = true
   depends_on = [task.kernel]
 
+  # Nothing is replaced when the new version breaks the version-skew policy.
+  script "version_skew" {
+    changed = false
+    content = join("\n", [
+      "NEW='${var.kubernetes_version}'",
+      "BINARY='/usr/local/bin/kube-apiserver'",
+      file("templates/version-skew.sh"),
+    ])
+  }
+
   # offline: push from the artifacts directory (a file whose sha256 already matches is skipped)
   file "kube_apiserver" {
     when        = local.offline
@@ -177,6 +187,16 @@ task "node_binaries" {
   on         = local.all_hosts
   sudo       = true
   depends_on = [task.kernel]
+
+  # Nothing is replaced when the new version breaks the version-skew policy.
+  script "version_skew" {
+    changed = false
+    content = join("\n", [
+      "NEW='${var.kubernetes_version}'",
+      "BINARY='/usr/local/bin/kubelet'",
+      file("templates/version-skew.sh"),
+    ])
+  }
 
   run "dirs" {
     command = "mkdir -p /usr/local/bin /usr/local/sbin /opt/cni/bin"
