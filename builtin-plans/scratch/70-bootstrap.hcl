@@ -104,7 +104,10 @@ task "kube_proxy_key" {
 task "kube_proxy_certs" {
   on         = local.first_master
   sudo       = true
-  depends_on = [task.pki]
+  # server_certs: both sign with the CA on the first master, and openssl's -CAcreateserial
+  # rewrites ca.srl: at the same time, one read it half written ("Unable to load number
+  # from ca.srl") and failed the build
+  depends_on = [task.pki, task.server_certs]
 
   script "sign" {
     unless = join(" && ", concat(["test -s /etc/kubernetes/pki/kube-proxy/certs.json"], [for h in local.all_hosts :
