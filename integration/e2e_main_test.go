@@ -131,12 +131,18 @@ func readPlan(t *testing.T, path string) string {
 	return string(b)
 }
 
-// plan runs `plan run --output json ARGS... -F ... -H ...` in dir.
+// plan runs `plan run --output json ARGS... -F ... -H ...` in dir, on the executor lab.
 func plan(t *testing.T, dir string, args ...string) *planRun {
+	t.Helper()
+	return planArgs(t, dir, append(args, hostArgs()...)...)
+}
+
+// planArgs runs `plan run --output json ARGS...` in dir: the hosts are in ARGS.
+func planArgs(t *testing.T, dir string, args ...string) *planRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, planBin, append(append([]string{"run", "--output", "json"}, args...), hostArgs()...)...)
+	cmd := exec.CommandContext(ctx, planBin, append([]string{"run", "--output", "json"}, args...)...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

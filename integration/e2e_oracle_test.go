@@ -7,10 +7,8 @@ package integration
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,27 +125,6 @@ func (c *scratchCluster) checkPasswordNowhere(t *testing.T) {
 	})
 }
 
-// runPlanOn runs `plan run --output json PLAN -F sshConfig -H hostArg` in dir.
-func runPlanOn(t *testing.T, dir, planPath, sshConfig, hostArg string) *planRun {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, planBin, "run", "--output", "json", planPath, "-F", sshConfig, "-H", hostArg)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := &planRun{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.exit = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("plan run: %v\n%s", err, stderr.String())
-	}
-	r.events = parseEvents(t, r.stdout)
-	return r
-}
-
 // TestOracleSudoPathTrap shows the trap of issue #12 on real sudo and sshd: a tool installed
 // into /usr/local/bin, as the scratch plan installs kubectl, etcdctl and ctr, is "not found"
 // by a sudo step that names it bare on a host with Oracle Linux's sudoers, while the same
@@ -193,7 +170,7 @@ task "absolute" {
 }
 `)
 	// Oracle Linux's sudoers: the bare name fails, and says why.
-	r := runPlanOn(t, dir, p, ol.SSHConfig, "nodes="+ol.Hosts[0].Alias)
+	r := planArgs(t, dir, p, "-F", ol.SSHConfig, "-H", "nodes="+ol.Hosts[0].Alias)
 	if r.exit != 1 {
 		t.Fatalf("on the Oracle-Linux-like host: exit %d, want 1 (the bare call fails)\n%s", r.exit, r.stderr)
 	}
@@ -223,7 +200,7 @@ task "absolute" {
 	}
 
 	// Debian's sudoers (/usr/local/bin in secure_path): the bare name runs too.
-	r = runPlanOn(t, t.TempDir(), p, e2eLab.SSHConfig, "nodes="+lab.UserNopw+"@"+e2eLab.Hosts[0].Alias)
+	r = planArgs(t, t.TempDir(), p, "-F", e2eLab.SSHConfig, "-H", "nodes="+lab.UserNopw+"@"+e2eLab.Hosts[0].Alias)
 	if r.exit != 0 {
 		t.Errorf("on a Debian host both calls pass (what hid the bug); exit %d\n%s", r.exit, r.stderr)
 	}

@@ -331,21 +331,21 @@ func (w logWriter) Write(p []byte) (int, error) {
 
 // scratchCluster is the lab the plan runs on and what the checks need to reach it.
 type scratchCluster struct {
-	t         *testing.T
-	l         *lab.Lab
-	master    *lab.Host   // the first master: it makes the PKI
-	masters   []*lab.Host // every master, master first
-	workers   []*lab.Host
-	admin     *lab.Host // where kubectl runs (nil: master); another master while it is down
+	t       *testing.T
+	l       *lab.Lab
+	master  *lab.Host   // the first master: it makes the PKI
+	masters []*lab.Host // every master, master first
+	workers []*lab.Host
+	admin   *lab.Host // where kubectl runs (nil: master); another master while it is down
 	// earlierTokenIDs are bootstrap token ids of earlier runs, with which nodes of a grown
 	// cluster joined
 	earlierTokenIDs []string
-	artifacts string
-	work      string // the directory plan runs in (.plan/ state and logs)
-	start     time.Time
-	vars      []string // --var assignments beyond the lab's own
-	env       []string // added to plan's environment (PLAN_SUDO_PASSWORD)
-	password  string   // the sudo password, when the login user needs one (never logged)
+	artifacts       string
+	work            string // the directory plan runs in (.plan/ state and logs)
+	start           time.Time
+	vars            []string // --var assignments beyond the lab's own
+	env             []string // added to plan's environment (PLAN_SUDO_PASSWORD)
+	password        string   // the sudo password, when the login user needs one (never logged)
 	// outputs gathers what every plan run printed, for checkPasswordNowhere.
 	outputs *strings.Builder
 }

@@ -387,7 +387,7 @@ locals {
   other_masters = slice(group.masters.hosts, min(1, length(group.masters.hosts)), length(group.masters.hosts))
 
   # Hosts that are only workers (a host given in both groups is a master).
-  only_workers = [for h in group.workers.hosts : h if !contains([for m in group.masters.hosts : m.name], h.name)]
+  only_workers = [for h in group.workers.hosts : h if !contains(local.master_names, h.name)]
 
   offline = var.artifacts_dir != ""
 

@@ -255,7 +255,7 @@ task "firewall" {
   run "open" {
     when    = task.facts.output.firewalld == "active"
     command = <<-EOT
-      z=$(firewall-cmd --get-zone-of-interface=${task.facts.output.iface} 2>/dev/null) || z=$(firewall-cmd --get-default-zone)
+      ${format(local.firewalld_zone_of, task.facts.output.iface)}
       services='${join(" ", local.firewalld_services[target.name])}'
       for s in $services; do
         firewall-cmd --permanent --zone="$z" --add-service="$s"
@@ -264,7 +264,7 @@ task "firewall" {
       firewall-cmd --reload
     EOT
     unless  = <<-EOT
-      z=$(firewall-cmd --get-zone-of-interface=${task.facts.output.iface} 2>/dev/null) || z=$(firewall-cmd --get-default-zone)
+      ${format(local.firewalld_zone_of, task.facts.output.iface)}
       has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
       ps=$(firewall-cmd --permanent --zone="$z" --list-services) && rs=$(firewall-cmd --zone="$z" --list-services) || exit 1
       services='${join(" ", local.firewalld_services[target.name])}'
@@ -289,6 +289,8 @@ locals {
   master_names = [for m in group.masters.hosts : m.name]
   # the firewalld services each node needs
   firewalld_services = { for h in local.all_hosts : h.name => contains(local.master_names, h.name) ? ["k8s-node", "k8s-control-plane"] : ["k8s-node"] }
+  # sets $z to the zone of the interface given to format, else the default zone
+  firewalld_zone_of = "z=$(firewall-cmd --get-zone-of-interface=%s 2>/dev/null) || z=$(firewall-cmd --get-default-zone)"
 }
 
 # NetworkManager (on by default on Oracle Linux) must leave the interfaces of the pod
