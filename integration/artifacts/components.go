@@ -18,9 +18,9 @@ const goDirective = "1.26"
 // first, so that an interrupted run has made the most progress.
 func Components() []Component {
 	return []Component{
-		kubernetesComponent(),
-		etcdComponent(),
-		containerdComponent(),
+		kubernetesComponent(KubernetesVersion, KubernetesStagingVersion),
+		etcdComponent(EtcdVersion),
+		containerdComponent(ContainerdVersion),
 		runcComponent(),
 		cniPluginsComponent(),
 		pauseComponent(),
@@ -32,28 +32,40 @@ func Components() []Component {
 // KubernetesBinaries are the programs of the kubernetes component.
 var KubernetesBinaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
 
-func kubernetesComponent() Component {
-	return Component{
-		Name: "kubernetes", Version: KubernetesVersion,
-		Dir:    "kubernetes/" + KubernetesVersion,
-		Files:  KubernetesBinaries,
-		Source: fmt.Sprintf("Go module k8s.io/kubernetes %s with its k8s.io/* staging modules at %s, CGO_ENABLED=0", KubernetesVersion, KubernetesStagingVersion),
-		build:  buildKubernetes,
+// PreviousComponents lists the components the upgrade proof starts from (the Previous*
+// versions): a cluster built from these, then upgraded to Components' versions.
+func PreviousComponents() []Component {
+	return []Component{
+		kubernetesComponent(PreviousKubernetesVersion, PreviousKubernetesStagingVersion),
+		etcdComponent(PreviousEtcdVersion),
+		containerdComponent(PreviousContainerdVersion),
 	}
 }
 
-func buildKubernetes(ctx context.Context, bc buildContext, stage string) ([]string, error) {
+func kubernetesComponent(version, staging string) Component {
+	return Component{
+		Name: "kubernetes", Version: version,
+		Dir:    "kubernetes/" + version,
+		Files:  KubernetesBinaries,
+		Source: fmt.Sprintf("Go module k8s.io/kubernetes %s with its k8s.io/* staging modules at %s, CGO_ENABLED=0", version, staging),
+		build: func(ctx context.Context, bc buildContext, stage string) ([]string, error) {
+			return buildKubernetes(ctx, bc, stage, version, staging)
+		},
+	}
+}
+
+func buildKubernetes(ctx context.Context, bc buildContext, stage, version, stagingVersion string) ([]string, error) {
 	// Kubernetes' go.mod requires its staging modules at v0.0.0 and replaces them with
 	// ./staging/src/...; in a scratch module those replaces are ignored, so each one must be
 	// redirected to its published tag. The list comes from Kubernetes' own go.mod, so a new
 	// staging module in a later release is picked up without a change here.
-	staging, err := kubernetesStagingModules(ctx, bc)
+	staging, err := kubernetesStagingModules(ctx, bc, version)
 	if err != nil {
 		return nil, err
 	}
 	replace := map[string]string{}
 	for _, m := range staging {
-		replace[m] = m + " " + KubernetesStagingVersion
+		replace[m] = m + " " + stagingVersion
 	}
 	var mains []string
 	for _, b := range KubernetesBinaries {
@@ -61,30 +73,30 @@ func buildKubernetes(ctx context.Context, bc buildContext, stage string) ([]stri
 	}
 	mod := scratchmod.Module{
 		Path: "plan-artifacts/kubernetes", GoVersion: goDirective,
-		Require: map[string]string{"k8s.io/kubernetes": KubernetesVersion},
+		Require: map[string]string{"k8s.io/kubernetes": version},
 		Replace: replace,
 		Mains:   mains,
 	}
 	if err := mod.Prepare(ctx, bc.env, bc.workDir); err != nil {
 		return nil, err
 	}
-	minor := strings.Split(strings.TrimPrefix(KubernetesVersion, "v"), ".")[1]
+	minor := strings.Split(strings.TrimPrefix(version, "v"), ".")[1]
 	vars := map[string]string{}
 	// What hack/lib/version.sh stamps, so `kubectl version` and /version tell the truth.
 	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
-		vars[pkg+".gitVersion"] = KubernetesVersion
+		vars[pkg+".gitVersion"] = version
 		vars[pkg+".gitMajor"] = "1"
 		vars[pkg+".gitMinor"] = minor
 		vars[pkg+".gitTreeState"] = "clean"
 	}
 	err = bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: mains, OutDir: stage, LDFlags: "-s -w " + ldflagsX(vars)})
-	return []string{fmt.Sprintf("%d staging modules replaced with %s", len(staging), KubernetesStagingVersion)}, err
+	return []string{fmt.Sprintf("%d staging modules replaced with %s", len(staging), stagingVersion)}, err
 }
 
 // kubernetesStagingModules reads k8s.io/kubernetes' go.mod from the module proxy and returns
 // every module it redirects to ./staging.
-func kubernetesStagingModules(ctx context.Context, bc buildContext) ([]string, error) {
-	dl, err := bc.env.Download(ctx, "k8s.io/kubernetes", KubernetesVersion)
+func kubernetesStagingModules(ctx context.Context, bc buildContext, version string) ([]string, error) {
+	dl, err := bc.env.Download(ctx, "k8s.io/kubernetes", version)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +106,7 @@ func kubernetesStagingModules(ctx context.Context, bc buildContext) ([]string, e
 	}
 	mods := ParseStagingReplaces(string(data))
 	if len(mods) == 0 {
-		return nil, fmt.Errorf("k8s.io/kubernetes %s go.mod redirects no module to ./staging", KubernetesVersion)
+		return nil, fmt.Errorf("k8s.io/kubernetes %s go.mod redirects no module to ./staging", version)
 	}
 	return mods, nil
 }
@@ -117,13 +129,15 @@ func ParseStagingReplaces(goMod string) []string {
 	return mods
 }
 
-func etcdComponent() Component {
+func etcdComponent(version string) Component {
 	return Component{
-		Name: "etcd", Version: EtcdVersion,
-		Dir:    "etcd/" + EtcdVersion,
+		Name: "etcd", Version: version,
+		Dir:    "etcd/" + version,
 		Files:  []string{"etcd", "etcdctl"},
-		Source: fmt.Sprintf("Go modules go.etcd.io/etcd/server/v3 and go.etcd.io/etcd/etcdctl/v3 %s, CGO_ENABLED=0", EtcdVersion),
-		build:  buildEtcd,
+		Source: fmt.Sprintf("Go modules go.etcd.io/etcd/server/v3 and go.etcd.io/etcd/etcdctl/v3 %s, CGO_ENABLED=0", version),
+		build: func(ctx context.Context, bc buildContext, stage string) ([]string, error) {
+			return buildEtcd(ctx, bc, stage, version)
+		},
 	}
 }
 
@@ -144,18 +158,18 @@ func main() {
 }
 `
 
-func buildEtcd(ctx context.Context, bc buildContext, stage string) ([]string, error) {
+func buildEtcd(ctx context.Context, bc buildContext, stage, version string) ([]string, error) {
 	mod := scratchmod.Module{
 		Path: "plan-artifacts/etcd", GoVersion: goDirective,
 		Require: map[string]string{
-			"go.etcd.io/etcd/server/v3":  EtcdVersion,
-			"go.etcd.io/etcd/etcdctl/v3": EtcdVersion,
+			"go.etcd.io/etcd/server/v3":  version,
+			"go.etcd.io/etcd/etcdctl/v3": version,
 			// etcd's modules replace these with local paths in their own go.mod; pin them
 			// to the same release here.
-			"go.etcd.io/etcd/api/v3":        EtcdVersion,
-			"go.etcd.io/etcd/client/pkg/v3": EtcdVersion,
-			"go.etcd.io/etcd/client/v3":     EtcdVersion,
-			"go.etcd.io/etcd/pkg/v3":        EtcdVersion,
+			"go.etcd.io/etcd/api/v3":        version,
+			"go.etcd.io/etcd/client/pkg/v3": version,
+			"go.etcd.io/etcd/client/v3":     version,
+			"go.etcd.io/etcd/pkg/v3":        version,
 		},
 		Mains: []string{"go.etcd.io/etcd/server/v3/etcdmain", "go.etcd.io/etcd/etcdctl/v3"},
 		Files: map[string]string{"cmd/etcd/main.go": etcdMain},
@@ -163,34 +177,36 @@ func buildEtcd(ctx context.Context, bc buildContext, stage string) ([]string, er
 	if err := mod.Prepare(ctx, bc.env, bc.workDir); err != nil {
 		return nil, err
 	}
-	ld := "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=" + EtcdVersion
+	ld := "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=" + version
 	if err := bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{"plan-artifacts/etcd/cmd/etcd"}, Out: filepath.Join(stage, "etcd"), LDFlags: ld}); err != nil {
 		return nil, err
 	}
 	return nil, bc.env.Run(ctx, bc.workDir, scratchmod.Build{Packages: []string{"go.etcd.io/etcd/etcdctl/v3"}, Out: filepath.Join(stage, "etcdctl"), LDFlags: ld})
 }
 
-func containerdComponent() Component {
+func containerdComponent(version string) Component {
 	return Component{
-		Name: "containerd", Version: ContainerdVersion,
-		Dir:    "containerd/" + ContainerdVersion,
+		Name: "containerd", Version: version,
+		Dir:    "containerd/" + version,
 		Files:  []string{"containerd", "containerd-shim-runc-v2", "ctr"},
-		Source: fmt.Sprintf("Go module github.com/containerd/containerd/v2 %s, CGO_ENABLED=0, tags no_btrfs,no_devmapper", ContainerdVersion),
-		build:  buildContainerd,
+		Source: fmt.Sprintf("Go module github.com/containerd/containerd/v2 %s, CGO_ENABLED=0, tags no_btrfs,no_devmapper", version),
+		build: func(ctx context.Context, bc buildContext, stage string) ([]string, error) {
+			return buildContainerd(ctx, bc, stage, version)
+		},
 	}
 }
 
-func buildContainerd(ctx context.Context, bc buildContext, stage string) ([]string, error) {
+func buildContainerd(ctx context.Context, bc buildContext, stage, version string) ([]string, error) {
 	const m = "github.com/containerd/containerd/v2"
 	mains := []string{m + "/cmd/containerd", m + "/cmd/containerd-shim-runc-v2", m + "/cmd/ctr"}
-	mod := scratchmod.Module{Path: "plan-artifacts/containerd", GoVersion: goDirective, Require: map[string]string{m: ContainerdVersion}, Mains: mains}
+	mod := scratchmod.Module{Path: "plan-artifacts/containerd", GoVersion: goDirective, Require: map[string]string{m: version}, Mains: mains}
 	if err := mod.Prepare(ctx, bc.env, bc.workDir); err != nil {
 		return nil, err
 	}
 	ld := "-s -w " + ldflagsX(map[string]string{
-		m + "/version.Version":  ContainerdVersion,
+		m + "/version.Version":  version,
 		m + "/version.Package":  "github.com/containerd/containerd",
-		m + "/version.Revision": ContainerdVersion,
+		m + "/version.Revision": version,
 	})
 	// btrfs and devmapper snapshotters need cgo and C libraries; overlayfs is what the
 	// plan uses.

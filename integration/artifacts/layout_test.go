@@ -2,6 +2,7 @@ package artifacts
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -176,5 +177,49 @@ func TestDropImports(t *testing.T) {
 	want := "package main\n\nimport (\n\t\"os\"\n\t_ \"example.com/x/backend/vxlan\"\n)\n"
 	if got != want || len(dropped) != 1 {
 		t.Errorf("DropImports =\n%s\ndropped %v", got, dropped)
+	}
+}
+
+// The upgrade proof starts one Kubernetes minor below the pinned one (the most the
+// version-skew policy lets one upgrade move) and from older etcd and containerd patch
+// releases of the same lines, each installed in its own directory next to the pinned one.
+func TestPreviousComponentsAreOneStepBehind(t *testing.T) {
+	current := map[string]Component{}
+	for _, c := range Components() {
+		current[c.Name] = c
+	}
+	minor := func(v string) (string, int) {
+		parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+		if len(parts) != 3 {
+			t.Fatalf("version %q is not vX.Y.Z", v)
+		}
+		n := 0
+		fmt.Sscan(parts[1], &n)
+		return parts[0], n
+	}
+	for _, p := range PreviousComponents() {
+		c, ok := current[p.Name]
+		if !ok {
+			t.Fatalf("previous component %s is not a pinned component", p.Name)
+		}
+		if p.Dir == c.Dir || p.Version == c.Version {
+			t.Errorf("%s: previous %s shares the pinned version or directory %s", p.Name, p.Version, c.Dir)
+		}
+		if !reflect.DeepEqual(p.Files, c.Files) {
+			t.Errorf("%s: previous files %v, pinned %v", p.Name, p.Files, c.Files)
+		}
+		pm, pn := minor(p.Version)
+		cm, cn := minor(c.Version)
+		switch {
+		case pm != cm:
+			t.Errorf("%s: previous %s and pinned %s differ in major version", p.Name, p.Version, c.Version)
+		case p.Name == "kubernetes" && pn != cn-1:
+			t.Errorf("kubernetes: previous %s is not one minor below %s", p.Version, c.Version)
+		case p.Name != "kubernetes" && (pn != cn || p.Version >= c.Version):
+			t.Errorf("%s: previous %s is not an older patch of %s", p.Name, p.Version, c.Version)
+		}
+	}
+	if !strings.HasSuffix(PreviousKubernetesStagingVersion, strings.TrimPrefix(PreviousKubernetesVersion, "v1")) {
+		t.Errorf("staging %s does not belong to %s", PreviousKubernetesStagingVersion, PreviousKubernetesVersion)
 	}
 }

@@ -47,6 +47,17 @@ const (
 	PauseVersion = "3.10.1"
 )
 
+// The versions the upgrade proof (integration TestScratchUpgrade) builds a cluster at before
+// upgrading it to the versions above: the newest patch release of the previous Kubernetes
+// minor (the version-skew policy allows one minor per upgrade), and the patch release before
+// the pinned etcd and containerd ones. Built only on request (build-artifacts -previous).
+const (
+	PreviousKubernetesVersion        = "v1.35.4"
+	PreviousKubernetesStagingVersion = "v0.35.4"
+	PreviousEtcdVersion              = "v3.6.15"
+	PreviousContainerdVersion        = "v2.4.1"
+)
+
 // Image names the scratch plan's manifests and containerd configuration refer to. The image
 // tarballs are tagged with exactly these references so `ctr -n k8s.io images import` makes
 // them resolvable without a registry.

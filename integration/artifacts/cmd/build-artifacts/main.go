@@ -2,7 +2,10 @@
 // air-gapped mode, building from the Go module proxy only what is missing for the pinned
 // versions:
 //
-//	go run ./integration/artifacts/cmd/build-artifacts [-dir DIR] [-work DIR] [-only kubernetes,etcd,...] [-list]
+//	go run ./integration/artifacts/cmd/build-artifacts [-dir DIR] [-work DIR] [-only kubernetes,etcd,...] [-previous] [-list]
+//
+// -previous selects instead the versions the upgrade proof starts from (Kubernetes, etcd and
+// containerd at artifacts.Previous*Version), installed next to the pinned ones.
 //
 // DIR defaults to $PLAN_ARTIFACTS_DIR or /var/cache/plan-artifacts; the scratch modules, Go
 // build and module caches and logs live in -work ($PLAN_ARTIFACTS_WORK or
@@ -28,6 +31,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated components to build (default all; \"images\" = every image): "+strings.Join(artifacts.Names(artifacts.Components()), ","))
 	list := flag.Bool("list", false, "print each component, its version and whether it is present, then exit")
 	nice := flag.Bool("nice", true, "run builds under nice -n 10")
+	previous := flag.Bool("previous", false, "the versions the upgrade proof starts from: "+describe(artifacts.PreviousComponents()))
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "build-artifacts: unexpected arguments %q\n", flag.Args())
@@ -37,7 +41,11 @@ func main() {
 	if *only != "" {
 		names = strings.Split(*only, ",")
 	}
-	cs, err := artifacts.Select(artifacts.Components(), names)
+	all := artifacts.Components()
+	if *previous {
+		all = artifacts.PreviousComponents()
+	}
+	cs, err := artifacts.Select(all, names)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "build-artifacts:", err)
 		os.Exit(2)
@@ -65,4 +73,13 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("artifacts ready in %s (%s, %s)\n", *dir, artifacts.SumsFile, artifacts.IndexFile)
+}
+
+// describe lists components as "name version, ...".
+func describe(cs []artifacts.Component) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, c.Name+" "+c.Version)
+	}
+	return strings.Join(parts, ", ")
 }
