@@ -33,9 +33,9 @@ func TestSharedScriptsAreTheSame(t *testing.T) {
 	}
 }
 
-// The scratch plan's always_run tasks are the two checks on the first master, as the
-// integration tests (alwaysRunTasks) and docs/scratch.md say: a re-run finds every other node
-// up to date.
+// The scratch plan's always_run tasks are the two checks on the first master and the
+// certificate report on every host, as the integration tests (alwaysRunTasks) and
+// docs/scratch.md say: a re-run finds every other node up to date.
 func TestScratchAlwaysRunTasks(t *testing.T) {
 	p, diags := dsl.Load([]string{"scratch"}, dsl.Options{FS: builtinplans.FS(), Hosts: []string{"masters=cp1,cp2", "workers=w1"}})
 	if diags.HasErrors() {
@@ -47,7 +47,7 @@ func TestScratchAlwaysRunTasks(t *testing.T) {
 			got = append(got, n.ID)
 		}
 	}
-	if want := "bootstrap[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
+	if want := "cert_expiry[cp1] cert_expiry[cp2] cert_expiry[w1] bootstrap[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
 		t.Errorf("always_run nodes: %v, want %s", got, want)
 	}
 }

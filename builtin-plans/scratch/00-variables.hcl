@@ -193,6 +193,16 @@ variable "cert_days" {
   description = "Validity of the leaf certificates openssl signs, in days (one year, as kubeadm; the seed had 15 years). The CAs keep ca_days"
 }
 
+variable "cert_renew_before_days" {
+  type        = number
+  default     = 30
+  description = "Every run reports the certificates that expire within this many days and renews the leaf certificates among them (same CA, same keys), restarting what reads them; the CAs are never renewed. A value of cert_days or more renews every leaf certificate on every run"
+  validation {
+    condition     = var.cert_renew_before_days >= 0 && floor(var.cert_renew_before_days) == var.cert_renew_before_days
+    error_message = "cert_renew_before_days must be a whole number of days, 0 or more."
+  }
+}
+
 variable "cluster_signing_duration" {
   type        = string
   default     = "8760h"
@@ -430,6 +440,18 @@ locals {
 
   # client certificates made on the first master (pki-ca.sh)
   client_certs = ["apiserver-kubelet-client", "admin", "kube-controller-manager", "kube-scheduler", "front-proxy-client", "etcd-client"]
+
+  # A certificate that expires within cert_renew_before_days is renewed: `openssl x509
+  # -checkend` fails for it.
+  cert_renew_seconds = floor(var.cert_renew_before_days * 86400)
+
+  # What each control-plane unit reads at start, besides its unit file: a renewed
+  # certificate changes the digest its rollout compares, so the unit restarts (one master at a
+  # time, templates/rolling-restart.sh). Their keys are kept on renewal.
+  etcd_certs                    = "/etc/kubernetes/pki/etcd.crt /etc/kubernetes/pki/etcd-peer.crt"
+  kube_apiserver_certs          = "/etc/kubernetes/pki/kube-apiserver.crt /etc/kubernetes/pki/apiserver-kubelet-client.crt /etc/kubernetes/pki/front-proxy-client.crt /etc/kubernetes/pki/etcd-client.crt"
+  kube_controller_manager_certs = "/etc/kubernetes/pki/kube-controller-manager.crt"
+  kube_scheduler_certs          = "/etc/kubernetes/pki/kube-scheduler.crt"
 }
 
 # ---------------------------------------------------------------------------

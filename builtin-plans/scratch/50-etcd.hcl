@@ -48,13 +48,15 @@ task "etcd" {
     ])
   }
 
-  # Started when not running; restarted when its unit changed since it last started, one
-  # master at a time, never while another member is unhealthy (templates/rolling-restart.sh).
+  # Started when not running; restarted when its unit or its certificates changed (renewed)
+  # since it last started, one master at a time, never while another member is unhealthy
+  # (templates/rolling-restart.sh).
   script "rollout" {
-    unless = "systemctl is-active -q etcd && test \"$(cat /etc/systemd/system/etcd.service | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/etcd 2>/dev/null)\""
+    unless = "systemctl is-active -q etcd && test \"$(cat /etc/systemd/system/etcd.service ${local.etcd_certs} | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/etcd 2>/dev/null)\""
     content = join("\n", [
+      "# this master's certificates (server_certs): ${task.server_certs.output.certs_digest}",
       "UNIT=etcd",
-      "FILES='/etc/systemd/system/etcd.service'",
+      "FILES='/etc/systemd/system/etcd.service ${local.etcd_certs}'",
       "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
       "TIMEOUT=180",
       file("templates/rolling-restart.sh"),

@@ -51,13 +51,15 @@ task "kube_apiserver" {
     mode = "0600"
   }
 
-  # Started when not running; restarted when its configuration changed since it last started,
-  # one master at a time behind a health gate (templates/rolling-restart.sh).
+  # Started when not running; restarted when its configuration or its certificates changed
+  # (renewed) since it last started, one master at a time behind a health gate
+  # (templates/rolling-restart.sh).
   script "rollout" {
-    unless = "systemctl is-active -q kube-apiserver && test \"$(cat /etc/systemd/system/kube-apiserver.service /etc/kubernetes/audit-policy.yaml /etc/kubernetes/admission-config.yaml | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-apiserver 2>/dev/null)\""
+    unless = "systemctl is-active -q kube-apiserver && test \"$(cat /etc/systemd/system/kube-apiserver.service /etc/kubernetes/audit-policy.yaml /etc/kubernetes/admission-config.yaml ${local.kube_apiserver_certs} | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-apiserver 2>/dev/null)\""
     content = join("\n", [
+      "# this master's certificates (server_certs): ${task.server_certs.output.certs_digest}",
       "UNIT=kube-apiserver",
-      "FILES='/etc/systemd/system/kube-apiserver.service /etc/kubernetes/audit-policy.yaml /etc/kubernetes/admission-config.yaml'",
+      "FILES='/etc/systemd/system/kube-apiserver.service /etc/kubernetes/audit-policy.yaml /etc/kubernetes/admission-config.yaml ${local.kube_apiserver_certs}'",
       "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
       "TIMEOUT=180",
       file("templates/rolling-restart.sh"),
@@ -103,13 +105,15 @@ task "kube_controller_manager" {
     mode = "0600"
   }
 
-  # Started when not running; restarted when its configuration changed since it last started,
-  # one master at a time behind a health gate (templates/rolling-restart.sh).
+  # Started when not running; restarted when its configuration or its client certificate
+  # changed (renewed) since it last started, one master at a time behind a health gate
+  # (templates/rolling-restart.sh).
   script "rollout" {
-    unless = "systemctl is-active -q kube-controller-manager && test \"$(cat /etc/systemd/system/kube-controller-manager.service | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-controller-manager 2>/dev/null)\""
+    unless = "systemctl is-active -q kube-controller-manager && test \"$(cat /etc/systemd/system/kube-controller-manager.service ${local.kube_controller_manager_certs} | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-controller-manager 2>/dev/null)\""
     content = join("\n", [
+      "# this master's certificates (server_certs): ${task.server_certs.output.certs_digest}",
       "UNIT=kube-controller-manager",
-      "FILES='/etc/systemd/system/kube-controller-manager.service'",
+      "FILES='/etc/systemd/system/kube-controller-manager.service ${local.kube_controller_manager_certs}'",
       "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
       "TIMEOUT=180",
       file("templates/rolling-restart.sh"),
@@ -143,13 +147,15 @@ task "kube_scheduler" {
     mode = "0600"
   }
 
-  # Started when not running; restarted when its configuration changed since it last started,
-  # one master at a time behind a health gate (templates/rolling-restart.sh).
+  # Started when not running; restarted when its configuration or its client certificate
+  # changed (renewed) since it last started, one master at a time behind a health gate
+  # (templates/rolling-restart.sh).
   script "rollout" {
-    unless = "systemctl is-active -q kube-scheduler && test \"$(cat /etc/systemd/system/kube-scheduler.service /etc/kubernetes/kube-scheduler.yaml | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-scheduler 2>/dev/null)\""
+    unless = "systemctl is-active -q kube-scheduler && test \"$(cat /etc/systemd/system/kube-scheduler.service /etc/kubernetes/kube-scheduler.yaml ${local.kube_scheduler_certs} | sha256sum | cut -c1-64)\" = \"$(cat /var/lib/scratch/applied/kube-scheduler 2>/dev/null)\""
     content = join("\n", [
+      "# this master's certificates (server_certs): ${task.server_certs.output.certs_digest}",
       "UNIT=kube-scheduler",
-      "FILES='/etc/systemd/system/kube-scheduler.service /etc/kubernetes/kube-scheduler.yaml'",
+      "FILES='/etc/systemd/system/kube-scheduler.service /etc/kubernetes/kube-scheduler.yaml ${local.kube_scheduler_certs}'",
       "OTHERS='${join(" ", [for m in group.masters.hosts : task.facts[m.name].output.ip if m.name != target.name])}'",
       "TIMEOUT=180",
       file("templates/rolling-restart.sh"),

@@ -109,14 +109,18 @@ task "kube_proxy_certs" {
   # from ca.srl") and failed the build
   depends_on = [task.pki, task.server_certs]
 
+  # skipped when every node's certificate was signed from its current request and none
+  # expires within cert_renew_before_days
   script "sign" {
     unless = join(" && ", concat(["test -s /etc/kubernetes/pki/kube-proxy/certs.json"], [for h in local.all_hosts :
-      "test -s /etc/kubernetes/pki/kube-proxy/${h.name}.crt && test \"$(sha256sum < /etc/kubernetes/pki/kube-proxy/${h.name}.csr 2>/dev/null | cut -c1-64)\" = ${sha256(task.kube_proxy_key[h.name].output.csr)}"
+      "test -s /etc/kubernetes/pki/kube-proxy/${h.name}.crt && test \"$(sha256sum < /etc/kubernetes/pki/kube-proxy/${h.name}.csr 2>/dev/null | cut -c1-64)\" = ${sha256(task.kube_proxy_key[h.name].output.csr)} && openssl x509 -checkend ${local.cert_renew_seconds} -noout -in /etc/kubernetes/pki/kube-proxy/${h.name}.crt >/dev/null"
     ]))
     content = join("\n", concat([
+      "# due for renewal on this host (cert_expiry): ${task.cert_expiry.output.renew}",
       "CURVE='${var.key_curve}'",
       "CA_DAYS='${var.ca_days}'",
       "CERT_DAYS='${var.cert_days}'",
+      "RENEW_SECONDS='${local.cert_renew_seconds}'",
       "NODES='${join(" ", [for h in local.all_hosts : h.name])}'",
       file("templates/pki-lib.sh"),
       "mkdir -p /etc/kubernetes/pki/kube-proxy",
@@ -195,9 +199,11 @@ task "node_kubeconfigs" {
     mode = "0600"
   }
 
-  # kube-proxy restarts when its certificate changed (a new key)
-  output "kube_proxy_crt_changed" {
-    value = step.kube_proxy_crt.changed
+  # kube-proxy restarts, and the load balancer's health-check certificate is made again, when
+  # its certificate changed (a new key, a renewal): by digest, so that every new certificate
+  # is a new input of kube_proxy and api_lb
+  output "kube_proxy_crt_sha256" {
+    value = sha256(task.kube_proxy_certs.output.certs[target.name])
   }
 
   output "api_server" {

@@ -33,10 +33,11 @@ task "api_lb" {
   # The health checks ask each API server's /readyz over TLS. Anonymous requests are refused
   # (401), so they present kube-proxy's client certificate (any authenticated user may read
   # /readyz), which every node has. HAProxy wants certificate and key in one file: made here,
-  # on the node, readable by root only (HAProxy loads it before it drops to its user).
+  # on the node, readable by root only (HAProxy loads it before it drops to its user); made
+  # again, and HAProxy reloaded, when the certificate is renewed (its digest is an input).
   run "check_cert" {
     command = "umask 077 && cat /var/lib/kube-proxy/kube-proxy.crt /var/lib/kube-proxy/kube-proxy.key > /etc/haproxy/kube-apiserver-lb.pem.new && mv /etc/haproxy/kube-apiserver-lb.pem.new /etc/haproxy/kube-apiserver-lb.pem"
-    unless  = "cat /var/lib/kube-proxy/kube-proxy.crt /var/lib/kube-proxy/kube-proxy.key | cmp -s - /etc/haproxy/kube-apiserver-lb.pem"
+    unless  = "test \"$(sha256sum < /var/lib/kube-proxy/kube-proxy.crt | cut -c1-64)\" = ${task.node_kubeconfigs.output.kube_proxy_crt_sha256} && cat /var/lib/kube-proxy/kube-proxy.crt /var/lib/kube-proxy/kube-proxy.key | cmp -s - /etc/haproxy/kube-apiserver-lb.pem"
   }
 
   file "config" {

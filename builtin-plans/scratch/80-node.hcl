@@ -232,8 +232,15 @@ task "kube_proxy" {
     unless  = "cmp -s /etc/kubernetes/kube-proxy.kubeconfig /var/lib/kube-proxy/kubeconfig.applied"
   }
 
+  # Its certificate likewise (a new key, or renewed: cert_renew_before_days); the copy records
+  # the one it runs with.
+  run "cert" {
+    command = "cp /var/lib/kube-proxy/kube-proxy.crt /var/lib/kube-proxy/kube-proxy.crt.applied"
+    unless  = "test \"$(sha256sum < /var/lib/kube-proxy/kube-proxy.crt | cut -c1-64)\" = ${task.node_kubeconfigs.output.kube_proxy_crt_sha256} && cmp -s /var/lib/kube-proxy/kube-proxy.crt /var/lib/kube-proxy/kube-proxy.crt.applied"
+  }
+
   run "restart" {
-    when    = step.config.changed || step.unit.changed || step.kubeconfig.changed || task.node_kubeconfigs.output.kube_proxy_crt_changed
+    when    = step.config.changed || step.unit.changed || step.kubeconfig.changed || step.cert.changed
     command = "systemctl daemon-reload && systemctl enable kube-proxy && systemctl restart kube-proxy"
   }
   run "start" {

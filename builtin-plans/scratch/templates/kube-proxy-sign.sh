@@ -3,9 +3,11 @@
 # comes from the node; only its public key is taken on trust: a request for any other
 # subject than CN=system:kube-proxy, O=system:node-proxier is refused, and the certificate
 # gets the plan's client extensions, none of the request's. A certificate is made again
-# when its node sent another request (a new key).
-# Inputs (set above by the plan): CERT_DAYS, NODES (names), and for each node a file
-# $DIR/NAME.csr.new written before this script. The functions come from pki-lib.sh.
+# when its node sent another request (a new key), and renewed (signed again from the same
+# request, so for the same key) when it expires within RENEW_SECONDS; the node gets it from
+# certs.json (node_kubeconfigs) and kube-proxy restarts.
+# Inputs (set above by the plan): CERT_DAYS, RENEW_SECONDS, NODES (names), and for each node a
+# file $DIR/NAME.csr.new written before this script. The functions come from pki-lib.sh.
 DIR=/etc/kubernetes/pki/kube-proxy
 mkdir -p "$DIR"
 for n in $NODES; do
@@ -18,10 +20,20 @@ for n in $NODES; do
     echo "kube-proxy request of $n asks for $subject, not CN=system:kube-proxy,O=system:node-proxier: refused" >&2
     exit 1
   fi
-  if ! cmp -s "$req" "$DIR/$n.csr" || [ ! -s "$DIR/$n.crt" ]; then
+  renew=0
+  if [ -s "$DIR/$n.crt" ] && ! openssl x509 -checkend "$RENEW_SECONDS" -noout -in "$DIR/$n.crt" >/dev/null; then
+    echo "renewing kube-proxy's certificate of $n ($(openssl x509 -noout -enddate -in "$DIR/$n.crt"))"
+    renew=1
+  fi
+  if ! cmp -s "$req" "$DIR/$n.csr" || [ ! -s "$DIR/$n.crt" ] || [ "$renew" = 1 ]; then
     openssl x509 -req -sha256 -in "$req" -CA ca.crt -CAkey ca.key -CAcreateserial \
-      -out "$DIR/$n.crt" -days "$CERT_DAYS" -extensions v3_req_client -extfile openssl.cnf 2>/dev/null
+      -out "$DIR/$n.crt.new" -days "$CERT_DAYS" -extensions v3_req_client -extfile openssl.cnf 2>/dev/null
+    chmod 0644 "$DIR/$n.crt.new"
+    mv -f "$DIR/$n.crt.new" "$DIR/$n.crt"
     mv "$req" "$DIR/$n.csr"
+    if [ "$renew" = 1 ]; then
+      echo "renewed kube-proxy's certificate of $n: $(openssl x509 -noout -serial -enddate -in "$DIR/$n.crt" | tr '\n' ' ')"
+    fi
   else
     rm -f "$req"
   fi

@@ -1,9 +1,11 @@
 # pki-ca.sh: the three CAs, the client certificates, the service-account key pair and the
 # encryption key, with openssl, on the first master (seed step 2). Idempotent: an existing
-# key or certificate is kept. The functions come from pki-lib.sh, prepended by the plan.
+# key or certificate is kept, but a client certificate that expires within RENEW_SECONDS is
+# renewed (same CA, same key; pki-lib.sh's cert), and the bundle then carries the new one.
+# The CAs are never renewed. The functions come from pki-lib.sh, prepended by the plan.
 #
-# Inputs (set above by the plan): CURVE, CA_DAYS, CERT_DAYS, ENC_PROVIDER, SHARE (1: other
-# masters get the bundle).
+# Inputs (set above by the plan): CURVE, CA_DAYS, CERT_DAYS, RENEW_SECONDS, ENC_PROVIDER,
+# SHARE (1: other masters get the bundle).
 #
 # Layout (as in the seed, plus sa.key/sa.pub):
 #   /etc/kubernetes/pki/{ca,front-proxy-ca,etcd-ca,kubelet-serving-ca}.{key,crt} the CAs

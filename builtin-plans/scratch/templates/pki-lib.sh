@@ -57,10 +57,24 @@ cert() { # cert PATH SUBJECT CA EXTENSION: a key and a certificate signed by CA
     rm -f "$1.crt"
     printf '%s' "$2" > "$1.subject"
   fi
-  if [ ! -f "$1.crt" ]; then
+  # one that expires within cert_renew_before_days (RENEW_SECONDS) is renewed: signed again
+  # by the same CA for the same key. The key is kept, so whatever happens the certificate in
+  # place matches it; the new certificate is written beside the old one and renamed over it.
+  if [ -f "$1.crt" ] && ! openssl x509 -checkend "$RENEW_SECONDS" -noout -in "$1.crt" >/dev/null; then
+    echo "renewing $PKI/$1.crt ($(openssl x509 -noout -enddate -in "$1.crt"))"
+    renew=1
+  else
+    renew=0
+  fi
+  if [ ! -f "$1.crt" ] || [ "$renew" = 1 ]; then
     openssl req -new -sha256 -key "$1.key" -subj "$2" -config openssl.cnf |
       openssl x509 -req -sha256 -CA "$3.crt" -CAkey "$3.key" -CAcreateserial \
-        -out "$1.crt" -days "$CERT_DAYS" -extensions "$4" -extfile openssl.cnf
+        -out "$1.crt.new" -days "$CERT_DAYS" -extensions "$4" -extfile openssl.cnf
+    chmod 0644 "$1.crt.new"
+    mv -f "$1.crt.new" "$1.crt"
+    if [ "$renew" = 1 ]; then
+      echo "renewed $PKI/$1.crt: $(openssl x509 -noout -serial -enddate -in "$1.crt" | tr '\n' ' ')"
+    fi
   fi
 }
 

@@ -2,10 +2,11 @@
 # signed on the master itself with the CA keys the first master made or shared: the
 # kube-apiserver certificate (the kubernetes Service names, localhost, the node, the API
 # endpoint) and the etcd server and peer certificates (the node and localhost). A
-# certificate made for other names is made again. The functions come from pki-lib.sh.
+# certificate made for other names is made again, one that expires within RENEW_SECONDS is
+# renewed (same CA, same key). The functions come from pki-lib.sh.
 #
 # Inputs (set above by the plan): NAME, IP, HOST, API_ENDPOINT, SERVICE_IP,
-# CLUSTER_DOMAIN, CURVE, CERT_DAYS.
+# CLUSTER_DOMAIN, CURVE, CERT_DAYS, RENEW_SECONDS.
 
 api_sans="DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
 api_sans="$api_sans,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost"
