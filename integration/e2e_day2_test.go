@@ -7,9 +7,12 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +30,8 @@ import (
 // makes a new one; the new worker gets it and joins, and the new token's Secret is deleted; its kubelet's serving certificate is approved and judged from the certificate
 // it serves (the API server reaches it through the node proxy, verifying it against the CA);
 // on the hosts already in the cluster only the cluster-wide steps run and nothing of theirs
-// changes.
+// changes. Then every leaf certificate is renewed (renewCertificates), and the worker is
+// removed again (scratch-remove).
 func TestScratchGrow(t *testing.T) {
 	c, ctx := newScratchCluster(t, 3, lab.UserNopw, lab.OracleLinuxLike())
 	newWorker := c.workers[1]
@@ -129,12 +133,15 @@ func TestScratchGrow(t *testing.T) {
 	// nothing changes.
 	r3, d3 := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r3, "re-run after growing")
-	if s := r3.summary(t); s.Changed != 0 || s.UpToDate != s.Nodes-len(alwaysRunTasks) {
-		t.Errorf("re-run after growing: %d of %d up to date, %d changed; want all but 2 up to date and none changed:\n%s",
-			s.UpToDate, s.Nodes, s.Changed, strings.Join(notUpToDate(r3), "\n"))
+	if s := r3.summary(t); s.Changed != 0 || s.UpToDate != s.Nodes-c.alwaysRunNodes() {
+		t.Errorf("re-run after growing: %d of %d up to date, %d changed; want all but the %d always_run nodes up to date and none changed:\n%s",
+			s.UpToDate, s.Nodes, s.Changed, c.alwaysRunNodes(), strings.Join(notUpToDate(r3), "\n"))
 	}
 	t.Logf("re-run after growing: %s; bootstrap token %s -> %s; %s", d3.Round(time.Second),
 		strings.TrimSpace(oldToken), strings.TrimSpace(newToken), strconv.Quote(since(c.start)))
+
+	// Renew: every leaf certificate of the three nodes, then nothing.
+	c.renewCertificates(ctx, t)
 
 	// Shrink: the worker leaves again (drained, its Node deleted, the host reset), and the
 	// scratch plan without it succeeds.
@@ -379,4 +386,177 @@ func TestScratchRestartOnNewBinary(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// leafCertPaths are the leaf certificates the scratch plan makes and renews on a host: on a
+// master the client and server certificates in /etc/kubernetes/pki (and, on the first, the
+// kube-proxy certificates it signed); on every node kube-proxy's and the API load
+// balancer's health-check copy of it.
+const leafCertPaths = "/etc/kubernetes/pki/*.crt /etc/kubernetes/pki/kube-proxy/*.crt /var/lib/kube-proxy/kube-proxy.crt /etc/haproxy/kube-apiserver-lb.pem"
+
+// caCertPaths are the CAs, which a renewal never touches.
+var caCertPaths = []string{"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/front-proxy-ca.crt", "/etc/kubernetes/pki/etcd-ca.crt", "/etc/kubernetes/pki/kubelet-serving-ca.crt"}
+
+// certInfo is what renewCertificates compares of one certificate file.
+type certInfo struct{ serial, pubkey, issuer, notAfter string }
+
+// certs reads every certificate of leafCertPaths on h (the CAs among them too): serial,
+// public key digest, issuer, not-after.
+func (c *scratchCluster) certs(h *lab.Host) map[string]certInfo {
+	out := c.mustSh(h, `for f in `+leafCertPaths+`; do
+  [ -f "$f" ] || continue
+  printf '%s|%s|%s|%s|%s\n' "$f" "$(openssl x509 -noout -serial -in "$f" | cut -d= -f2)" \
+    "$(openssl x509 -noout -pubkey -in "$f" | sha256sum | cut -c1-16)" \
+    "$(openssl x509 -noout -issuer -nameopt RFC2253 -in "$f" | sed 's/^issuer= *//')" \
+    "$(openssl x509 -noout -enddate -in "$f" | cut -d= -f2)"
+done`)
+	m := map[string]certInfo{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) == 5 {
+			m[f[0]] = certInfo{f[1], f[2], f[3], f[4]}
+		}
+	}
+	return m
+}
+
+// invocations are the systemd InvocationIDs of the units on h that read the plan's
+// certificates: every one is new after a renewal.
+func (c *scratchCluster) invocations(h *lab.Host) map[string]string {
+	units := []string{"kube-proxy"}
+	if c.isMaster(h) {
+		units = append(units, "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+	}
+	m := map[string]string{}
+	for _, u := range units {
+		m[u] = strings.TrimSpace(c.mustSh(h, "systemctl show -p InvocationID --value "+u))
+	}
+	return m
+}
+
+// renewCertificates runs the plan with cert_renew_before_days (400) above the leaf
+// certificates' lifetime (cert_days, 365), so that every one is due: each host's report
+// (cert_expiry) lists them; every leaf certificate gets a new serial, the same key and the
+// same issuer, the CAs stay byte for byte; etcd, the API server, the controller manager, the
+// scheduler and every kube-proxy restart (new InvocationIDs), the servers present their new
+// certificates, and the cluster works (nodes Ready, kubectl as the admin, pods, DNS and a
+// Service, from pods and from every node). The kubelets' own certificates rotate by
+// themselves: their configuration says so. A run with the default threshold after that
+// reports nothing due and changes nothing.
+func (c *scratchCluster) renewCertificates(ctx context.Context, t *testing.T) {
+	hosts := c.clusterHosts()
+	before, caSums, units := map[string]map[string]certInfo{}, map[string]string{}, map[string]map[string]string{}
+	for _, h := range hosts {
+		before[h.Alias] = c.certs(h)
+		units[h.Alias] = c.invocations(h)
+		caSums[h.Alias] = c.mustSh(h, "sha256sum "+strings.Join(caCertPaths, " ")+" 2>/dev/null || true")
+		// the kubelet renews its own client and serving certificates
+		cfg := c.mustSh(h, "cat /var/lib/kubelet/config.yaml")
+		for _, want := range []string{"rotateCertificates: true", "serverTLSBootstrap: true"} {
+			if !strings.Contains(cfg, want) {
+				t.Errorf("%s: the kubelet's configuration lacks %q: its certificates would not rotate", h.Name, want)
+			}
+		}
+	}
+
+	r, d := c.run(ctx, scratchReRunTimeout, nil, "--var", "cert_renew_before_days=400")
+	c.requireSuccess(r, "run with cert_renew_before_days=400 (every leaf certificate due)")
+	s := r.summary(t)
+	t.Logf("renewal run (cert_renew_before_days=400): %s, %d nodes, %d changed", d.Round(time.Second), s.Nodes, s.Changed)
+
+	// The reports, per host, and what the run said while it renewed and rolled.
+	reports := map[string]string{}
+	var said []string
+	for _, ev := range r.events {
+		if ev.Kind != executor.EventStepOutput || ev.Stream != "stdout" {
+			continue
+		}
+		switch {
+		case ev.Task == "cert_expiry":
+			reports[ev.Host] += ev.Text + "\n"
+		case strings.Contains(ev.Text, "renewed") || strings.Contains(ev.Text, "restarting") || strings.Contains(ev.Text, "healthy again"):
+			said = append(said, ev.Node+": "+ev.Text)
+		}
+	}
+	t.Logf("what the plan said while renewing:\n  %s", strings.Join(said, "\n  "))
+
+	for _, h := range hosts {
+		t.Logf("report of %s:\n%s", h.Alias, reports[h.Alias])
+		after := c.certs(h)
+		if len(after) != len(before[h.Alias]) || len(after) < 2 {
+			t.Errorf("%s: certificates before %d, after %d", h.Name, len(before[h.Alias]), len(after))
+		}
+		renewed := 0
+		for path, old := range before[h.Alias] {
+			now := after[path]
+			if slices.Contains(caCertPaths, path) {
+				continue
+			}
+			renewed++
+			switch {
+			case now.serial == "" || now.serial == old.serial:
+				t.Errorf("%s: %s was not renewed (serial %s, then %s)", h.Name, path, old.serial, now.serial)
+			case now.pubkey != old.pubkey:
+				t.Errorf("%s: %s has a new key; keys are kept on renewal", h.Name, path)
+			case now.issuer != old.issuer:
+				t.Errorf("%s: %s is issued by %q, was %q", h.Name, path, now.issuer, old.issuer)
+			}
+			if !regexp.MustCompile(`(?m)^renew +` + regexp.QuoteMeta(path) + `  \S`).MatchString(reports[h.Alias]) {
+				t.Errorf("%s: the report does not list %s as due for renewal", h.Name, path)
+			}
+		}
+		if sums := c.mustSh(h, "sha256sum "+strings.Join(caCertPaths, " ")+" 2>/dev/null || true"); sums != caSums[h.Alias] {
+			t.Errorf("%s: a CA changed:\n%s\nthen\n%s", h.Name, caSums[h.Alias], sums)
+		}
+		for u, id := range c.invocations(h) {
+			if id == "" || id == units[h.Alias][u] {
+				t.Errorf("%s: %s did not restart (InvocationID %s, then %s)", h.Name, u, units[h.Alias][u], id)
+			}
+		}
+		t.Logf("%s: %d leaf certificates renewed (new serial, same key and issuer), CAs unchanged, %v restarted", h.Name, renewed, slices.Sorted(maps.Keys(units[h.Alias])))
+	}
+
+	// The servers present their new certificates.
+	now := c.certs(c.master)
+	for _, p := range []struct{ addr, file string }{
+		{"127.0.0.1:6443", "/etc/kubernetes/pki/kube-apiserver.crt"},
+		{"127.0.0.1:2379", "/etc/kubernetes/pki/etcd.crt"},
+	} {
+		out := c.mustSh(c.master, "openssl s_client -connect "+p.addr+" </dev/null 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2")
+		if got := strings.TrimSpace(out); got != now[p.file].serial {
+			t.Errorf("%s serves serial %s, want the renewed %s's %s", p.addr, got, p.file, now[p.file].serial)
+		}
+	}
+
+	// The cluster works.
+	c.eventually("every node Ready after the renewal", 3*time.Minute, func() error {
+		out, err := c.kubectl("get nodes --no-headers")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if n := strings.Count(strings.TrimSpace(out), "\n") + 1; n != len(hosts) || strings.Contains(out, "NotReady") {
+			return fmt.Errorf("nodes:\n%s", out)
+		}
+		return nil
+	})
+	if out, err := c.kubectl("auth can-i '*' '*'"); err != nil || strings.TrimSpace(out) != "yes" {
+		t.Errorf("kubectl as the admin (renewed certificate) after the renewal: %q %v", out, err)
+	}
+	t.Run("workloads-after-renewal", func(t *testing.T) { c.with(t).checkWorkloads(t) })
+
+	// The default threshold: nothing is due, nothing changes.
+	r2, d2 := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(r2, "run with the default cert_renew_before_days after the renewal")
+	s2 := r2.summary(t)
+	if s2.Changed != 0 {
+		t.Errorf("run with the default threshold after the renewal changed %d nodes:\n%s", s2.Changed, strings.Join(notUpToDate(r2), "\n"))
+	}
+	for _, ev := range r2.events {
+		if ev.Kind == executor.EventStepOutput && ev.Task == "cert_expiry" && ev.Stream == "stdout" {
+			if strings.HasPrefix(ev.Text, "renew ") || !strings.Contains(ev.Text, "none expires within 30 days") {
+				t.Errorf("%s's report with the default threshold: %q, want nothing due", ev.Host, ev.Text)
+			}
+		}
+	}
+	t.Logf("run with the default threshold after the renewal: %s, %d changed, %d up to date of %d", d2.Round(time.Second), s2.Changed, s2.UpToDate, s2.Nodes)
 }

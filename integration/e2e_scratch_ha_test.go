@@ -479,7 +479,7 @@ func (c *scratchCluster) recoverFirstMaster(ctx context.Context, t *testing.T) {
 
 	r, d := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r, "plain re-run after the power-on")
-	if s := r.summary(t); s.UpToDate != s.Nodes-len(alwaysRunTasks) || s.Changed != 0 {
+	if s := r.summary(t); s.UpToDate != s.Nodes-c.alwaysRunNodes() || s.Changed != 0 {
 		t.Errorf("plain re-run: %d of %d nodes up to date, %d changed; want all but the always_run tasks' up to date, none changed:\n%s",
 			s.UpToDate, s.Nodes, s.Changed, strings.Join(notUpToDate(r), "\n"))
 	}
