@@ -37,6 +37,12 @@ import (
 // when it is not plain text); stdin larger than shellStdinMax, or a shell
 // that cannot start, falls back to a session of the command's own.
 //
+// A new shell's first command (without sudo or stdin) is part of the
+// session's exec request: the shell runs it as it starts, and its output
+// comes back with the exec's reply, so starting a shell costs no round
+// trip of its own. sshd gives a session no window for stdin before its
+// command runs, so this is the only way to send it sooner.
+//
 // Cancellation kills the shell's whole process group (the command's too)
 // through a second session, exactly as for a session-per-command run, and
 // the shell is dropped. A shell whose connection died, or that died
@@ -47,6 +53,11 @@ import (
 // stdin to the commands it runs) parse a here-document at a few MB/s;
 // bigger inputs go through a session of their own.
 const shellStdinMax = 64 << 10
+
+// shellInlineMax is the longest command script sent in a new shell's exec
+// request (see runInShell): well below Linux's 128 KiB for one argument of
+// the host's sh -c, even with every character quoted.
+const shellInlineMax = 16 << 10
 
 // shellMaxIdle bounds the idle shells kept per host: enough for the usual
 // chain of one step after another plus some concurrency, few enough to
@@ -70,7 +81,7 @@ type shell struct {
 	release  func()
 	sudo     bool
 	password string
-	pgid     int
+	filter   *stderrFilter // says the process group once the shell has started
 	stdout   *frameWriter
 	stderr   *frameWriter
 
@@ -220,9 +231,30 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 		c.Stdin = bytes.NewReader(input)
 	}
 
+	mark := "plan-end-" + randomToken()
+	script := shellCommand(env+c.Cmd, input, c.Stdin != nil, mark)
+	var tail TailBuffer
+	stdout, stderr := orDiscard(c.Stdout), io.MultiWriter(orDiscard(c.Stderr), &tail)
+
 	sh := t.shells.take(t.currentConn(), useSudo, password)
+	inline := false
 	if sh == nil {
-		if sh, err = t.startShell(ctx, useSudo, password); err != nil {
+		// A new shell runs the command as it starts: the command goes
+		// in the session's exec request, in the same flight as the
+		// shell's start, so no round trip waits for the start mark
+		// (sshd opens a session's window for stdin only once its
+		// command runs, so stdin could not carry it any sooner). Not
+		// under sudo (sudo would log the command line, and a password
+		// must go before anything else) and not with stdin (a command
+		// line is visible in the host's process list; stdin is not).
+		first := ""
+		if !useSudo && len(input) == 0 && len(script) <= shellInlineMax {
+			first = script
+		}
+		if sh, err = t.startShell(ctx, useSudo, password, first, func(sh *shell) {
+			sh.stdout.begin(stdout, mark, false)
+			sh.stderr.begin(stderr, mark, true)
+		}); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("%s: %w", t.label(), ContextError(ctx))
 			}
@@ -230,24 +262,36 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 			// shell that cannot work here (a rejected sudo password, a
 			// shell that ended or never spoke) is not tried again; a
 			// connection that failed is the session path's to re-dial.
+			// (A shell that failed to start has run nothing: the start
+			// failed before the command was sent, or before its start
+			// mark, which comes first in the exec request's script.)
 			if errors.Is(err, errShellUnusable) {
 				t.shells.disable(useSudo)
 			}
 			return errNoShell
 		}
+		inline = first != ""
 	}
 
-	mark := "plan-end-" + randomToken()
-	var tail TailBuffer
-	sh.stdout.begin(orDiscard(c.Stdout), mark, false)
-	sh.stderr.begin(io.MultiWriter(orDiscard(c.Stderr), &tail), mark, true)
-	script := shellCommand(env+c.Cmd, input, c.Stdin != nil, mark)
-
 	wrote := make(chan error, 1)
-	go func() {
-		_, err := io.WriteString(sh.stdin, script)
-		wrote <- err
-	}()
+	// Until an inline command's shell has said it started, the start
+	// timeout applies (as it does to startShell otherwise).
+	var started <-chan struct{}
+	var startTimeout <-chan time.Time
+	if inline {
+		wrote <- nil
+		started = sh.filter.started
+		timer := time.NewTimer(t.d.opts.OpTimeout)
+		defer timer.Stop()
+		startTimeout = timer.C
+	} else {
+		sh.stdout.begin(stdout, mark, false)
+		sh.stderr.begin(stderr, mark, true)
+		go func() {
+			_, err := io.WriteString(sh.stdin, script)
+			wrote <- err
+		}()
+	}
 
 	var code string
 	for pending := 2; pending > 0; {
@@ -256,8 +300,25 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 			pending--
 		case <-sh.stderr.frame:
 			pending--
+		case <-started:
+			started, startTimeout = nil, nil
+		case <-startTimeout:
+			// The shell may yet run the command: it is killed (its
+			// process group is not known yet: the session is), not
+			// run again elsewhere.
+			t.abort(sh.s, 0, sh.sudo, sh.password, sh.exited)
+			sh.close()
+			t.shells.disable(useSudo)
+			return fmt.Errorf("%s: %w: shell did not start within %v", t.label(), ErrTimeout, t.d.opts.OpTimeout)
 		case <-sh.exited:
 			sh.close()
+			if inline && !sh.filter.hasStarted() {
+				// It ended before its start mark, which comes
+				// before the command: as for a shell that could not
+				// start, the mode uses sessions from now on.
+				t.shells.disable(useSudo)
+				return errNoShell
+			}
 			if !sh.stderr.hasBegun() {
 				// The shell ended (or its connection died) before it
 				// read the command: nothing ran, so a session of its
@@ -270,7 +331,15 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 			sh.stderr.flush()
 			return t.sessionEnded(sh.waitErr, &tail, password)
 		case <-ctx.Done():
-			t.abort(sh.s, sh.pgid, sh.sudo, sh.password, sh.exited)
+			if started != nil {
+				// stdout may run ahead of the start mark: give it a moment.
+				select {
+				case <-started:
+				case <-sh.exited:
+				case <-time.After(2 * time.Second):
+				}
+			}
+			t.abort(sh.s, sh.filter.pgid(), sh.sudo, sh.password, sh.exited)
 			sh.close()
 			return fmt.Errorf("%s: %w", t.label(), ContextError(ctx))
 		}
@@ -304,23 +373,37 @@ func (t *SSH) sessionEnded(werr error, tail *TailBuffer, password string) error 
 	return fmt.Errorf("%s: %w: shell ended: %w", t.label(), ErrConnLost, werr)
 }
 
+// shellStart is the script (run by /bin/sh -c) that starts a reused
+// shell: it makes the shell's FIFOs (see shellCommand) in a private
+// directory, removed when it exits, runs first (a command's script, or
+// nothing), then the shell proper, sh -s (the shell to run: "/bin/sh" on a
+// host), which reads the commands from stdin and gets the directory as $1.
+// Not exec'd: the starting shell stays, to remove the directory when sh -s
+// ends (EOF on stdin) or is terminated with it (the process group's TERM).
+func shellStart(first, sh string) string {
+	return `plan_d=$(mktemp -d) && mkfifo "$plan_d/o" "$plan_d/e" || exit 97; ` +
+		`trap 'rm -rf "$plan_d"' EXIT; trap 'exit 143' TERM` + "\n" +
+		first + sh + ` -s "$plan_d"`
+}
+
 // shellCommand renders what a shell reads for one command.
 //
 // The command's stdout and stderr are two FIFOs of the shell's own (made
-// once, in a private directory that goes with the shell), each relayed
-// by a `cat` to the shell's stdout or stderr; the shell waits for both
-// relays after the command. So, as with a session of its own, the command
-// is over when it has exited and nothing it started still holds its stdout
-// or stderr: output from a process it left in the background can never
-// land in the next command's stream. No open blocks: the shell opens each
-// FIFO read-write first (fds 3 and 4, which never blocks), then its read
-// ends (5 and 6) for the relays, and closes its write ends once the
-// command has ended, so the relays see end-of-file exactly when the
-// command's last writer is gone. The command stays the shell's child.
+// once, by shellStart), each relayed by a `cat` to the shell's stdout or
+// stderr; the shell waits for both relays after the command. So, as with
+// a session of its own, the command is over when it has exited and
+// nothing it started still holds its stdout or stderr: output from a
+// process it left in the background can never land in the next command's
+// stream. No open blocks: the shell opens each FIFO read-write first (fds
+// 3 and 4, which never blocks), then its read ends (5 and 6) for the
+// relays, and closes its write ends once the command has ended, so the
+// relays see end-of-file exactly when the command's last writer is gone.
+// The command stays the shell's child. The FIFOs' directory is $plan_d in
+// the starting shell (a first command run there) and $1 in sh -s; a shell
+// without its FIFOs runs nothing (`<>` would create plain files).
 func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 	var b strings.Builder
-	b.WriteString(`[ -n "$plan_d" ] || { plan_d=$(mktemp -d) && mkfifo "$plan_d/o" "$plan_d/e" && ` +
-		`trap 'rm -rf "$plan_d"' EXIT && trap 'exit 143' TERM; } || exit 97; `)
+	b.WriteString(`[ -n "$plan_d" ] || plan_d=$1; [ -p "$plan_d/o" ] && [ -p "$plan_d/e" ] || exit 97; `)
 	b.WriteString(`exec 3<>"$plan_d/o" 4<>"$plan_d/e" 5<"$plan_d/o" 6<"$plan_d/e"; `)
 	b.WriteString(`cat <&5 3>&- 4>&- 5<&- 6<&- & cat <&6 >&2 3>&- 4>&- 5<&- 6<&- & exec 5<&- 6<&-; `)
 	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; ", mark)
@@ -365,21 +448,29 @@ func wrapBase64(b []byte) string {
 }
 
 // startShell opens a session running a shell that reads commands from
-// stdin, under sudo when asked, and waits until it has said its process
-// group.
-func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*shell, error) {
-	stdout, stderr := newFrameWriter(), newFrameWriter()
-	m, err := t.startMarked(ctx, "exec /bin/sh -s", useSudo, password, stdout, stderr)
+// stdin, under sudo when asked. begin starts the first command's frames
+// before any output can come. With first (a script of shellCommand), the
+// shell runs it as it starts and startShell returns without waiting: the
+// caller waits for the command's frames (and the shell's start, bounded by
+// the op timeout). Without, it waits until the shell has said its process
+// group, and the first command goes on stdin as every later one.
+func (t *SSH) startShell(ctx context.Context, useSudo bool, password, first string, begin func(*shell)) (*shell, error) {
+	sh := &shell{sudo: useSudo, password: password, stdout: newFrameWriter(), stderr: newFrameWriter(),
+		exited: make(chan struct{})}
+	begin(sh)
+	m, err := t.startMarked(ctx, shellStart(first, "/bin/sh"), useSudo, password, sh.stdout, sh.stderr)
 	if err != nil {
 		return nil, err
 	}
-	sh := &shell{c: m.c, s: m.s, stdin: m.stdin, release: m.release, sudo: useSudo, password: password,
-		stdout: stdout, stderr: stderr, exited: make(chan struct{})}
-	filter := m.filter
+	sh.c, sh.s, sh.stdin, sh.release, sh.filter = m.c, m.s, m.stdin, m.release, m.filter
 	go func() {
 		sh.waitErr = sh.s.Wait()
 		close(sh.exited)
 	}()
+	if first != "" {
+		return sh, nil
+	}
+	filter := m.filter
 	// The password goes only after sudo's prompt; the shell's stdin is
 	// not used for commands before it has started, so the two never mix.
 	go sendPassword(sh.stdin, password, filter, sh.exited)
@@ -387,7 +478,6 @@ func (t *SSH) startShell(ctx context.Context, useSudo bool, password string) (*s
 	defer timer.Stop()
 	select {
 	case <-filter.started:
-		sh.pgid = filter.pgid()
 		return sh, nil
 	case <-filter.badPassword:
 		err = fmt.Errorf("%w: %w", errShellUnusable, ErrSudoPassword)

@@ -15,7 +15,7 @@ import (
 // busybox sh. One long-lived shell per interpreter runs every case in turn,
 // as a reused shell on a host does.
 func TestShellFramingUnderPOSIXShells(t *testing.T) {
-	shells := [][]string{{"dash", "-s"}, {"bash", "--posix", "-s"}, {"busybox", "sh", "-s"}}
+	shells := [][]string{{"dash"}, {"bash", "--posix"}, {"busybox", "sh"}}
 	cases := []struct {
 		name      string
 		cmd       string
@@ -59,19 +59,37 @@ func TestShellFramingUnderPOSIXShells(t *testing.T) {
 		ran++
 		t.Run(argv[0], func(t *testing.T) {
 			dir := t.TempDir()
-			sh := exec.Command(path, argv[1:]...)
+			// Started as on a host (shellStart), the first command
+			// in the starting shell, the others in its sh -s.
+			self := strings.Join(append([]string{path}, argv[1:]...), " ")
+			firstMark := "plan-end-" + randomToken()
+			sh := exec.Command(path, append(argv[1:], "-c", shellStart(shellCommand("echo first; echo first-err >&2", nil, false, firstMark), self))...)
 			sh.Dir = dir
-			sh.Env = []string{"PATH=/usr/bin:/bin", "x=from-the-environment-not-set-by-a-command"}
+			tmp := t.TempDir()
+			sh.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + tmp, "x=from-the-environment-not-set-by-a-command"}
 			stdin, err := sh.StdinPipe()
 			if err != nil {
 				t.Fatal(err)
 			}
 			stdout, stderr := newFrameWriter(), newFrameWriter()
 			sh.Stdout, sh.Stderr = stdout, stderr
+			var out, errs bytes.Buffer
+			stdout.begin(&out, firstMark, false)
+			stderr.begin(&errs, firstMark, true)
 			if err := sh.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { stdin.Close(); sh.Wait() }()
+			defer func() {
+				stdin.Close()
+				sh.Wait()
+				// EOF ends sh -s, and the starting shell removes the FIFOs.
+				if left, _ := os.ReadDir(tmp); len(left) != 0 {
+					t.Errorf("left in TMPDIR after the shell ended: %v", left)
+				}
+			}()
+			if c1, c2 := <-stdout.frame, <-stderr.frame; c1 != "0" || c2 != "0" || out.String() != "first\n" || errs.String() != "first-err\n" {
+				t.Fatalf("first command, run as the shell starts: stdout %q stderr %q codes %s %s", out.String(), errs.String(), c1, c2)
+			}
 			for _, c := range cases {
 				var out, errs bytes.Buffer
 				mark := "plan-end-" + randomToken()

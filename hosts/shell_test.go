@@ -5,14 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh/knownhosts"
+
 	"github.com/plan-dev/plan/hosts"
 	"github.com/plan-dev/plan/hosts/internal/sshtest"
+	"github.com/plan-dev/plan/integration/lab/linkem"
 )
 
 func dialWorld(t *testing.T, w *world, user string, opts hosts.Options) hosts.Transport {
@@ -225,8 +231,12 @@ func TestShellDiedBeforeReadingCommand(t *testing.T) {
 	watcher := fmt.Sprintf(`echo $PPID > %[5]s; nohup sh -c 'while [ ! -e %[1]s ]; do sleep 0.02; done; kill -STOP %[4]s; touch %[2]s; `+
 		`while [ ! -e %[3]s ]; do sleep 0.02; done; kill -KILL %[4]s' >/dev/null 2>&1 </dev/null &`,
 		f("stop"), f("stopped"), f("kill"), `'"$PPID"'`, f("pid"))
-	if _, _, err := runOut(t, tr, &hosts.Command{Cmd: watcher}); err != nil {
-		t.Fatal(err)
+	// The shell's first command runs in the shell that starts it (see
+	// shellStart); the watcher goes to the one that reads stdin.
+	for _, cmd := range []string{"true", watcher} {
+		if _, _, err := runOut(t, tr, &hosts.Command{Cmd: cmd}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	os.WriteFile(f("stop"), nil, 0o644)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -298,4 +308,66 @@ func TestShellGivesWayToServerSessionLimit(t *testing.T) {
 		}
 	}
 	push('y')
+}
+
+// Issue 18: a new shell's first command goes with the session's exec
+// request, not one round trip after the shell said it started. Through a
+// link proxy that counts the client's turns (linkem, 5 ms each way), the
+// first command on a connection, up to its output, takes 2 turns once the
+// connection is up (Dial connects): the session's channel open, then its
+// exec request carrying the command, the least the protocol allows; before,
+// it took 3 (the wait for the shell's start mark). The count is an upper
+// bound (a send that crosses one of the host's counts too, never fewer), so
+// the least of a few runs is compared. The next command in the same shell
+// takes 1.
+func TestShellFirstCommandCostsNoRoundTrip(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{"proxied-h"}, w.srv.HostKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// run connects through a fresh proxy and runs two commands; it
+	// returns the turns of the set-up, the first command and the second.
+	run := func() (setup, first, second int64) {
+		p, err := linkem.Listen("127.0.0.1:0", net.JoinHostPort("127.0.0.1", strconv.Itoa(w.srv.Port())), linkem.Shape{Latency: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		ep := w.endpoint("u")
+		host, port, _ := net.SplitHostPort(p.Addr())
+		ep.HostName, ep.HostKeyAlias, ep.UserKnownHostsFiles = host, "proxied-h", []string{kh}
+		ep.Port, _ = strconv.Atoi(port)
+		before := w.srv.Execs()
+		tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		setup = p.Stats().Flights
+		for i, n := range []*int64{&first, &second} {
+			if out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo one"}); err != nil || out != "one\n" {
+				t.Fatalf("command %d: %q %v", i+1, out, err)
+			}
+			*n = p.Stats().Flights - setup - first
+		}
+		if n := w.srv.Execs() - before; n != 1 {
+			t.Fatalf("%d sessions, want 1 (a reused shell)", n)
+		}
+		return setup, first, second
+	}
+	least := [2]int64{1 << 62, 1 << 62}
+	var counts []string
+	for range 3 {
+		s, f, n := run()
+		least[0], least[1] = min(least[0], f), min(least[1], n)
+		counts = append(counts, fmt.Sprintf("%d+%d+%d", s, f, n))
+	}
+	t.Logf("client turns, set-up + first command + second command: %s", strings.Join(counts, " "))
+	if least[0] > 2 {
+		t.Fatalf("the first command took %d client turns after the connection's set-up, want 2 (channel open, exec): the shell's start costs a round trip", least[0])
+	}
+	if least[1] != 1 {
+		t.Fatalf("the second command took %d client turns, want 1", least[1])
+	}
 }
