@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,8 @@ type shell struct {
 	filter   *stderrFilter // says the process group once the shell has started
 	stdout   *frameWriter
 	stderr   *frameWriter
+	rounds   int // its relays' rounds: shellRelayRounds when it starts
+	used     int // commands sent to it
 
 	exited  chan struct{} // closed when the session ended
 	waitErr error         // its Wait error, read after exited
@@ -146,7 +149,7 @@ func (p *shellPool) take(live *conn, sudo bool, password string) *shell {
 // slot (see SSH.session).
 func (p *shellPool) put(sh *shell) {
 	p.mu.Lock()
-	if len(p.idle) < shellMaxIdle && p.waiting.Load() == 0 {
+	if len(p.idle) < shellMaxIdle && p.waiting.Load() == 0 && sh.used < sh.rounds {
 		p.idle = append(p.idle, sh)
 		sh = nil
 	}
@@ -273,6 +276,7 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 		inline = first != ""
 	}
 
+	sh.used++
 	wrote := make(chan error, 1)
 	// Until an inline command's shell has said it started, the start
 	// timeout applies (as it does to startShell otherwise).
@@ -373,40 +377,59 @@ func (t *SSH) sessionEnded(werr error, tail *TailBuffer, password string) error 
 	return fmt.Errorf("%s: %w: shell ended: %w", t.label(), ErrConnLost, werr)
 }
 
+// shellRelayRounds is how many commands a shell's relays serve (see
+// shellStart): a power of two, as the start script doubles their argument
+// list. A shell is retired after that many (shellPool.put): one more
+// would wait for ever for a relay. A variable for tests.
+var shellRelayRounds = 1 << 12
+
 // shellStart is the script (run by /bin/sh -c) that starts a reused
-// shell: it makes the shell's FIFOs (see shellCommand) in a private
-// directory, removed when it exits, runs first (a command's script, or
-// nothing), then the shell proper, sh -s (the shell to run: "/bin/sh" on a
-// host), which reads the commands from stdin and gets the directory as $1.
-// Not exec'd: the starting shell stays, to remove the directory when sh -s
-// ends (EOF on stdin) or is terminated with it (the process group's TERM).
-func shellStart(first, sh string) string {
-	return `plan_d=$(mktemp -d) && mkfifo "$plan_d/o" "$plan_d/e" || exit 97; ` +
-		`trap 'rm -rf "$plan_d"' EXIT; trap 'exit 143' TERM` + "\n" +
+// shell: in a private directory it makes four FIFOs, o and m for stdout, e
+// and n for stderr, and starts the shell's two relays: cat (run under the
+// name "relay", so that a command's `pkill cat` leaves them be) with the
+// arguments `o m o m …` for stdout, `e n e n …` for stderr. Each relay
+// opens its FIFOs in turn and copies them to the shell's stdout or
+// stderr, moving on at end-of-file, that is when every writer of the FIFO
+// has closed it. Then the script runs first (a command's script, or
+// nothing) and the shell proper, sh -s (sh is the shell to run: "/bin/sh"
+// on a host), which reads the commands from stdin and gets the directory
+// as $1. Not exec'd: the starting shell stays, to end the relays and
+// remove the directory when sh -s ends (EOF on stdin) or is terminated
+// with it (the process group's TERM).
+func shellStart(first, sh string, rounds int) string {
+	return `plan_d=$(mktemp -d) && mkfifo "$plan_d/o" "$plan_d/m" "$plan_d/e" "$plan_d/n" && ` +
+		`ln -s "$(command -v cat)" "$plan_d/relay" || exit 97; ` +
+		`trap 'kill $plan_po $plan_pe 2>/dev/null; rm -rf "$plan_d"' EXIT; trap 'exit 143' TERM; ` +
+		`plan_o='o m' plan_e='e n' plan_i=1; while [ $plan_i -lt ` + strconv.Itoa(rounds) +
+		` ]; do plan_o="$plan_o $plan_o" plan_e="$plan_e $plan_e" plan_i=$((plan_i * 2)); done; ` +
+		`(cd "$plan_d" && exec ./relay $plan_o) </dev/null 2>/dev/null & plan_po=$!; ` +
+		`(cd "$plan_d" && exec ./relay $plan_e >&2 2>/dev/null) </dev/null & plan_pe=$!; ` +
+		`unset plan_o plan_e plan_i` + "\n" +
 		first + sh + ` -s "$plan_d"`
 }
 
 // shellCommand renders what a shell reads for one command.
 //
-// The command's stdout and stderr are two FIFOs of the shell's own (made
-// once, by shellStart), each relayed by a `cat` to the shell's stdout or
-// stderr; the shell waits for both relays after the command. So, as with
-// a session of its own, the command is over when it has exited and
-// nothing it started still holds its stdout or stderr: output from a
-// process it left in the background can never land in the next command's
-// stream. No open blocks: the shell opens each FIFO read-write first (fds
-// 3 and 4, which never blocks), then its read ends (5 and 6) for the
-// relays, and closes its write ends once the command has ended, so the
-// relays see end-of-file exactly when the command's last writer is gone.
-// The command stays the shell's child. The FIFOs' directory is $plan_d in
-// the starting shell (a first command run there) and $1 in sh -s; a shell
-// without its FIFOs runs nothing (`<>` would create plain files).
+// The command's stdout and stderr are the FIFOs o and e of its shell (see
+// shellStart), copied to the shell's stdout and stderr by its relays; its
+// end marks go through the FIFOs m and n, which a relay opens only once it
+// has reached end-of-file on o or e. So, as with a session of its own, the
+// command is over when it has exited and nothing it started still holds
+// its stdout or stderr: output from a process it left in the background
+// comes before its end mark and can never land in the next command's
+// stream. The shell's opens of the FIFOs wait for the relays, which keeps
+// each relay's files in step with the commands: o (e) is opened for
+// writing only once the relay has opened it again after the previous
+// command's mark; the start mark goes through e too, after that mark. The
+// command stays the shell's child, and no process is started for a
+// command but its /bin/sh -c. The FIFOs' directory is $plan_d in the
+// starting shell (a first command run there) and $1 in sh -s; a shell
+// without its FIFOs runs nothing (an open would create plain files).
 func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 	var b strings.Builder
-	b.WriteString(`[ -n "$plan_d" ] || plan_d=$1; [ -p "$plan_d/o" ] && [ -p "$plan_d/e" ] || exit 97; `)
-	b.WriteString(`exec 3<>"$plan_d/o" 4<>"$plan_d/e" 5<"$plan_d/o" 6<"$plan_d/e"; `)
-	b.WriteString(`cat <&5 3>&- 4>&- 5<&- 6<&- & cat <&6 >&2 3>&- 4>&- 5<&- 6<&- & exec 5<&- 6<&-; `)
-	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&2; ", mark)
+	b.WriteString(`[ -n "$plan_d" ] || plan_d=$1; [ -p "$plan_d/o" ] && [ -p "$plan_d/n" ] || exit 97; `)
+	b.WriteString(`exec 3>"$plan_d/o" 4>"$plan_d/e"; `)
+	fmt.Fprintf(&b, "printf '%%s\\n' %s-start >&4; ", mark)
 	run := "/bin/sh -c " + ShellQuote(cmd) + " >&3 2>&4 3>&- 4>&-"
 	var doc string
 	switch {
@@ -422,8 +445,8 @@ func shellCommand(cmd string, input []byte, hasStdin bool, mark string) string {
 			doc = wrapBase64(input) + delim + "\n"
 		}
 	}
-	fmt.Fprintf(&b, "%s; plan_rc=$?; exec 3>&- 4>&-; wait; ", run)
-	fmt.Fprintf(&b, "printf '%%s %%s\\n' %s \"$plan_rc\"; printf '%%s %%s\\n' %s \"$plan_rc\" >&2\n", mark, mark)
+	fmt.Fprintf(&b, "%s; plan_rc=$?; exec 3>&- 4>&-; ", run)
+	fmt.Fprintf(&b, "printf '%%s %%s\\n' %s \"$plan_rc\" >\"$plan_d/m\"; printf '%%s %%s\\n' %s \"$plan_rc\" >\"$plan_d/n\"\n", mark, mark)
 	b.WriteString(doc)
 	return b.String()
 }
@@ -456,9 +479,9 @@ func wrapBase64(b []byte) string {
 // group, and the first command goes on stdin as every later one.
 func (t *SSH) startShell(ctx context.Context, useSudo bool, password, first string, begin func(*shell)) (*shell, error) {
 	sh := &shell{sudo: useSudo, password: password, stdout: newFrameWriter(), stderr: newFrameWriter(),
-		exited: make(chan struct{})}
+		rounds: shellRelayRounds, exited: make(chan struct{})}
 	begin(sh)
-	m, err := t.startMarked(ctx, shellStart(first, "/bin/sh"), useSudo, password, sh.stdout, sh.stderr)
+	m, err := t.startMarked(ctx, shellStart(first, "/bin/sh", sh.rounds), useSudo, password, sh.stdout, sh.stderr)
 	if err != nil {
 		return nil, err
 	}

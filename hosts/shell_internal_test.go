@@ -63,7 +63,7 @@ func TestShellFramingUnderPOSIXShells(t *testing.T) {
 			// in the starting shell, the others in its sh -s.
 			self := strings.Join(append([]string{path}, argv[1:]...), " ")
 			firstMark := "plan-end-" + randomToken()
-			sh := exec.Command(path, append(argv[1:], "-c", shellStart(shellCommand("echo first; echo first-err >&2", nil, false, firstMark), self))...)
+			sh := exec.Command(path, append(argv[1:], "-c", shellStart(shellCommand("echo first; echo first-err >&2", nil, false, firstMark), self, shellRelayRounds))...)
 			sh.Dir = dir
 			tmp := t.TempDir()
 			sh.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + tmp, "x=from-the-environment-not-set-by-a-command"}

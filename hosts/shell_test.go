@@ -371,3 +371,22 @@ func TestShellFirstCommandCostsNoRoundTrip(t *testing.T) {
 		t.Fatalf("the second command took %d client turns, want 1", least[1])
 	}
 }
+
+// A shell's relays serve a fixed number of commands (their argument list):
+// the shell is retired after that many, and the next command gets a new
+// one, never a shell whose relays have ended (it would wait for ever).
+func TestShellRetiredAfterItsRelayRounds(t *testing.T) {
+	defer hosts.SetShellRelayRounds(4)()
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	before := w.srv.Execs()
+	for i := range 10 {
+		out, errs, err := runOut(t, tr, &hosts.Command{Cmd: fmt.Sprintf("echo %d; echo e%d >&2", i, i)})
+		if err != nil || out != fmt.Sprintf("%d\n", i) || errs != fmt.Sprintf("e%d\n", i) {
+			t.Fatalf("command %d: %q %q %v", i, out, errs, err)
+		}
+	}
+	if n := w.srv.Execs() - before; n != 3 {
+		t.Fatalf("10 commands took %d sessions, want 3 (shells of 4 commands)", n)
+	}
+}
