@@ -479,6 +479,9 @@ func (c *scratchCluster) renewCertificates(ctx context.Context, t *testing.T) {
 		}
 	}
 	t.Logf("what the plan said while renewing:\n  %s", strings.Join(said, "\n  "))
+	if len(c.masters) > 1 {
+		c.checkOneAtATime(t, r)
+	}
 
 	for _, h := range hosts {
 		t.Logf("report of %s:\n%s", h.Alias, reports[h.Alias])
@@ -559,4 +562,62 @@ func (c *scratchCluster) renewCertificates(ctx context.Context, t *testing.T) {
 		}
 	}
 	t.Logf("run with the default threshold after the renewal: %s, %d changed, %d up to date of %d", d2.Round(time.Second), s2.Changed, s2.UpToDate, s2.Nodes)
+}
+
+// checkOneAtATime checks, from what templates/rolling-restart.sh printed in run r ("UNIT:
+// restarting, HH:MM:SS" ... "UNIT: healthy again, HH:MM:SS" on each master), that every
+// control-plane unit restarted on every master, and never on two masters at once: each
+// restart began after the one before it was healthy again.
+func (c *scratchCluster) checkOneAtATime(t *testing.T, r *planRun) {
+	t.Helper()
+	type span struct {
+		node        string
+		start, stop string
+	}
+	spans := map[string]map[string]*span{} // unit -> node -> span
+	re := regexp.MustCompile(`^(\S+): (restarting|healthy again), (\d\d:\d\d:\d\d)$`)
+	for _, ev := range r.events {
+		if ev.Kind != executor.EventStepOutput || ev.Step != "rollout" {
+			continue
+		}
+		m := re.FindStringSubmatch(ev.Text)
+		if m == nil {
+			continue
+		}
+		if spans[m[1]] == nil {
+			spans[m[1]] = map[string]*span{}
+		}
+		sp := spans[m[1]][ev.Node]
+		if sp == nil {
+			sp = &span{node: ev.Node}
+			spans[m[1]][ev.Node] = sp
+		}
+		if m[2] == "restarting" {
+			sp.start = m[3]
+		} else {
+			sp.stop = m[3]
+		}
+	}
+	for _, unit := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		var list []*span
+		for _, sp := range spans[unit] {
+			list = append(list, sp)
+		}
+		if len(list) != len(c.masters) {
+			t.Errorf("%s restarted through the rolling restart on %d masters, want %d", unit, len(list), len(c.masters))
+			continue
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].start < list[j].start })
+		var order []string
+		for i, sp := range list {
+			order = append(order, fmt.Sprintf("%s %s-%s", sp.node, sp.start, sp.stop))
+			if sp.start == "" || sp.stop == "" {
+				t.Errorf("%s on %s: restart not reported whole (%s to %s)", unit, sp.node, sp.start, sp.stop)
+			}
+			if i > 0 && sp.start < list[i-1].stop {
+				t.Errorf("%s restarted on %s at %s, before it was healthy again on %s (%s)", unit, sp.node, sp.start, list[i-1].node, list[i-1].stop)
+			}
+		}
+		t.Logf("%s restarted one master at a time: %s", unit, strings.Join(order, ", "))
+	}
 }
