@@ -2,9 +2,11 @@ package builtinplans_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,7 +35,7 @@ func TestSharedScriptsAreTheSame(t *testing.T) {
 	}
 }
 
-// The scratch plan's always_run tasks are the two checks on the first master and the
+// The scratch plan's always_run tasks are the three checks on the first master and the
 // certificate report on every host, as the integration tests (alwaysRunTasks) and
 // docs/scratch.md say: a re-run finds every other node up to date.
 func TestScratchAlwaysRunTasks(t *testing.T) {
@@ -47,7 +49,7 @@ func TestScratchAlwaysRunTasks(t *testing.T) {
 			got = append(got, n.ID)
 		}
 	}
-	if want := "cert_expiry[cp1] cert_expiry[cp2] cert_expiry[w1] bootstrap[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
+	if want := "cert_expiry[cp1] cert_expiry[cp2] cert_expiry[w1] bootstrap[cp1] node_upgrade_token[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
 		t.Errorf("always_run nodes: %v, want %s", got, want)
 	}
 }
@@ -84,6 +86,89 @@ func TestVersionSkewCheck(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		if (err == nil) != c.ok || !strings.Contains(string(out), c.says) {
 			t.Errorf("%s to %s: err %v, output %q; want ok %v saying %q", c.binary, c.newVersion, err, out, c.ok, c.says)
+		}
+	}
+}
+
+// The node rollout (85-node-upgrade.hcl): batches from node_upgrade_serial (masters first, in
+// the order of local.all_hosts) and node_upgrade_max_fail_percentage; the token is minted only
+// after every master's control plane and every node's binaries, each node's rollout waits for
+// it, the revocation waits for every node, and the checks wait for the revocation. The drain
+// evicts (PodDisruptionBudgets hold), never deletes or forces, and the token's rights are
+// only what the drain needs.
+func TestScratchNodeUpgrade(t *testing.T) {
+	p, diags := dsl.Load([]string{"scratch"}, dsl.Options{FS: builtinplans.FS(),
+		Hosts: []string{"masters=cp1,cp2", "workers=w1,w2,w3"},
+		Vars:  []string{"node_upgrade_serial=50%", "node_upgrade_max_fail_percentage=20"}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	deps := map[string]map[string]bool{}
+	var rollout []*dsl.Node
+	for _, n := range p.Nodes() {
+		deps[n.ID] = map[string]bool{}
+		for _, d := range n.Deps {
+			deps[n.ID][d.ID] = true
+		}
+		if n.Task == "node_upgrade" {
+			rollout = append(rollout, n)
+		}
+	}
+	var order []string
+	for _, n := range rollout {
+		if n.Rolling == nil {
+			t.Fatalf("%s does not roll", n.ID)
+		}
+		order = append(order, fmt.Sprintf("%s:%d", n.Host.Name, n.Batch))
+		if n.Rolling.Size != 2 || n.Rolling.MaxFailPercentage != 20 {
+			t.Errorf("%s: batch size %d, max_fail_percentage %d; want 2 (50%% of 5), 20", n.ID, n.Rolling.Size, n.Rolling.MaxFailPercentage)
+		}
+		if !deps[n.ID]["node_upgrade_token[cp1]"] || !deps["node_upgrade_revoke[cp1]"][n.ID] {
+			t.Errorf("%s: not between node_upgrade_token[cp1] and node_upgrade_revoke[cp1]", n.ID)
+		}
+	}
+	if got, want := strings.Join(order, " "), "cp1:0 cp2:0 w1:1 w2:1 w3:2"; got != want {
+		t.Errorf("rollout batches %s, want %s (masters first)", got, want)
+	}
+	for _, h := range []string{"cp1", "cp2"} {
+		for _, task := range []string{"kube_apiserver", "kube_controller_manager", "kube_scheduler"} {
+			if !deps["node_upgrade_token[cp1]"][task+"["+h+"]"] {
+				t.Errorf("node_upgrade_token[cp1] does not wait for %s[%s]: a kubelet could restart before that master's control plane", task, h)
+			}
+		}
+	}
+	for _, h := range []string{"cp1", "cp2", "w1", "w2", "w3"} {
+		if !deps["node_upgrade_token[cp1]"]["node_binaries["+h+"]"] {
+			t.Errorf("node_upgrade_token[cp1] does not wait for node_binaries[%s]", h)
+		}
+	}
+	if !deps["checks[cp1]"]["node_upgrade_revoke[cp1]"] {
+		t.Errorf("the checks do not wait for the end of the rollout")
+	}
+
+	script, err := os.ReadFile("scratch/templates/node-upgrade.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain := regexp.MustCompile(`k drain "\$NODE" [^\n]*`).FindString(string(script))
+	if !strings.Contains(drain, "--ignore-daemonsets --delete-emptydir-data --timeout=") || strings.Contains(drain, "--force") || strings.Contains(drain, "--disable-eviction") {
+		t.Errorf("drain command %q: want evictions (no --force, no --disable-eviction), DaemonSet pods kept, emptyDir data deleted, a timeout", drain)
+	}
+	rbac, err := os.ReadFile("scratch/templates/node-upgrade-rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rules, _ := strings.Cut(string(rbac), "rules:")
+	rules, _, _ = strings.Cut(rules, "---")
+	if !strings.Contains(rules, `resources: ["pods/eviction"]`) {
+		t.Errorf("the rollout's ClusterRole cannot evict:\n%s", rules)
+	}
+	if n := strings.Count(rules, "create"); n != 1 {
+		t.Errorf("the rollout's ClusterRole may create %d kinds of things, want 1 (evictions)", n)
+	}
+	for _, bad := range []string{"delete", "\"*\"", "secrets", "update"} {
+		if strings.Contains(rules, bad) {
+			t.Errorf("the rollout's ClusterRole grants %s", bad)
 		}
 	}
 }

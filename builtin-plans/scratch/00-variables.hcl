@@ -12,6 +12,7 @@
 #   60-control-plane.hcl kube-apiserver, kube-controller-manager, kube-scheduler
 #   70-bootstrap.hcl     bootstrap token, CSR auto-approval bindings, node kubeconfigs
 #   80-node.hcl          containerd (+ images offline), CNI, kubelet (TLS bootstrapping), kube-proxy
+#   85-node-upgrade.hcl  new node binaries rolled out in batches: cordon, drain, restart, uncordon
 #   90-addons.hcl        kubelet serving certificates, flannel, CoreDNS
 #   99-checks.hcl        one screen that says whether the cluster works
 #
@@ -299,6 +300,24 @@ variable "coredns_replicas" {
   type        = number
   default     = 2
   description = "CoreDNS replicas"
+}
+
+variable "node_upgrade_serial" {
+  type        = string
+  default     = "1"
+  description = "Nodes whose containerd, kubelet or kube-proxy must restart for a new binary roll in batches of this many nodes, or this percentage of the nodes (\"25%\"), masters first: each node cordoned, drained, restarted, Ready and uncordoned before the next batch"
+}
+
+variable "node_upgrade_max_fail_percentage" {
+  type        = number
+  default     = 0
+  description = "No later batch of the node rollout starts once more than this percentage of a batch's nodes failed (0: the first failure stops it)"
+}
+
+variable "drain_timeout_seconds" {
+  type        = number
+  default     = 300
+  description = "How long kubectl drain may take per node in the node rollout (pods with a PodDisruptionBudget that forbids eviction hold it up); a drain that does not finish uncordons the node and fails it"
 }
 
 variable "check_timeout_seconds" {

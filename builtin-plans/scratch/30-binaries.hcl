@@ -215,6 +215,14 @@ task "node_binaries" {
     destination = "/usr/local/bin/kube-proxy"
     mode        = "0755"
   }
+  # kubectl on the nodes that are not masters (control_plane_binaries puts it there): a
+  # node's rollout (node_upgrade) cordons and drains it from the node itself.
+  file "kubectl" {
+    when        = local.offline && !contains(local.master_names, target.name)
+    source      = "${local.k8s_dir}/kubectl"
+    destination = "/usr/local/bin/kubectl"
+    mode        = "0755"
+  }
   file "containerd" {
     when        = local.offline
     source      = "${local.containerd_dir}/containerd"
@@ -280,6 +288,18 @@ task "node_binaries" {
       "CHECKSUMS='${local.checksum_lines}'",
       "MIRROR='${var.download_mirror}'",
       "MARKER='${local.installed}/kubernetes-node-${var.kubernetes_version}'",
+      file("templates/download.sh"),
+    ])
+  }
+  script "download_kubectl" {
+    when    = !local.offline && !contains(local.master_names, target.name)
+    creates = "${local.installed}/kubernetes-kubectl-${var.kubernetes_version}"
+    content = join("\n", [
+      "COMPONENT=kubernetes VERSION='${var.kubernetes_version}' ARCH='${var.arch}'",
+      "BINS='kubectl'",
+      "CHECKSUMS='${local.checksum_lines}'",
+      "MIRROR='${var.download_mirror}'",
+      "MARKER='${local.installed}/kubernetes-kubectl-${var.kubernetes_version}'",
       file("templates/download.sh"),
     ])
   }
@@ -352,5 +372,19 @@ task "node_binaries" {
   }
   output "kube_proxy_sha256" {
     value = try(split("\n", trimspace(step.digest.stdout))[2], "")
+  }
+  # The three together, as the node records them once it runs them (node_upgrade).
+  output "node_digest" {
+    value = substr(sha256(trimspace(step.digest.stdout)), 0, 16)
+  }
+
+  # Which of containerd, kubelet and kube-proxy now run a binary other than the installed one
+  # (after the push): node_upgrade drains the node and restarts them.
+  run "stale" {
+    command = "for u in containerd kubelet kube-proxy; do ${format(local.runs_installed, "$u", "/usr/local/bin/$u")} || echo $u; done"
+    changed = false
+  }
+  output "stale" {
+    value = join(" ", compact(split("\n", trimspace(step.stale.stdout))))
   }
 }

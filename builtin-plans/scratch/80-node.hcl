@@ -1,6 +1,8 @@
 # Every node, masters included (the seed's master also runs kubelet): containerd
 # with runc and the systemd cgroup driver (the seed's Docker is gone since 1.24), the CNI
 # configuration, the kubelet joining by TLS bootstrapping, kube-proxy (seed steps 8, 9.1).
+# These tasks start the three and restart them for a new configuration; a new binary is
+# rolled out by node_upgrade (85-node-upgrade.hcl), the node drained around the restart.
 
 task "containerd" {
   on         = local.all_hosts
@@ -52,12 +54,6 @@ task "containerd" {
   run "start" {
     command = "systemctl enable --now containerd"
     unless  = "systemctl is-active -q containerd"
-  }
-  # A new containerd binary: restart it (running containers keep running: their shims stay).
-  run "restart_new_binary" {
-    when    = task.node_binaries.output.containerd_sha256 != ""
-    command = "systemctl restart containerd"
-    unless  = format(local.runs_installed, "containerd", "/usr/local/bin/containerd")
   }
   script "wait_ready" {
     unless = "/usr/local/bin/ctr version >/dev/null 2>&1"
@@ -175,13 +171,6 @@ task "kubelet" {
     command = "systemctl enable --now kubelet"
     unless  = "systemctl is-active -q kubelet"
   }
-  # A new binary (its digest is an input of this task): restart when the running process is
-  # not the installed file.
-  run "restart_new_binary" {
-    when    = task.node_binaries.output.kubelet_sha256 != ""
-    command = "systemctl restart kubelet"
-    unless  = format(local.runs_installed, "kubelet", "/usr/local/bin/kubelet")
-  }
 
   # The kubelet joined once its client certificate was issued (the CSR approved through
   # the auto-approval binding) and it wrote its kubeconfig.
@@ -246,13 +235,6 @@ task "kube_proxy" {
   run "start" {
     command = "systemctl enable --now kube-proxy"
     unless  = "systemctl is-active -q kube-proxy"
-  }
-  # A new binary (its digest is an input of this task): restart when the running process is
-  # not the installed file.
-  run "restart_new_binary" {
-    when    = task.node_binaries.output.kube_proxy_sha256 != ""
-    command = "systemctl restart kube-proxy"
-    unless  = format(local.runs_installed, "kube-proxy", "/usr/local/bin/kube-proxy")
   }
 
   # kube-proxy answers on its health port once it runs (it exits on a bad configuration)

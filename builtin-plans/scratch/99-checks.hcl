@@ -5,7 +5,7 @@
 task "checks" {
   on         = local.first_master
   sudo       = true
-  depends_on = [task.coredns, task.flannel, task.kubelet_serving, task.node_roles, task.nodes_joined]
+  depends_on = [task.coredns, task.flannel, task.kubelet_serving, task.node_roles, task.nodes_joined, task.node_upgrade_revoke]
 
   script "cluster" {
     changed = false # only reads the cluster
