@@ -41,9 +41,12 @@ const upgradeMaxFailedProbes = 0.01
 // (Kubernetes v1.35.4, etcd v3.6.15, containerd v2.4.1), runs a Deployment of two probe pods
 // (one per worker, a PodDisruptionBudget of minAvailable 1) behind a NodePort Service, and
 // upgrades the cluster by running the plan at its defaults (v1.36.3, v3.6.16, v2.4.2) while
-// the test asks the Service every 200 ms, through each node's NodePort in turn. The nodes
-// roll one at a time, master first, each drained (the PodDisruptionBudget holding the second
-// probe pod's eviction until its replacement is ready) and uncordoned. Then every node's
+// the test asks the Service every 200 ms, through each node's NodePort in turn. A first upgrade
+// run is held up by the PodDisruptionBudget (no eviction allowed): the master rolls, the first
+// worker's drain times out and it is uncordoned untouched, the second worker is not started,
+// the run fails. With the budget at minAvailable 1 the next run finishes: the workers roll one
+// at a time, each drained (the budget holding the second probe pod's eviction until its
+// replacement is ready) and uncordoned, the master is not drained again. Then every node's
 // kubelet, the API server, etcd, containerd and kube-proxy run the new versions, every node
 // is Ready and schedulable, the rollout's ServiceAccount is gone, its token is in no output,
 // log, state or host file, and re-runs change nothing.
@@ -81,36 +84,49 @@ func TestScratchUpgrade(t *testing.T) {
 	c.deployUpgradeProbe(t)
 	t.Logf("phase probe Deployment ready: %s", time.Since(t0).Round(time.Second))
 
+	// The upgrade, first held up: a PodDisruptionBudget that allows no eviction (minAvailable
+	// 2 of 2) stops the first worker's drain, with a short drain_timeout_seconds. That node is
+	// uncordoned with nothing restarted, the rolling stops (the second worker is not started),
+	// the run fails, and the rollout's ServiceAccount stays for the next run.
 	p := c.startProber(ctx)
 	time.Sleep(2 * time.Second) // a baseline before the run
-	c.vars = nil
+	c.vars = []string{"drain_timeout_seconds=15"}
 	r2, d2 := c.run(ctx, scratchReRunTimeout+10*time.Minute, nil)
+	t.Logf("phase upgrade run held up by the PodDisruptionBudget: %s, exit %d", d2.Round(time.Second), r2.exit)
+	logPhases(t, r2, upgradePhases)
+	c.checkHeldUp(t, r2)
+
+	// The budget allows one eviction again: a plain run at the defaults finishes the rollout
+	// with a new token, the master (done already) not drained again.
+	c.mustSh(c.master, "kubectl patch pdb upgrade-probe --type=merge -p '{\"spec\":{\"minAvailable\":1}}'")
+	c.vars = nil
+	r3, d3 := c.run(ctx, scratchReRunTimeout+10*time.Minute, nil)
 	time.Sleep(2 * time.Second)
 	failed, total, failures := p.stop()
-	c.requireSuccess(r2, "upgrade run at the defaults")
-	t.Logf("phase upgrade run: %s", d2.Round(time.Second))
-	logPhases(t, r2, []string{"etcd_binaries", "apiserver_binary", "control_plane_binaries", "node_binaries", "etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler", "node_upgrade_token", "node_upgrade", "node_upgrade_revoke"})
-	t.Logf("probes of the Service through the NodePorts during the upgrade run: %d failed of %d", failed, total)
+	c.requireSuccess(r3, "upgrade run at the defaults")
+	t.Logf("phase upgrade run that finishes the rollout: %s", d3.Round(time.Second))
+	logPhases(t, r3, upgradePhases)
+	t.Logf("probes of the Service through the NodePorts during both upgrade runs: %d failed of %d", failed, total)
 	for _, f := range failures {
 		t.Logf("  failed probe: %s", f)
 	}
-	if total < int(d2/time.Second) { // 5 a second, minus the slow ones
-		t.Errorf("only %d probes in a run of %s: the prober did not run", total, d2)
+	if total < int((d2+d3)/time.Second) { // 5 a second, minus the slow ones
+		t.Errorf("only %d probes in runs of %s: the prober did not run", total, d2+d3)
 	}
 	if float64(failed) > upgradeMaxFailedProbes*float64(total) {
 		t.Errorf("%d of %d probes failed during the upgrade, more than %.0f%%", failed, total, 100*upgradeMaxFailedProbes)
 	}
-	c.checkDrained(t, r2)
+	c.checkDrained(t, r3)
 	c.checkUpgraded(t)
 	c.checkTokenNowhere(t)
 
 	// A re-run changes nothing: no token, no drain. The token is gone from the inputs of the
 	// rollout's nodes, so they run (and find nothing to do); the run after that finds every
 	// node up to date but the always_run checks.
-	r3, d3 := c.run(ctx, scratchReRunTimeout, nil)
-	c.requireSuccess(r3, "re-run after the upgrade")
-	t.Logf("phase re-run: %s", d3.Round(time.Second))
-	for _, ev := range r3.events {
+	r4, d4 := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(r4, "re-run after the upgrade")
+	t.Logf("phase re-run: %s", d4.Round(time.Second))
+	for _, ev := range r4.events {
 		if ev.Kind != executor.EventNodeFinished || ev.Status == executor.StatusUpToDate {
 			continue
 		}
@@ -118,15 +134,18 @@ func TestScratchUpgrade(t *testing.T) {
 			t.Errorf("re-run after the upgrade: %s is %s %s", ev.Node, ev.Status, ev.Reason)
 		}
 	}
-	r4, d4 := c.run(ctx, scratchReRunTimeout, nil)
-	c.requireSuccess(r4, "second re-run after the upgrade")
-	t.Logf("phase second re-run: %s", d4.Round(time.Second))
-	if s := r4.summary(t); s.UpToDate != s.Nodes-c.alwaysRunNodes() || s.Changed != 0 {
+	r5, d5 := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(r5, "second re-run after the upgrade")
+	t.Logf("phase second re-run: %s", d5.Round(time.Second))
+	if s := r5.summary(t); s.UpToDate != s.Nodes-c.alwaysRunNodes() || s.Changed != 0 {
 		t.Errorf("second re-run after the upgrade: %d of %d nodes up to date, %d changed; want all but the always_run tasks' up to date, none changed:\n%s",
-			s.UpToDate, s.Nodes, s.Changed, strings.Join(notUpToDate(r4), "\n"))
+			s.UpToDate, s.Nodes, s.Changed, strings.Join(notUpToDate(r5), "\n"))
 	}
 	c.checkTokenNowhere(t)
 }
+
+// upgradePhases are the tasks whose wall time the upgrade runs log.
+var upgradePhases = []string{"etcd_binaries", "apiserver_binary", "control_plane_binaries", "node_binaries", "etcd", "kube_apiserver", "kube_controller_manager", "kube_scheduler", "node_upgrade_token", "node_upgrade", "node_upgrade_revoke"}
 
 // kubeletVersion is the version h's Node reports for its kubelet.
 func (c *scratchCluster) kubeletVersion(h *lab.Host) string {
@@ -139,8 +158,8 @@ func (c *scratchCluster) kubeletVersion(h *lab.Host) string {
 
 // upgradeProbeManifests: two probe pods, one per worker (required anti-affinity would block
 // the drain's replacement pod, so the spread is preferred and the test checks where they
-// run), kept off the master, a PodDisruptionBudget that lets one go at a time, a NodePort
-// Service. The pods stop receiving traffic before they stop: readiness every second, and a
+// run), kept off the master, a PodDisruptionBudget (allowing no eviction at first, then one
+// at a time), a NodePort Service. The pods stop receiving traffic before they stop: readiness every second, and a
 // preStop pause while the endpoints forget the pod.
 const upgradeProbeManifests = `
 apiVersion: apps/v1
@@ -172,7 +191,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: upgrade-probe}
 spec:
-  minAvailable: 1
+  minAvailable: 2
   selector: {matchLabels: {app: upgrade-probe}}
 ---
 apiVersion: v1
@@ -330,39 +349,105 @@ func logPhases(t *testing.T, r *planRun, tasks []string) {
 	}
 }
 
-// checkDrained: the upgrade run rolled the nodes one at a time (the default batch of 1),
-// master first, each drained (the workers: the only one with probe pods) and uncordoned.
+// rolloutOf gathers, from a run's events, the node_upgrade nodes in the order they started,
+// each one's output (both streams) and how it ended.
+func rolloutOf(r *planRun) (order []string, out map[string]string, end map[string]executor.Event) {
+	out, end = map[string]string{}, map[string]executor.Event{}
+	for _, ev := range r.events {
+		if ev.Task != "node_upgrade" {
+			continue
+		}
+		switch ev.Kind {
+		case executor.EventNodeStarted:
+			order = append(order, ev.Host)
+		case executor.EventStepOutput:
+			out[ev.Host] += ev.Text + "\n"
+		case executor.EventNodeFinished:
+			end[ev.Host] = ev
+		}
+	}
+	return order, out, end
+}
+
+// rolledOut are the lines a node's rollout says when it drained, restarted and uncordoned it.
+var rolledOut = []string{"to restart: containerd kubelet kube-proxy", "drained", "containerd restarted", "kubelet restarted", "kube-proxy restarted", "Ready, kubelet " + artifacts.KubernetesVersion, "uncordoned"}
+
+func requireSaid(t *testing.T, host, text string, lines []string) {
+	t.Helper()
+	for _, w := range lines {
+		if !strings.Contains(text, w) {
+			t.Errorf("node_upgrade[%s] did not say %q:\n%s", host, w, text)
+		}
+	}
+}
+
+// checkHeldUp: the run whose first worker's drain the PodDisruptionBudget held up. The master
+// rolled; the first worker failed, uncordoned and untouched; the second was not started; the
+// ServiceAccount stays (the revocation depends on every node's rollout).
+func (c *scratchCluster) checkHeldUp(t *testing.T, r *planRun) {
+	t.Run("held-up", func(t *testing.T) {
+		c := c.with(t)
+		if r.exit != 1 {
+			t.Errorf("exit %d, want 1 (a node's rollout failed)", r.exit)
+		}
+		w1, w2 := c.workers[0], c.workers[1]
+		order, out, end := rolloutOf(r)
+		for _, h := range c.hosts() {
+			t.Logf("node_upgrade[%s] %s %s; said:\n%s", h.Alias, end[h.Alias].Status, end[h.Alias].Reason, out[h.Alias])
+		}
+		if want := []string{c.master.Alias, w1.Alias}; strings.Join(order, " ") != strings.Join(want, " ") {
+			t.Errorf("node_upgrade started on %v, want %v (the rolling stops after the failed batch)", order, want)
+		}
+		if ev := end[c.master.Alias]; ev.Status != executor.StatusChanged {
+			t.Errorf("node_upgrade[%s] is %s, want changed", c.master.Alias, ev.Status)
+		}
+		requireSaid(t, c.master.Alias, out[c.master.Alias], rolledOut)
+		if ev := end[w1.Alias]; ev.Status != executor.StatusFailed {
+			t.Errorf("node_upgrade[%s] is %s, want failed (its drain held up)", w1.Alias, ev.Status)
+		}
+		requireSaid(t, w1.Alias, out[w1.Alias], []string{"Cannot evict pod as it would violate the pod's disruption budget", "the drain did not finish within 15s", "nothing was restarted, the node is uncordoned"})
+		if ev := r.node(t, "node_upgrade["+w2.Alias+"]"); ev.Status != executor.StatusSkipped || !strings.Contains(ev.Reason, "not started: rolling task node_upgrade stopped after batch 2 of 3") {
+			t.Errorf("node_upgrade[%s] is %s %q, want skipped, not started after batch 2", w2.Alias, ev.Status, ev.Reason)
+		}
+		if ev := r.node(t, "node_upgrade_revoke["+c.master.Alias+"]"); ev.Status != executor.StatusSkipped {
+			t.Errorf("node_upgrade_revoke is %s, want skipped", ev.Status)
+		}
+		if v := c.kubeletVersion(w1); v != artifacts.PreviousKubernetesVersion {
+			t.Errorf("%s: kubelet %s after its failed rollout, want still %s", w1.Name, v, artifacts.PreviousKubernetesVersion)
+		}
+		out1, err := c.kubectl("get node " + w1.Name + " -o jsonpath='{.spec.unschedulable} {.metadata.annotations.scratch\\.plan/cordoned-for-upgrade}'")
+		if err != nil || strings.TrimSpace(out1) != "" {
+			t.Errorf("%s after its failed drain (unschedulable, cordoned-for-upgrade): %q %v, want schedulable", w1.Name, out1, err)
+		}
+		if _, err := c.kubectl("-n kube-system get serviceaccount plan-node-upgrade"); err != nil {
+			t.Errorf("the rollout's ServiceAccount is gone after a failed rollout: %v", err)
+		}
+	})
+}
+
+// checkDrained: the run that finished the rollout rolled the nodes one at a time (the default
+// batch of 1) in the order master, workers; the master, done in the run before, was not
+// drained again; each worker was drained, restarted and uncordoned.
 func (c *scratchCluster) checkDrained(t *testing.T, r *planRun) {
 	t.Run("rollout", func(t *testing.T) {
-		var order []string
-		out := map[string]string{}
-		for _, ev := range r.events {
-			if ev.Task != "node_upgrade" {
-				continue
-			}
-			switch ev.Kind {
-			case executor.EventNodeStarted:
-				order = append(order, ev.Host)
-			case executor.EventStepOutput:
-				out[ev.Host] += ev.Text + "\n"
-			case executor.EventNodeFinished:
-				if ev.Status != executor.StatusChanged {
-					t.Errorf("node_upgrade[%s] is %s, want changed", ev.Host, ev.Status)
-				}
-			}
-		}
+		order, out, end := rolloutOf(r)
 		want := append([]string{c.master.Alias}, aliases(c.workers)...)
 		if strings.Join(order, " ") != strings.Join(want, " ") {
 			t.Errorf("node_upgrade ran on %v, want one after the other %v", order, want)
 		}
 		for _, h := range c.hosts() {
-			text := out[h.Alias]
-			t.Logf("node_upgrade[%s] said:\n%s", h.Alias, text)
-			for _, w := range []string{"to restart: containerd kubelet kube-proxy", "drained", "containerd restarted", "kubelet restarted", "kube-proxy restarted", "Ready, kubelet " + artifacts.KubernetesVersion, "uncordoned"} {
-				if !strings.Contains(text, w) {
-					t.Errorf("node_upgrade[%s] did not say %q:\n%s", h.Alias, w, text)
+			ev, text := end[h.Alias], out[h.Alias]
+			t.Logf("node_upgrade[%s] %s; said:\n%s", h.Alias, ev.Status, text)
+			if h == c.master {
+				if ev.Status != executor.StatusOK || strings.Contains(text, "drain") {
+					t.Errorf("node_upgrade[%s] is %s, want ok with nothing done (rolled out in the run before):\n%s", h.Alias, ev.Status, text)
 				}
+				continue
 			}
+			if ev.Status != executor.StatusChanged {
+				t.Errorf("node_upgrade[%s] is %s, want changed", h.Alias, ev.Status)
+			}
+			requireSaid(t, h.Alias, text, rolledOut)
 		}
 		// One node at a time: each started after the one before it ended.
 		var prevEnd time.Time
