@@ -121,6 +121,12 @@ func TestCertRenewal(t *testing.T) {
 		if left, _ := filepath.Glob(filepath.Join(pki, "kube-proxy", "*.new")); len(left) > 0 {
 			t.Errorf("left behind: %v", left)
 		}
+		// certs.json.sha256 names the certificates certs.json was made from (the plan's guard
+		// compares it with the certificates in place)
+		recorded, _ := os.ReadFile(filepath.Join(pki, "kube-proxy", "certs.json.sha256"))
+		if sum := opensslOut(t, "dgst", "-sha256", "-r", filepath.Join(pki, "kube-proxy", "w1.crt")); !strings.HasPrefix(sum, strings.TrimSpace(string(recorded))+" ") || len(recorded) < 64 {
+			t.Errorf("certs.json.sha256 is %q, the certificate's digest %s", recorded, sum)
+		}
 	}
 
 	build(30)

@@ -66,10 +66,11 @@ task "pki" {
   sudo       = true
   depends_on = [task.users]
 
-  # skipped when everything exists and no client certificate expires within
-  # cert_renew_before_days (pki-ca.sh would keep it all anyway, and renew what is due)
+  # skipped when everything exists, no client certificate expires within
+  # cert_renew_before_days and the bundle (three masters) holds the client certificates in
+  # place (pki-ca.sh would keep it all anyway, and renew what is due)
   script "certificates" {
-    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt kubelet-serving-ca.key kubelet-serving-ca.crt super-admin.key super-admin.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} ../encryption-config.yaml >/dev/null 2>&1 && ${length(local.other_masters) > 0 ? "test -s bundle.tgz.b64" : "! test -e bundle.tgz.b64 && ! test -e bundle && ! test -e kube-proxy.key"} && for c in super-admin ${join(" ", local.client_certs)}; do openssl x509 -checkend ${local.cert_renew_seconds} -noout -in $c.crt >/dev/null || exit 1; done"
+    unless = "cd /etc/kubernetes/pki && ls ca.key ca.crt front-proxy-ca.key front-proxy-ca.crt etcd-ca.key etcd-ca.crt kubelet-serving-ca.key kubelet-serving-ca.crt super-admin.key super-admin.crt sa.key sa.pub ${join(" ", [for c in local.client_certs : "${c}.key ${c}.crt"])} ../encryption-config.yaml >/dev/null 2>&1 && ${length(local.other_masters) > 0 ? "test -s bundle.tgz.b64 && test \"$(cat ${join(" ", [for c in local.client_certs : "${c}.crt"])} | sha256sum | cut -c1-64)\" = \"$(cat bundle.certs.sha256 2>/dev/null)\"" : "! test -e bundle.tgz.b64 && ! test -e bundle && ! test -e kube-proxy.key"} && for c in super-admin ${join(" ", local.client_certs)}; do openssl x509 -checkend ${local.cert_renew_seconds} -noout -in $c.crt >/dev/null || exit 1; done"
     content = join("\n", [
       "# due for renewal on this host (cert_expiry): ${task.cert_expiry.output.renew}",
       "CURVE='${var.key_curve}'",

@@ -109,10 +109,10 @@ task "kube_proxy_certs" {
   # from ca.srl") and failed the build
   depends_on = [task.pki, task.server_certs]
 
-  # skipped when every node's certificate was signed from its current request and none
-  # expires within cert_renew_before_days
+  # skipped when every node's certificate was signed from its current request, none expires
+  # within cert_renew_before_days and certs.json holds them all
   script "sign" {
-    unless = join(" && ", concat(["test -s /etc/kubernetes/pki/kube-proxy/certs.json"], [for h in local.all_hosts :
+    unless = join(" && ", concat(["test -s /etc/kubernetes/pki/kube-proxy/certs.json", "test \"$(cat ${join(" ", [for h in local.all_hosts : "/etc/kubernetes/pki/kube-proxy/${h.name}.crt"])} 2>/dev/null | sha256sum | cut -c1-64)\" = \"$(cat /etc/kubernetes/pki/kube-proxy/certs.json.sha256 2>/dev/null)\""], [for h in local.all_hosts :
       "test -s /etc/kubernetes/pki/kube-proxy/${h.name}.crt && test \"$(sha256sum < /etc/kubernetes/pki/kube-proxy/${h.name}.csr 2>/dev/null | cut -c1-64)\" = ${sha256(task.kube_proxy_key[h.name].output.csr)} && openssl x509 -checkend ${local.cert_renew_seconds} -noout -in /etc/kubernetes/pki/kube-proxy/${h.name}.crt >/dev/null"
     ]))
     content = join("\n", concat([

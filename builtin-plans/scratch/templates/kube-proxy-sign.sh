@@ -50,3 +50,6 @@ done
   printf '}\n'
 } > "$DIR/certs.json.new"
 mv "$DIR/certs.json.new" "$DIR/certs.json"
+# which certificates certs.json holds: the plan's guard makes it again when one was renewed
+# since (a run interrupted between the renewal and certs.json)
+for n in $NODES; do cat "$DIR/$n.crt"; done | sha256sum | cut -c1-64 > "$DIR/certs.json.sha256"

@@ -85,8 +85,11 @@ if [ "$SHARE" = 1 ]; then
   tar -C "$b" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . | gzip -n | base64 > bundle.tgz.b64.new
   rm -rf "$b"
   if cmp -s bundle.tgz.b64.new bundle.tgz.b64; then rm -f bundle.tgz.b64.new; else mv bundle.tgz.b64.new bundle.tgz.b64; fi
+  # which client certificates the bundle holds: the plan's guard makes it again when one was
+  # renewed since (a run interrupted between the renewal and the bundle)
+  cat apiserver-kubelet-client.crt admin.crt kube-controller-manager.crt kube-scheduler.crt front-proxy-client.crt etcd-client.crt | sha256sum | cut -c1-64 > bundle.certs.sha256
 else
-  rm -f bundle.tgz.b64 bundle.tgz.b64.new
+  rm -f bundle.tgz.b64 bundle.tgz.b64.new bundle.certs.sha256
 fi
 # kube-proxy's key is made on each node now (kube_proxy_cert); an older plan made one here
 # and shared it
