@@ -193,7 +193,7 @@ func (f *runFlags) renderer(stdout io.Writer, out io.Writer) (render.Renderer, f
 	switch {
 	case f.output == "json":
 		return render.NewJSON(out), func(fn func()) { fn() }
-	case isTerminal(stdout):
+	case isTerminal(stdout) && !f.verbose: // -v asks for every output line: plain lines, also on a terminal
 		tty := render.NewTTY(out, func() int { return termWidth(stdout) })
 		return tty, tty.Suspend
 	default:
