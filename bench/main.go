@@ -202,6 +202,7 @@ func lightWorkloads(ctx context.Context, cfg *config, rep *report, need int) err
 		}
 	}()
 	b := &bench{cfg: cfg, lab: l, rep: rep, sshConfig: l.SSHConfig}
+	labCPU = hostsCPU(l)
 	rep.Link = shape
 	if cfg.only["w1"] || cfg.only["w3"] {
 		if err := b.overhead(ctx); err != nil {

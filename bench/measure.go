@@ -27,6 +27,9 @@ type sample struct {
 	// included: with hosts on the same cores, it shows when a run is
 	// bound by CPU rather than by waiting.
 	Busy time.Duration `json:"machine_busy_ns"`
+	// HostsCPU is the CPU time the lab's hosts spent during the run (their
+	// cgroups' cpuacct.usage, summed): sshd, the shells and the commands.
+	HostsCPU time.Duration `json:"hosts_cpu_ns,omitempty"`
 	// Flights and Conns are what the hosts' link proxies counted during
 	// the run (shaped links only): the client's turns (each one waits for
 	// a round trip) and TCP connections, summed over the hosts.
@@ -61,6 +64,31 @@ func machineBusy() time.Duration {
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
+// labCPU, once the lab is up, reads the CPU time its hosts have used so
+// far (see hostsCPU); nil when it cannot be read.
+var labCPU func() time.Duration
+
+// hostsCPU is labCPU's reader for the lab's hosts: the sum of their
+// cpuacct cgroups' usage (nanoseconds). A host without one counts 0.
+func hostsCPU(l *lab.Lab) func() time.Duration {
+	return func() time.Duration {
+		var sum time.Duration
+		for _, h := range l.Hosts {
+			for _, d := range h.Cgroups { // the one hierarchy with cpuacct
+				b, err := os.ReadFile(filepath.Join(d, "cpuacct.usage"))
+				if err != nil {
+					continue
+				}
+				var n int64
+				fmt.Sscan(strings.TrimSpace(string(b)), &n)
+				sum += time.Duration(n)
+				break
+			}
+		}
+		return sum
+	}
+}
+
 // bench holds what every workload shares: the lab and the report.
 type bench struct {
 	cfg *config
@@ -88,6 +116,10 @@ func runCmdWatch(ctx context.Context, cmd *exec.Cmd, started func(pid int)) (sam
 	if cmd.Stderr == nil {
 		cmd.Stderr = &out
 	}
+	var hosts0 time.Duration
+	if labCPU != nil {
+		hosts0 = labCPU()
+	}
 	start, busy := time.Now(), machineBusy()
 	err := cmd.Start()
 	if err == nil {
@@ -97,6 +129,9 @@ func runCmdWatch(ctx context.Context, cmd *exec.Cmd, started func(pid int)) (sam
 		err = cmd.Wait()
 	}
 	s := sample{Wall: time.Since(start), Busy: machineBusy() - busy}
+	if labCPU != nil {
+		s.HostsCPU = labCPU() - hosts0
+	}
 	if ps := cmd.ProcessState; ps != nil {
 		s.CPU = ps.UserTime() + ps.SystemTime()
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
@@ -225,10 +260,11 @@ func busyCPUs(s sample) float64 {
 	}
 	return s.Busy.Seconds() / s.Wall.Seconds()
 }
-func rssMiB(s sample) float64  { return float64(s.MaxRSS) / 1024 }
-func wire(s sample) float64    { return float64(s.Bytes) }
-func flights(s sample) float64 { return float64(s.Flights) }
-func conns(s sample) float64   { return float64(s.Conns) }
+func rssMiB(s sample) float64    { return float64(s.MaxRSS) / 1024 }
+func wire(s sample) float64      { return float64(s.Bytes) }
+func flights(s sample) float64   { return float64(s.Flights) }
+func hostsCPUS(s sample) float64 { return s.HostsCPU.Seconds() }
+func conns(s sample) float64     { return float64(s.Conns) }
 
 // rotate returns the tools in the order of repetition r: every tool goes
 // first, second, ... in turn, so slow drifts of the machine's load fall on

@@ -118,6 +118,12 @@ func (r *report) markdown() string {
 			if hosts := r.hostsOf(o.key); s.median(flights) > 0 && hosts > 0 {
 				other += fmt.Sprintf("; %.1f client turns, %.1f connections per host", s.median(flights)/float64(hosts), s.median(conns)/float64(hosts))
 			}
+			if hc := s.median(hostsCPUS); hc > 0 {
+				other += fmt.Sprintf("; hosts' CPU %.2f s", hc)
+				if hosts := r.hostsOf(o.key); hosts > 0 {
+					other += fmt.Sprintf(" (%.1f ms per step)", hc*1000/float64(hosts*20))
+				}
+			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.2f s | %.2f – %.2f s | %s | %s | %s |\n", o.workload, o.tool, s.median(wallS), lo, hi, cpu, rss, other)
 	}
