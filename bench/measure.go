@@ -68,25 +68,59 @@ func machineBusy() time.Duration {
 // far (see hostsCPU); nil when it cannot be read.
 var labCPU func() time.Duration
 
-// hostsCPU is labCPU's reader for the lab's hosts: the sum of their
-// cpuacct cgroups' usage (nanoseconds). A host without one counts 0.
+// hostsCPU is labCPU's reader for the lab's hosts: for each host, the CPU
+// time (user+sys) of its process tree, from the host's own process down
+// (sshd, its sessions, the shells and the commands), the descendants that
+// have ended and been waited for included (cutime, cstime). A process that
+// ended but is not waited for yet is not counted: read it a moment after a
+// run.
 func hostsCPU(l *lab.Lab) func() time.Duration {
 	return func() time.Duration {
-		var sum time.Duration
+		var ticks int64
 		for _, h := range l.Hosts {
-			for _, d := range h.Cgroups { // the one hierarchy with cpuacct
-				b, err := os.ReadFile(filepath.Join(d, "cpuacct.usage"))
-				if err != nil {
-					continue
-				}
-				var n int64
-				fmt.Sscan(strings.TrimSpace(string(b)), &n)
-				sum += time.Duration(n)
-				break
-			}
+			ticks += treeTicks(h.Proc.PID, 0)
 		}
-		return sum
+		return time.Duration(ticks) * time.Second / 100 // USER_HZ
 	}
+}
+
+// treeTicks sums utime+stime+cutime+cstime of pid and its live
+// descendants (/proc/PID/task/*/children).
+func treeTicks(pid, depth int) int64 {
+	if pid <= 0 || depth > 64 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in its parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	var sum int64
+	for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime (fields 14–17)
+		if k < len(f) {
+			var n int64
+			fmt.Sscan(f[k], &n)
+			sum += n
+		}
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		c, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(c)) {
+			var child int
+			fmt.Sscan(f, &child)
+			sum += treeTicks(child, depth+1)
+		}
+	}
+	return sum
 }
 
 // bench holds what every workload shares: the lab and the report.
@@ -130,6 +164,7 @@ func runCmdWatch(ctx context.Context, cmd *exec.Cmd, started func(pid int)) (sam
 	}
 	s := sample{Wall: time.Since(start), Busy: machineBusy() - busy}
 	if labCPU != nil {
+		time.Sleep(100 * time.Millisecond) // for the hosts' ended sessions to be waited for
 		s.HostsCPU = labCPU() - hosts0
 	}
 	if ps := cmd.ProcessState; ps != nil {
