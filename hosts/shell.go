@@ -327,6 +327,13 @@ func (t *SSH) runInShell(ctx context.Context, c *Command, useSudo bool, password
 				// The shell ended (or its connection died) before it
 				// read the command: nothing ran, so a session of its
 				// own (on a re-dialed connection if need be) runs it.
+				// Status 97: it could not make or find its FIFOs and
+				// relays (shellStart, shellCommand), and no shell of
+				// this mode will: sessions from now on.
+				var ee *ssh.ExitError
+				if errors.As(sh.waitErr, &ee) && ee.ExitStatus() == 97 {
+					t.shells.disable(useSudo)
+				}
 				return errNoShell
 			}
 			// The shell died under the command (`kill 0`, OOM, the
@@ -398,7 +405,7 @@ var shellRelayRounds = 1 << 12
 // with it (the process group's TERM).
 func shellStart(first, sh string, rounds int) string {
 	return `plan_d=$(mktemp -d) && mkfifo "$plan_d/o" "$plan_d/m" "$plan_d/e" "$plan_d/n" && ` +
-		`ln -s "$(command -v cat)" "$plan_d/relay" || exit 97; ` +
+		`ln -s "$(command -v cat)" "$plan_d/relay" && [ -x "$plan_d/relay" ] || exit 97; ` +
 		`trap 'kill $plan_po $plan_pe 2>/dev/null; rm -rf "$plan_d"' EXIT; trap 'exit 143' TERM; ` +
 		`plan_o='o m' plan_e='e n' plan_i=1; while [ $plan_i -lt ` + strconv.Itoa(rounds) +
 		` ]; do plan_o="$plan_o $plan_o" plan_e="$plan_e $plan_e" plan_i=$((plan_i * 2)); done; ` +

@@ -390,3 +390,24 @@ func TestShellRetiredAfterItsRelayRounds(t *testing.T) {
 		t.Fatalf("10 commands took %d sessions, want 3 (shells of 4 commands)", n)
 	}
 }
+
+// A host where a shell cannot make its FIFOs (here mktemp fails; status
+// 97) runs each command in a session of its own, and does not try a shell
+// again for every command: one failed shell, then one session a command.
+func TestShellThatCannotMakeItsFIFOsIsNotRetried(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	if err := w.srv.AddCommand("mktemp", "#!/bin/sh\necho 'mktemp: no room' >&2\nexit 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	tr := dialWorld(t, w, "u", hosts.Options{})
+	before := w.srv.Execs()
+	for i := range 3 {
+		out, _, err := runOut(t, tr, &hosts.Command{Cmd: fmt.Sprintf("echo %d", i)})
+		if err != nil || out != fmt.Sprintf("%d\n", i) {
+			t.Fatalf("command %d: %q %v", i, out, err)
+		}
+	}
+	if n := w.srv.Execs() - before; n != 4 {
+		t.Fatalf("3 commands took %d sessions, want 4 (a shell that failed, then a session each)", n)
+	}
+}

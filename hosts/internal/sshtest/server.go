@@ -61,6 +61,12 @@ type Server struct {
 	accepted int
 }
 
+// AddCommand puts an executable script name first in the commands' PATH
+// (to stand in for a host's own command, e.g. a failing mktemp).
+func (s *Server) AddCommand(name, script string) error {
+	return os.WriteFile(filepath.Join(s.binDir, name), []byte(script), 0o755)
+}
+
 // Start starts a server with users; dir is the work directory.
 func Start(dir string, users map[string]*User) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
