@@ -294,7 +294,8 @@ func etcdutlBinary(ctx context.Context, t *testing.T) string {
 // TestScratchRestartOnNewBinary changes the etcd and containerd binaries under the same
 // version (as a patched rebuild would: the cached files with bytes appended, in this test's
 // own copy of the artifacts) and runs the plan again: the new files are pushed, etcd and
-// containerd restart (etcd healthy again before the run goes on), the API server does not.
+// containerd restart (etcd healthy again before the run goes on; containerd through the node's
+// rollout, not drained: it is the cluster's only node), the API server does not.
 // Then kube-apiserver, kube-scheduler and kubelet change: those three restart, the others
 // do not. A run after that changes nothing. The one-member-at-a-time order of etcd (serial = 1)
 // is the executor's (TestRolling* in executor/); this lab has one master.
@@ -338,6 +339,11 @@ func TestScratchRestartOnNewBinary(t *testing.T) {
 
 	r2, d2 := c.run(ctx, scratchReRunTimeout, nil)
 	c.requireSuccess(r2, "run with new etcd and containerd binaries")
+	// containerd restarts through the node's rollout, without a drain: the only node's pods
+	// would have nowhere to go.
+	if _, out, _ := rolloutOf(r2); !strings.Contains(out[c.master.Alias], "to restart: containerd,") || !strings.Contains(out[c.master.Alias], "the cluster's only node: not drained") || strings.Contains(out[c.master.Alias], "cordoned") {
+		t.Errorf("node_upgrade[%s] did not restart containerd alone without a drain:\n%s", c.master.Alias, out[c.master.Alias])
+	}
 	after := pids()
 	t.Logf("run with new binaries: %s; main PIDs before %v, after %v", d2.Round(time.Second), before, after)
 	for _, u := range []string{"etcd", "containerd"} {

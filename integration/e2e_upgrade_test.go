@@ -42,7 +42,8 @@ const upgradeMaxFailedProbes = 0.01
 // (one per worker, a PodDisruptionBudget of minAvailable 1) behind a NodePort Service, and
 // upgrades the cluster by running the plan at its defaults (v1.36.3, v3.6.16, v2.4.2) while
 // the test asks the Service every 200 ms, through each node's NodePort in turn. A first upgrade
-// run is held up by the PodDisruptionBudget (no eviction allowed): the master rolls, the first
+// run is held up by the PodDisruptionBudget (no eviction allowed): the master (cordoned by its
+// operator) rolls and stays cordoned, the first
 // worker's drain times out and it is uncordoned untouched, the second worker is not started,
 // the run fails. With the budget at minAvailable 1 the next run finishes: the workers roll one
 // at a time, each drained (the budget holding the second probe pod's eviction until its
@@ -87,7 +88,9 @@ func TestScratchUpgrade(t *testing.T) {
 	// The upgrade, first held up: a PodDisruptionBudget that allows no eviction (minAvailable
 	// 2 of 2) stops the first worker's drain, with a short drain_timeout_seconds. That node is
 	// uncordoned with nothing restarted, the rolling stops (the second worker is not started),
-	// the run fails, and the rollout's ServiceAccount stays for the next run.
+	// the run fails, and the rollout's ServiceAccount stays for the next run. The master was
+	// cordoned by its operator before: it rolls, and stays cordoned.
+	c.mustSh(c.master, "kubectl cordon "+c.master.Name)
 	p := c.startProber(ctx)
 	time.Sleep(2 * time.Second) // a baseline before the run
 	c.vars = []string{"drain_timeout_seconds=15"}
@@ -98,7 +101,7 @@ func TestScratchUpgrade(t *testing.T) {
 
 	// The budget allows one eviction again: a plain run at the defaults finishes the rollout
 	// with a new token, the master (done already) not drained again.
-	c.mustSh(c.master, "kubectl patch pdb upgrade-probe --type=merge -p '{\"spec\":{\"minAvailable\":1}}'")
+	c.mustSh(c.master, "kubectl patch pdb upgrade-probe --type=merge -p '{\"spec\":{\"minAvailable\":1}}' && kubectl uncordon "+c.master.Name)
 	c.vars = nil
 	r3, d3 := c.run(ctx, scratchReRunTimeout+10*time.Minute, nil)
 	time.Sleep(2 * time.Second)
@@ -382,7 +385,7 @@ func requireSaid(t *testing.T, host, text string, lines []string) {
 }
 
 // checkHeldUp: the run whose first worker's drain the PodDisruptionBudget held up. The master
-// rolled; the first worker failed, uncordoned and untouched; the second was not started; the
+// rolled and stayed cordoned (its operator had cordoned it); the first worker failed, uncordoned and untouched; the second was not started; the
 // ServiceAccount stays (the revocation depends on every node's rollout).
 func (c *scratchCluster) checkHeldUp(t *testing.T, r *planRun) {
 	t.Run("held-up", func(t *testing.T) {
@@ -401,7 +404,14 @@ func (c *scratchCluster) checkHeldUp(t *testing.T, r *planRun) {
 		if ev := end[c.master.Alias]; ev.Status != executor.StatusChanged {
 			t.Errorf("node_upgrade[%s] is %s, want changed", c.master.Alias, ev.Status)
 		}
-		requireSaid(t, c.master.Alias, out[c.master.Alias], rolledOut)
+		// cordoned by its operator: drained and restarted, not uncordoned
+		requireSaid(t, c.master.Alias, out[c.master.Alias], rolledOut[:len(rolledOut)-1])
+		if strings.Contains(out[c.master.Alias], "uncordoned") {
+			t.Errorf("node_upgrade[%s] uncordoned a node its operator had cordoned", c.master.Alias)
+		}
+		if got, err := c.kubectl("get node " + c.master.Name + " -o jsonpath='{.spec.unschedulable}'"); err != nil || strings.TrimSpace(got) != "true" {
+			t.Errorf("%s, cordoned by its operator before the run, is no longer: unschedulable %q %v", c.master.Name, got, err)
+		}
 		if ev := end[w1.Alias]; ev.Status != executor.StatusFailed {
 			t.Errorf("node_upgrade[%s] is %s, want failed (its drain held up)", w1.Alias, ev.Status)
 		}
