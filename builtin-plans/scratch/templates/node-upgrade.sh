@@ -63,7 +63,8 @@ until_ok "the Node object" 60 node_field '{.metadata.name}'
 
 if [ -n "$stale" ]; then
   say "to restart:$stale"
-  if [ "$(k get nodes -o name | wc -l)" -le 1 ]; then
+  nodes=$(k get nodes -o name) # (a failure stops the script here, not below as "one node")
+  if [ "$(printf '%s\n' "$nodes" | grep -c .)" -le 1 ]; then
     say "the cluster's only node: not drained"
   else
     if [ "$(node_field '{.spec.unschedulable}')" != true ]; then
