@@ -411,3 +411,49 @@ func TestShellThatCannotMakeItsFIFOsIsNotRetried(t *testing.T) {
 		t.Fatalf("3 commands took %d sessions, want 4 (a shell that failed, then a session each)", n)
 	}
 }
+
+// Issue 18: the check whether sudo needs a password (`sudo -n true`, once
+// per host) goes to the reused plain shell, one round trip, not to a
+// session of its own (channel open, then exec: two). Through a turn
+// counting proxy, the first sudo command after a plain one takes 4 client
+// turns (the check 1; the sudo shell's channel 1, its exec and start 1;
+// the command 1), not 5.
+func TestSudoCheckInReusedShell(t *testing.T) {
+	w := newWorld(t, map[string]*sshtest.User{"u": {}})
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{"proxied-h"}, w.srv.HostKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	least := int64(1 << 62)
+	var counts []string
+	for range 3 {
+		p, err := linkem.Listen("127.0.0.1:0", net.JoinHostPort("127.0.0.1", strconv.Itoa(w.srv.Port())), linkem.Shape{Latency: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := w.endpoint("u")
+		host, port, _ := net.SplitHostPort(p.Addr())
+		ep.HostName, ep.HostKeyAlias, ep.UserKnownHostsFiles = host, "proxied-h", []string{kh}
+		ep.Port, _ = strconv.Atoi(port)
+		tr, err := hosts.NewDialer(hosts.Options{}).Dial(bg(t), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo plain"}); err != nil || out != "plain\n" {
+			t.Fatalf("plain: %q %v", out, err)
+		}
+		before := p.Stats().Flights
+		if out, _, err := runOut(t, tr, &hosts.Command{Cmd: "echo root", Sudo: true}); err != nil || out != "root\n" {
+			t.Fatalf("sudo: %q %v", out, err)
+		}
+		n := p.Stats().Flights - before
+		tr.Close()
+		p.Close()
+		least = min(least, n)
+		counts = append(counts, strconv.FormatInt(n, 10))
+	}
+	t.Logf("client turns of the first sudo command after a plain one: %s", strings.Join(counts, " "))
+	if least > 4 {
+		t.Fatalf("the first sudo command took %d client turns, want 4: the sudo check has a session of its own", least)
+	}
+}

@@ -8,14 +8,21 @@ import (
 
 // sudoPassword probes once per transport (a re-dialed connection keeps the
 // answer: it is the same host and user) whether sudo needs a password
-// (`sudo -n true`); only then is the run's sudo password fetched (asked
+// (`sudo -n true`, as a plain command: in a reused shell when it can);
+// only then is the run's sudo password fetched (asked
 // once per run or PLAN_SUDO_PASSWORD). Hosts that need none never get it.
 func (t *SSH) sudoPassword(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	known := t.sudoPwd
 	t.mu.Unlock()
 	if known == nil {
-		perr := t.run(ctx, &Command{Cmd: "sudo -n true 2>/dev/null"}, false, "")
+		// In a reused shell when there is one (one round trip; a
+		// session of its own costs two: its channel, then its exec).
+		probe := &Command{Cmd: "sudo -n true 2>/dev/null"}
+		perr := t.runInShell(ctx, probe, false, "")
+		if perr == errNoShell {
+			perr = t.run(ctx, probe, false, "")
+		}
 		var ee *ExitError
 		if perr != nil && !errors.As(perr, &ee) {
 			return "", perr
