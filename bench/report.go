@@ -75,18 +75,28 @@ func (r *report) markdown() string {
 	}
 	b.WriteString("| workload | tool | median wall | min – max | median CPU (user+sys) | peak RSS | other |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---|\n")
+	// The hosts of W1 and W3 as run (-hosts, -scale-hosts); reports saved
+	// before they were recorded had the defaults.
+	w1n, w3n := r.W1Hosts, r.W3Hosts
+	if w1n == 0 {
+		w1n = 8
+	}
+	if w3n == 0 {
+		w3n = 64
+	}
+	w1 := fmt.Sprintf("W1 %d hosts × 20 tasks", w1n)
 	order := []struct{ key, workload, tool string }{
-		{"w1/plan", "W1 8 hosts × 20 tasks" + at, "plan"},
-		{"w1/openssh", "W1 8 hosts × 20 tasks" + at, "OpenSSH floor (ControlMaster, 1 ssh/step)"},
-		{"w1/ansible", "W1 8 hosts × 20 tasks" + at, "ansible-playbook (forks 8, pipelining, " + ansibleStrategy + ")"},
-		{"w1-0/plan", "W1 8 hosts × 20 tasks, *direct*", "plan"},
-		{"w1-0/openssh", "W1 8 hosts × 20 tasks, *direct*", "OpenSSH floor"},
+		{"w1/plan", w1 + at, "plan"},
+		{"w1/openssh", w1 + at, "OpenSSH floor (ControlMaster, 1 ssh/step)"},
+		{"w1/ansible", w1 + at, fmt.Sprintf("ansible-playbook (forks %d, pipelining, %s)", w1n, ansibleStrategy)},
+		{"w1-0/plan", w1 + ", *direct*", "plan"},
+		{"w1-0/openssh", w1 + ", *direct*", "OpenSSH floor"},
 		{"w2/plan", "W2 256 MiB → 4 hosts" + at, "plan"},
 		{"w2/scp", "W2 256 MiB → 4 hosts" + at, "scp ×4 in parallel"},
 		{"w2/plan-repush", "W2 re-push, unchanged" + at, "plan"},
 		{"w2/sha256sum", "W2 re-push, unchanged" + at, "ssh openssl dgst -sha256 ×4 (the checksum alone)"},
-		{"w3/plan", "W3 64 hosts × 20 tasks" + at, "plan"},
-		{"w3/openssh", "W3 64 hosts × 20 tasks" + at, "OpenSSH floor"},
+		{"w3/plan", fmt.Sprintf("W3 %d hosts × 20 tasks", w3n) + at, "plan"},
+		{"w3/openssh", fmt.Sprintf("W3 %d hosts × 20 tasks", w3n) + at, "OpenSSH floor"},
 	}
 	for _, o := range order {
 		s, ok := r.Samples[o.key]
