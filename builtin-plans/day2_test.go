@@ -35,9 +35,9 @@ func TestSharedScriptsAreTheSame(t *testing.T) {
 	}
 }
 
-// The scratch plan's always_run tasks are the three checks on the first master and the
-// certificate report on every host, as the integration tests (alwaysRunTasks) and
-// docs/scratch.md say: a re-run finds every other node up to date.
+// The scratch plan's always_run tasks are install_id and the certificate report on every
+// host and the three checks on the first master, as the integration tests (alwaysRunTasks)
+// and docs/scratch.md say: a re-run finds every other node up to date.
 func TestScratchAlwaysRunTasks(t *testing.T) {
 	p, diags := dsl.Load([]string{"scratch"}, dsl.Options{FS: builtinplans.FS(), Hosts: []string{"masters=cp1,cp2", "workers=w1"}})
 	if diags.HasErrors() {
@@ -49,7 +49,7 @@ func TestScratchAlwaysRunTasks(t *testing.T) {
 			got = append(got, n.ID)
 		}
 	}
-	if want := "cert_expiry[cp1] cert_expiry[cp2] cert_expiry[w1] bootstrap[cp1] node_upgrade_token[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
+	if want := "install_id[cp1] install_id[cp2] install_id[w1] cert_expiry[cp1] cert_expiry[cp2] cert_expiry[w1] bootstrap[cp1] node_upgrade_token[cp1] kubelet_serving[cp1]"; strings.Join(got, " ") != want {
 		t.Errorf("always_run nodes: %v, want %s", got, want)
 	}
 }
@@ -169,6 +169,36 @@ func TestScratchNodeUpgrade(t *testing.T) {
 	for _, bad := range []string{"delete", "\"*\"", "secrets", "update"} {
 		if strings.Contains(rules, bad) {
 			t.Errorf("the rollout's ClusterRole grants %s", bad)
+		}
+	}
+}
+
+// Every node of the scratch plan reaches install_id on its own host through same-host
+// dependencies: the executor chains what those produced into a node's fingerprint, so a
+// host that was reset (a new install id) runs every task on it again. A node without such a
+// path would be taken for up to date on a reset host (pki_share was, and the re-added
+// master had no CA).
+func TestEveryScratchNodeFollowsItsHostsInstallID(t *testing.T) {
+	for _, hostsArg := range [][]string{{"masters=cp1"}, {"masters=cp1", "workers=w1,w2"}, {"masters=cp1,cp2,cp3", "workers=w1"}} {
+		p, diags := dsl.Load([]string{"scratch"}, dsl.Options{FS: builtinplans.FS(), Hosts: hostsArg})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		follows := map[*dsl.Node]bool{}
+		for _, n := range p.Nodes() { // topological order
+			if n.Task == "install_id" {
+				follows[n] = true
+				continue
+			}
+			for _, d := range n.Deps {
+				if d.Host.Name == n.Host.Name && follows[d] {
+					follows[n] = true
+					break
+				}
+			}
+			if !follows[n] {
+				t.Errorf("%v: %s does not depend, on its own host, on anything after install_id", hostsArg, n.ID)
+			}
 		}
 	}
 }

@@ -2,13 +2,17 @@ package executor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/plan-dev/plan/dsl"
 	"github.com/plan-dev/plan/hosts"
@@ -73,6 +77,21 @@ func (r *run) execNode(ctx context.Context, nr *nodeRun) (res *nodeResult) {
 	// The host's identity joins the fingerprint, so a plan pointed at other
 	// machines under the same names does not take them for up to date.
 	fp := fmt.Sprintf("%s|%s|%s@%s:%d", ev.Fingerprint(), n.Host.Name, n.Host.User, n.Host.Address, n.Host.Port)
+	after := r.sameHostDigest(n)
+	if after != "" {
+		fp += "|after " + after
+	}
+	defer func() {
+		switch res.Status {
+		case StatusOK, StatusChanged, StatusUpToDate:
+			outs, _ := r.Outputs(n.Task, n.Host.Name)
+			r.finished(n, after, outs)
+		case StatusSkipped:
+			if res.whenOff {
+				r.finished(n, after, nil)
+			}
+		}
+	}()
 
 	if r.upToDate(n, fp) {
 		res.Status = StatusUpToDate
@@ -427,3 +446,60 @@ func exitCodeOf(err error) (int, bool) {
 }
 
 var _ = cty.NilVal
+
+// sameHostDigest digests what the node's dependencies on its own host
+// produced: their outputs, and (chained) what their own same-host
+// dependencies produced. It joins the node's fingerprint, so a node that ran
+// again on a host and produced other outputs (the host was reset or
+// reinstalled: its facts differ) makes everything after it on that host run
+// again, whether or not those nodes read the outputs. Inputs that changed
+// without changing any output do not travel down the chain (a node that
+// re-rendered a file, say, leaves the nodes after it up to date), and
+// dependencies on other hosts count only through the outputs the node refers
+// to (dsl's Fingerprint): chaining them would tie every node to every host.
+// "" when the node has no dependency on its host.
+func (r *run) sameHostDigest(n *dsl.Node) string {
+	var ids []string
+	digests := map[string]string{}
+	r.outMu.RLock()
+	for _, d := range n.Deps {
+		if d.Host.Name != n.Host.Name {
+			continue
+		}
+		if dg, ok := r.done[d]; ok {
+			ids = append(ids, d.ID)
+			digests[d.ID] = dg
+		}
+	}
+	r.outMu.RUnlock()
+	if len(ids) == 0 {
+		return ""
+	}
+	sort.Strings(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		fmt.Fprintf(h, "%s=%s\x00", id, digests[id])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// finished records the digest of a node that ended well, for its dependants
+// on the same host: its outputs (sensitive ones included, only inside the
+// digest) and its own sameHostDigest.
+func (r *run) finished(n *dsl.Node, after string, outs map[string]cty.Value) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", after)
+	if len(outs) > 0 {
+		plain, _ := cty.ObjectVal(outs).UnmarkDeep()
+		raw, err := ctyjson.Marshal(plain, cty.DynamicPseudoType)
+		if err != nil {
+			// Not expected for outputs the state can store; an
+			// undigestable output must not look unchanged.
+			raw = []byte(fmt.Sprintf("undigestable outputs %p", n))
+		}
+		h.Write(raw)
+	}
+	r.outMu.Lock()
+	r.done[n] = hex.EncodeToString(h.Sum(nil))
+	r.outMu.Unlock()
+}

@@ -27,6 +27,9 @@ type run struct {
 
 	outMu   sync.RWMutex
 	outputs map[string]map[string]cty.Value // key: task + "\x00" + host
+	// done digests each finished node's fingerprint and outputs, for the
+	// fingerprints of its dependants on the same host (see chainedFingerprint).
+	done map[*dsl.Node]string
 
 	nodes   []*nodeRun
 	forced  map[*dsl.Node]bool
@@ -62,6 +65,7 @@ func newRun(g Graph, connect Connector, opts Options) (*run, error) {
 		red:     red,
 		conns:   newConnPool(connect),
 		outputs: map[string]map[string]cty.Value{},
+		done:    map[*dsl.Node]string{},
 		forced:  map[*dsl.Node]bool{},
 		results: make(chan *nodeResult),
 	}

@@ -94,7 +94,92 @@ func TestScratchHA(t *testing.T) {
 	// 7. Every leaf certificate is renewed on the three masters and the worker; the units
 	// that read them restart one master at a time.
 	c.renewCertificates(ctx, t)
+
+	// 8. A master leaves the cluster and joins it again.
+	c.removeAndReaddMaster(ctx, t)
 	t.Logf("%s HA proof done", since(c.start))
+}
+
+// removeAndReaddMaster takes the third master out with scratch-remove (cordoned, drained, its
+// Node deleted, its etcd member removed, the host reset), re-runs the scratch plan without it
+// (every load balancer forgets it), then with it again: the reset host has a new install id,
+// so every task on it runs again although the run state holds its first installation; it
+// joins etcd as a new member and the load balancers take it back.
+func (c *scratchCluster) removeAndReaddMaster(ctx context.Context, t *testing.T) {
+	all := c.masters
+	gone := all[2]
+	rm, d := c.runPlan(ctx, scratchReRunTimeout, nil, []string{"scratch-remove", "-F", c.l.SSHConfig,
+		"-H", "masters=" + c.master.Alias, "-H", "remove=" + gone.Alias})
+	c.requireSuccess(rm, "scratch-remove (a master)")
+	t.Logf("%s scratch-remove of master %s: %s", since(c.start), gone.Alias, d.Round(time.Second))
+	if healthy, unhealthy := c.etcdHealth(c.master); healthy != 2 || unhealthy != 0 {
+		t.Errorf("etcd after removing a master: %d healthy, %d unhealthy members; want 2 and 0", healthy, unhealthy)
+	}
+	if out := c.mustSh(c.master, etcdctl+" member list -w simple"); strings.Contains(out, gone.Name) || strings.Contains(out, "https://"+gone.Address+":2380") {
+		t.Errorf("the removed master is still an etcd member:\n%s", out)
+	}
+	if out, err := c.kubectl("get node " + gone.Name); err == nil {
+		t.Errorf("the removed master's Node is still in the cluster: %s", out)
+	}
+	if out, _ := c.sh(gone, "ls -d /var/lib/etcd /etc/kubernetes /var/lib/scratch/install-id 2>&1"); strings.Count(out, "No such file") != 3 {
+		t.Errorf("the removed master's host was not reset: %s", out)
+	}
+
+	c.masters = all[:2]
+	r, d := c.run(ctx, scratchReRunTimeout, nil)
+	c.requireSuccess(r, "scratch run without the removed master")
+	t.Logf("%s scratch run without it: %s, %d changed", since(c.start), d.Round(time.Second), r.summary(t).Changed)
+	for _, h := range append(append([]*lab.Host{}, c.masters...), c.workers...) {
+		c.eventually(h.Name+"'s load balancer forgets "+gone.Name, haBound, func() error {
+			st, err := c.lbStatus(h)
+			if err != nil || len(st) != 2 || st[gone.Alias] != "" {
+				return fmt.Errorf("%v %v", err, st)
+			}
+			return nil
+		})
+	}
+
+	c.masters = all
+	r, d = c.run(ctx, scratchFirstRunTimeout, nil)
+	c.requireSuccess(r, "scratch run with the master back")
+	var upToDate []string
+	ran := 0
+	for _, ev := range r.events {
+		if ev.Kind != executor.EventNodeFinished || !strings.HasSuffix(ev.Node, "["+gone.Alias+"]") {
+			continue
+		}
+		ran++
+		if ev.Status == executor.StatusUpToDate {
+			upToDate = append(upToDate, ev.Node)
+		}
+	}
+	if ran == 0 || len(upToDate) > 0 {
+		t.Errorf("the reset master's nodes: %d in the run, taken for up to date: %v (its earlier installation is in the run state)", ran, upToDate)
+	}
+	t.Logf("%s scratch run with %s back: %s, %d nodes ran there", since(c.start), gone.Alias, d.Round(time.Second), ran)
+	c.eventually("etcd 3 of 3 members healthy again", haBound, func() error {
+		if healthy, unhealthy := c.etcdHealth(c.master); healthy != 3 || unhealthy != 0 {
+			return fmt.Errorf("%d healthy, %d unhealthy", healthy, unhealthy)
+		}
+		return nil
+	})
+	c.eventually(gone.Name+"'s node Ready again", haBound, func() error {
+		out, err := c.kubectl("get node " + gone.Name + " -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'")
+		if err != nil || strings.TrimSpace(out) != "True" {
+			return fmt.Errorf("%v %q", err, out)
+		}
+		return nil
+	})
+	for _, h := range c.hosts() {
+		c.eventually(h.Name+"'s load balancer sees "+gone.Name+" up", haBound, func() error {
+			st, err := c.lbStatus(h)
+			if err != nil || st[gone.Alias] != "UP" {
+				return fmt.Errorf("%v %v", err, st)
+			}
+			return nil
+		})
+	}
+	t.Logf("%s %s is back: etcd 3 of 3, node Ready, every load balancer sees it up", since(c.start), gone.Alias)
 }
 
 // checkLoadBalancers checks that every node reaches the API through its own load balancer:

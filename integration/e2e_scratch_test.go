@@ -447,14 +447,14 @@ func (c *scratchCluster) runPlan(ctx context.Context, timeout time.Duration, onE
 }
 
 // alwaysRunTasks are the scratch plan's tasks with always_run = true (bootstrap,
-// kubelet_serving and node_upgrade_token on the first master only, cert_expiry on every
-// host): they run on every run, so the run state never has them up to date.
-var alwaysRunTasks = []string{"bootstrap", "kubelet_serving", "node_upgrade_token", "cert_expiry"}
+// kubelet_serving and node_upgrade_token on the first master only, install_id and cert_expiry
+// on every host): they run on every run, so the run state never has them up to date.
+var alwaysRunTasks = []string{"install_id", "bootstrap", "kubelet_serving", "node_upgrade_token", "cert_expiry"}
 
 // alwaysRunNodes is how many nodes of a run on this cluster are always_run: the three checks
-// on the first master and the certificate report on every host.
+// on the first master, install_id and the certificate report on every host.
 func (c *scratchCluster) alwaysRunNodes() int {
-	return 3 + len(c.clusterHosts())
+	return 3 + 2*len(c.clusterHosts())
 }
 
 // clusterHosts are the cluster's hosts as the plan is run now: masters, then workers.

@@ -1,10 +1,34 @@
 # Facts about every host, then OS preparation (seed: "構成" and step 1).
 
+# Which installation of the host this is: a random id the plan leaves in /var/lib/scratch, which
+# scratch-reset and scratch-remove delete with everything else the plan made. It is read on every
+# run (always_run); when it differs from what the run state holds (the host was reset, or
+# reinstalled under the same name and address), facts and every task after them on that host run
+# again instead of being taken for up to date (docs/execution.md, "Run state").
+task "install_id" {
+  on         = local.all_hosts
+  sudo       = true
+  always_run = true
+
+  run "make" {
+    creates = "/var/lib/scratch/install-id"
+    command = "mkdir -p /var/lib/scratch && cat /proc/sys/kernel/random/uuid > /var/lib/scratch/install-id.tmp && mv -f /var/lib/scratch/install-id.tmp /var/lib/scratch/install-id"
+  }
+  run "read" {
+    command = "cat /var/lib/scratch/install-id"
+    changed = false
+  }
+  output "id" {
+    value = trimspace(step.read.stdout)
+  }
+}
+
 # What the plan needs to know about each host: its OS (OL7 is refused here, with the
 # reason), the IPv4 address and interface the cluster uses, and the kubelet's node name.
 task "facts" {
-  on   = local.all_hosts
-  sudo = true # the conntrack probe needs root
+  on         = local.all_hosts
+  sudo       = true # the conntrack probe needs root
+  depends_on = [task.install_id]
 
   script "detect" {
     changed = false # only reads the host

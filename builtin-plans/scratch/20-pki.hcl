@@ -125,8 +125,9 @@ task "pki" {
 # interrupted here leaves each file whole, old or new (and keys are kept on renewal, so any
 # certificate matches its key).
 task "pki_share" {
-  on   = local.other_masters
-  sudo = true
+  on         = local.other_masters
+  sudo       = true
+  depends_on = [task.users] # and, on this host, after install_id: a reset master gets the bundle again
 
   script "unpack" {
     unless  = "test \"$(cat /etc/kubernetes/pki/bundle.sha256 2>/dev/null)\" = '${task.pki.output.bundle_digest}'"

@@ -140,8 +140,9 @@ task "kube_proxy_certs" {
 # certificate (its key was made on the node; no private key reaches a worker). The
 # kubeconfigs refer to them by path, so they hold no secret themselves.
 task "node_kubeconfigs" {
-  on   = local.all_hosts
-  sudo = true
+  on         = local.all_hosts
+  sudo       = true
+  depends_on = [task.os_prep] # on this host, after install_id: a reset node gets them again
 
   run "dirs" {
     command = "mkdir -p /etc/kubernetes/pki /var/lib/kubelet /var/lib/kube-proxy"

@@ -161,7 +161,7 @@ task "flannel" {
 # CoreDNS is applied once every node has its flannel subnet.
 task "flannel_ready" {
   on         = local.all_hosts
-  depends_on = [task.flannel]
+  depends_on = [task.flannel, task.kubelet] # the kubelet on this host runs its flannel pod
 
   script "subnet" {
     changed = false

@@ -61,7 +61,8 @@ fi
 echo "removing the cluster's files"
 rm -rf /etc/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy \
   /var/log/kubernetes /var/lib/cni /run/flannel /etc/cni/net.d/10-flannel.conflist \
-  /etc/containerd/config.toml /var/lib/scratch/images /var/lib/scratch/applied /root/.kube/config \
+  /etc/containerd/config.toml /var/lib/scratch/images /var/lib/scratch/applied /var/lib/scratch/install-id \
+  /root/.kube/config \
   /etc/haproxy/kube-apiserver-lb.cfg /etc/haproxy/kube-apiserver-lb.pem
 rm -f /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service \
   /etc/systemd/system/kube-apiserver.service /etc/systemd/system/kube-controller-manager.service \
