@@ -40,7 +40,12 @@ func TestVerboseIsPlainOnATerminal(t *testing.T) {
 	if !isTerminal(tty) {
 		t.Fatal("the pseudo-terminal is not taken for a terminal")
 	}
-	if r, _ := (&runFlags{output: "text"}).renderer(tty, tty); fmt.Sprintf("%T", r) != fmt.Sprintf("%T", &render.TTY{}) {
+	r, _ := (&runFlags{output: "text"}).renderer(tty, tty)
+	if live, ok := r.(*render.TTY); ok {
+		// The live view redraws on a ticker that reads the terminal: stop it before the
+		// terminal closes (the race detector saw the tick read a closed descriptor).
+		live.Close()
+	} else {
 		t.Errorf("on a terminal without -v: %T, want the live view", r)
 	}
 	if r, _ := (&runFlags{output: "text", verbose: true}).renderer(tty, tty); fmt.Sprintf("%T", r) != fmt.Sprintf("%T", &render.Plain{}) {
