@@ -581,9 +581,19 @@ func (c *scratchCluster) checkOneAtATime(t *testing.T, r *planRun) {
 		start, stop string
 	}
 	spans := map[string]map[string]*span{} // unit -> node -> span
+	// started: units the rolling restart found not running and started (with the new
+	// certificates; nothing was taken down). A scheduler or controller manager that loses its
+	// leader lease while its master's API server restarts exits, and systemd is restarting it
+	// when its turn comes (CI at cd2d7a1 saw it once for kube-scheduler).
+	started := map[string][]string{} // unit -> nodes
 	re := regexp.MustCompile(`^(\S+): (restarting|healthy again), (\d\d:\d\d:\d\d)$`)
+	startRe := regexp.MustCompile(`^(\S+): starting$`)
 	for _, ev := range r.events {
 		if ev.Kind != executor.EventStepOutput || ev.Step != "rollout" {
+			continue
+		}
+		if m := startRe.FindStringSubmatch(ev.Text); m != nil {
+			started[m[1]] = append(started[m[1]], ev.Node)
 			continue
 		}
 		m := re.FindStringSubmatch(ev.Text)
@@ -609,8 +619,11 @@ func (c *scratchCluster) checkOneAtATime(t *testing.T, r *planRun) {
 		for _, sp := range spans[unit] {
 			list = append(list, sp)
 		}
-		if len(list) != len(c.masters) {
-			t.Errorf("%s restarted through the rolling restart on %d masters, want %d", unit, len(list), len(c.masters))
+		if len(started[unit]) > 0 {
+			t.Logf("%s was not running when its turn came, started anew on %v", unit, started[unit])
+		}
+		if len(list)+len(started[unit]) != len(c.masters) {
+			t.Errorf("%s restarted through the rolling restart on %d masters and started on %d, want %d in all", unit, len(list), len(started[unit]), len(c.masters))
 			continue
 		}
 		sort.Slice(list, func(i, j int) bool { return list[i].start < list[j].start })
