@@ -52,6 +52,14 @@ task "bootstrap" {
   # bootstrap_token_cleanup task deletes its Secret, and a re-run that adds a node makes a
   # new one.
   script "make_token" {
+    # A master joining etcd (growing to three) leaves the cluster without a quorum for a
+    # moment, and the Secret's create fails with "etcdserver: request timed out" (seen once in
+    # TestScratchHA's growth run). Each try makes a new token; a Secret that a timed-out try
+    # did write is never used and expires (the token cleaner removes it).
+    retry {
+      attempts = 3
+      delay    = "10s"
+    }
     unless = "{ ${local.bootstrap_token_valid}; } || { test -s /etc/kubernetes/bootstrap-token && /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.kubeconfig get nodes ${join(" ", [for h in local.all_hosts : task.facts[h.name].output.node_name])} >/dev/null 2>&1; }"
     content = join("\n", [
       "TTL_SECONDS='${local.bootstrap_token_ttl_seconds}'",
