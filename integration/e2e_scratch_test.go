@@ -1107,10 +1107,10 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `
 
-func (c *scratchCluster) checkWorkloads(t *testing.T) {
-	// The probe image is test material, not part of the cluster: import it on every node
-	// directly (the host's root filesystem is reachable from here), as the plan imports its
-	// own images.
+// importProbeImage imports the probe image (test material, not part of the cluster) on every
+// node directly: the host's root filesystem is reachable from here.
+func (c *scratchCluster) importProbeImage(t *testing.T) {
+	t.Helper()
 	tarball := filepath.Join(c.artifacts, "images", "probe-"+artifacts.ProbeVersion+".tar")
 	data, err := os.ReadFile(tarball)
 	if err != nil {
@@ -1122,6 +1122,13 @@ func (c *scratchCluster) checkWorkloads(t *testing.T) {
 		}
 		c.mustSh(h, "ctr -n k8s.io images import --platform linux/amd64 /var/tmp/probe.tar >/dev/null && rm /var/tmp/probe.tar")
 	}
+}
+
+func (c *scratchCluster) checkWorkloads(t *testing.T) {
+	// The probe image is test material, not part of the cluster: import it on every node
+	// directly (the host's root filesystem is reachable from here), as the plan imports its
+	// own images.
+	c.importProbeImage(t)
 	// The two probe pods go to two workers, so that pod-to-pod traffic crosses nodes
 	// (flannel's VXLAN); a single-node cluster runs both on its one node.
 	a, b := c.master, c.master

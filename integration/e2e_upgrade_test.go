@@ -211,17 +211,7 @@ spec:
 // deployUpgradeProbe imports the probe image on every node and runs the probe Deployment,
 // one pod on each worker.
 func (c *scratchCluster) deployUpgradeProbe(t *testing.T) {
-	tarball := filepath.Join(c.artifacts, "images", "probe-"+artifacts.ProbeVersion+".tar")
-	data, err := os.ReadFile(tarball)
-	if err != nil {
-		t.Fatalf("probe image: %v", err)
-	}
-	for _, h := range c.hosts() {
-		if err := os.WriteFile(filepath.Join(h.Root, "var/tmp/probe.tar"), data, 0o644); err != nil {
-			t.Fatalf("%s: copy the probe image: %v", h.Name, err)
-		}
-		c.mustSh(h, "ctr -n k8s.io images import --platform linux/amd64 /var/tmp/probe.tar >/dev/null && rm /var/tmp/probe.tar")
-	}
+	c.importProbeImage(t)
 	c.mustSh(c.master, "kubectl apply -f - <<'EOF'\n"+fmt.Sprintf(upgradeProbeManifests, artifacts.ProbeImage, upgradeProbePort)+"\nEOF")
 	if out, err := c.kubectl("rollout status deployment/upgrade-probe --timeout=180s"); err != nil {
 		t.Fatalf("deployment upgrade-probe: %v\n%s", err, out)
